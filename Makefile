@@ -1,0 +1,39 @@
+# chatgenius: PostgreSQL extension (PGXS) plus the chatgenius-tunnel helper.
+#
+#   make                 build the extension library and helper/chatgenius-tunnel
+#   make install         install both (the helper next to PostgreSQL's programs)
+#   make installcheck    pg_regress against a running server (PGHOST/PGPORT)
+#
+# NO_HELPER=1 builds and installs the extension alone.
+
+EXTENSION = chatgenius
+MODULE_big = chatgenius
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(sort $(wildcard sql/chatgenius--*.sql))
+PGFILEDESC = "chatgenius - chat schema, tunnel status and health checks"
+
+REGRESS = $(sort $(notdir $(basename $(filter-out sql/chatgenius--%,$(wildcard sql/*.sql)))))
+REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+
+PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+ifndef NO_HELPER
+all: helper-all
+install: helper-install
+clean: helper-clean
+
+.PHONY: helper-all helper-install helper-clean
+helper-all:
+	$(MAKE) -C helper PG_CONFIG=$(PG_CONFIG)
+
+helper-install: helper-all
+	$(MKDIR_P) '$(DESTDIR)$(bindir)'
+	$(INSTALL_PROGRAM) helper/chatgenius-tunnel '$(DESTDIR)$(bindir)/chatgenius-tunnel'
+
+helper-clean:
+	$(MAKE) -C helper clean
+endif

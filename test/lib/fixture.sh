@@ -1,0 +1,335 @@
+# shellcheck shell=bash
+# The shared test fixture: a throwaway PostgreSQL cluster and a loopback sshd,
+# each in a temp folder, on free ports, torn down on exit.  The tests, the demo
+# and the benchmarks all source this file; nothing here touches system
+# services.
+#
+#   . test/lib/fixture.sh
+#   fx_init                 # temp folder + cleanup trap
+#   fx_pg_start             # cluster; exports PGHOST PGPORT PGUSER PGDATABASE
+#   fx_sshd_start           # sshd; exports FX_SSH_PORT FX_SSH_KEY FX_KNOWN_HOSTS
+#   fx_env_file PATH        # a .env.local for chatgenius-tunnel pointing at both
+#
+# Must run as root: the cluster runs as user postgres (initdb refuses root),
+# sshd needs root to authenticate.
+
+FX_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FX_PGBIN=${FX_PGBIN:-$(pg_config --bindir)}
+FX_SSHD=${FX_SSHD:-/usr/sbin/sshd}
+# The role and database the app (and the tunnel's health check) uses.
+FX_APP_USER=${FX_APP_USER:-chat}
+FX_APP_PASSWORD=${FX_APP_PASSWORD:-chat-secret}
+FX_APP_DB=${FX_APP_DB:-chatgenius}
+FX_PIDS=()
+
+fx_log()
+{
+	printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2
+}
+
+fx_die()
+{
+	fx_log "FATAL: $*"
+	exit 1
+}
+
+# fx_init [NAME]: make the fixture's temp folder and arrange cleanup on exit.
+fx_init()
+{
+	[ "$(id -u)" -eq 0 ] || fx_die "the fixture must run as root"
+	FX_DIR=$(mktemp -d "/tmp/chatgenius-${1:-fx}.XXXXXX")
+	chmod 755 "$FX_DIR"
+	export FX_DIR
+	trap fx_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# fx_free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+fx_free_port()
+{
+	perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+			LocalPort => 0, ReuseAddr => 0) or die "no free port: $!";
+		print $s->sockport, "\n";'
+}
+
+# fx_wait_for TIMEOUT_SECONDS DESCRIPTION CMD...: poll CMD every 50 ms until it
+# succeeds; fail (return 1) with a message after the timeout.
+fx_wait_for()
+{
+	local timeout=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= deadline)); then
+			fx_log "timed out after ${timeout}s waiting for: $what"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# fx_port_open PORT: true when something accepts TCP connections on it.
+fx_port_open()
+{
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# fx_bg LOGFILE CMD...: start CMD in the background, remember its pid in
+# FX_BG_PID and in the list of processes that cleanup kills.
+fx_bg()
+{
+	local log=$1
+	shift
+	"$@" >>"$log" 2>&1 &
+	FX_BG_PID=$!
+	FX_PIDS+=("$FX_BG_PID")
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# fx_pg_start: initdb (as postgres) and start a cluster on a free port,
+# listening on its socket folder and on 127.0.0.1 (password auth over TCP,
+# trust on the socket).  Creates the app's role and database.
+fx_pg_start()
+{
+	FX_PG_DIR=$FX_DIR/pg
+	FX_PG_PORT=$(fx_free_port)
+	mkdir -p "$FX_PG_DIR"
+	chown postgres: "$FX_PG_DIR"
+	runuser -u postgres -- "$FX_PGBIN/initdb" -D "$FX_PG_DIR/data" -U postgres \
+		-A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$FX_DIR/initdb.log" 2>&1 ||
+		fx_die "initdb failed: $(tail -5 "$FX_DIR/initdb.log")"
+	cat >>"$FX_PG_DIR/data/postgresql.conf" <<-EOF
+		port = $FX_PG_PORT
+		listen_addresses = '127.0.0.1'
+		unix_socket_directories = '$FX_PG_DIR'
+		fsync = off
+		synchronous_commit = off
+		full_page_writes = off
+		max_connections = 100
+		log_min_messages = warning
+		timezone = 'UTC'
+	EOF
+	cat >"$FX_PG_DIR/data/pg_hba.conf" <<-EOF
+		local all all trust
+		host all all 127.0.0.1/32 scram-sha-256
+		host all all ::1/128 scram-sha-256
+	EOF
+	runuser -u postgres -- "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -l "$FX_PG_DIR/server.log" \
+		-w -t 60 start >/dev/null || fx_die "postgres did not start: $(tail -5 "$FX_PG_DIR/server.log")"
+	export PGHOST=$FX_PG_DIR PGPORT=$FX_PG_PORT PGUSER=postgres PGDATABASE=postgres
+	psql -qX -v ON_ERROR_STOP=1 >/dev/null <<-EOF || fx_die "could not create the app role"
+		CREATE ROLE "$FX_APP_USER" LOGIN PASSWORD '$FX_APP_PASSWORD';
+		CREATE DATABASE "$FX_APP_DB" OWNER "$FX_APP_USER";
+	EOF
+	fx_log "postgres up on 127.0.0.1:$FX_PG_PORT (socket $FX_PG_DIR)"
+}
+
+# fx_pg_stop: fast shutdown of the cluster.
+fx_pg_stop()
+{
+	[ -n "${FX_PG_DIR:-}" ] && [ -f "$FX_PG_DIR/data/postmaster.pid" ] || return 0
+	runuser -u postgres -- "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+		runuser -u postgres -- "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate stop >/dev/null 2>&1
+}
+
+# fx_psql [ARGS...]: psql as superuser on the socket, quiet, stop on error.
+fx_psql()
+{
+	psql -qX -v ON_ERROR_STOP=1 "$@"
+}
+
+# ---------------------------------------------------------------- sshd
+
+# fx_ssh_keys: the host key, the user's ed25519 key (0600), authorized_keys
+# and a known_hosts line for [127.0.0.1]:port.  Called by fx_sshd_start.
+fx_ssh_keys()
+{
+	FX_SSH_DIR=$FX_DIR/ssh
+	mkdir -p "$FX_SSH_DIR"
+	chmod 700 "$FX_SSH_DIR"
+	[ -f "$FX_SSH_DIR/host_ed25519" ] ||
+		ssh-keygen -q -t ed25519 -N '' -C chatgenius-test-host -f "$FX_SSH_DIR/host_ed25519"
+	[ -f "$FX_SSH_DIR/id_ed25519" ] ||
+		ssh-keygen -q -t ed25519 -N '' -C chatgenius-test-user -f "$FX_SSH_DIR/id_ed25519"
+	cp "$FX_SSH_DIR/id_ed25519.pub" "$FX_SSH_DIR/authorized_keys"
+	export FX_SSH_KEY=$FX_SSH_DIR/id_ed25519
+	export FX_KNOWN_HOSTS=$FX_SSH_DIR/known_hosts
+	export FX_SSH_USER=root
+}
+
+# fx_sshd_config FILE [EXTRA sshd_config LINES...]: write a config for a
+# loopback sshd on FX_SSH_PORT that takes keys only.
+fx_sshd_config()
+{
+	local file=$1
+	shift
+	{
+		cat <<-EOF
+			Port $FX_SSH_PORT
+			ListenAddress 127.0.0.1
+			HostKey $FX_SSH_DIR/host_ed25519
+			PidFile $FX_SSH_DIR/sshd-$FX_SSH_PORT.pid
+			AuthorizedKeysFile $FX_SSH_DIR/authorized_keys
+			StrictModes no
+			UsePAM no
+			PermitRootLogin prohibit-password
+			AllowTcpForwarding yes
+			LogLevel DEBUG1
+			MaxStartups 100:30:200
+			MaxSessions 100
+		EOF
+		local line
+		for line in "$@"; do printf '%s\n' "$line"; done
+		# First value wins in sshd_config, so defaults come after the extras.
+		cat <<-EOF
+			PubkeyAuthentication yes
+			PasswordAuthentication no
+			KbdInteractiveAuthentication no
+		EOF
+	} >"$file"
+}
+
+# fx_sshd_start [EXTRA sshd_config LINES...]: keys, config, and an sshd on a
+# free loopback port (the same port again after fx_sshd_stop).  Waits until
+# the port accepts.  FX_SSHD_PID is the daemon's pid.
+fx_sshd_start()
+{
+	[ -n "${FX_SSH_DIR:-}" ] || fx_ssh_keys
+	FX_SSH_PORT=${FX_SSH_PORT:-$(fx_free_port)}
+	export FX_SSH_PORT
+	mkdir -p /run/sshd
+	chmod 755 /run/sshd
+	printf '[127.0.0.1]:%s %s\n' "$FX_SSH_PORT" "$(cut -d' ' -f1-2 "$FX_SSH_DIR/host_ed25519.pub")" \
+		>"$FX_KNOWN_HOSTS"
+	fx_sshd_config "$FX_SSH_DIR/sshd_config" "$@"
+	"$FX_SSHD" -t -f "$FX_SSH_DIR/sshd_config" >"$FX_SSH_DIR/sshd-t.log" 2>&1 ||
+		fx_die "bad sshd config: $(grep -v debug "$FX_SSH_DIR/sshd-t.log")"
+	fx_bg "$FX_SSH_DIR/sshd.log" "$FX_SSHD" -D -e -f "$FX_SSH_DIR/sshd_config"
+	FX_SSHD_PID=$FX_BG_PID
+	fx_wait_for 20 "sshd on port $FX_SSH_PORT" fx_port_open "$FX_SSH_PORT" ||
+		fx_die "sshd did not start: $(tail -5 "$FX_SSH_DIR/sshd.log")"
+	fx_log "sshd up on 127.0.0.1:$FX_SSH_PORT (pid $FX_SSHD_PID)"
+}
+
+# fx_descendants PID: print PID and every process below it.
+fx_descendants()
+{
+	local pid=$1 child
+	echo "$pid"
+	for child in $(pgrep -P "$pid" 2>/dev/null); do
+		fx_descendants "$child"
+	done
+}
+
+# fx_sshd_signal SIGNAL: send SIGNAL to this fixture's sshd and every session
+# process it forked (collected first, so that none escapes by re-parenting).
+fx_sshd_signal()
+{
+	[ -n "${FX_SSHD_PID:-}" ] || return 0
+	local pids
+	pids=$(fx_descendants "$FX_SSHD_PID")
+	# shellcheck disable=SC2086
+	kill "-$1" $pids 2>/dev/null
+	return 0
+}
+
+# fx_sshd_stop: kill sshd and every session it forked (as a crashed bastion
+# would), and wait until the port is free.
+fx_sshd_stop()
+{
+	[ -n "${FX_SSHD_PID:-}" ] || return 0
+	fx_sshd_signal CONT
+	fx_sshd_signal KILL
+	wait "$FX_SSHD_PID" 2>/dev/null
+	FX_SSHD_PID=
+	fx_wait_for 10 "sshd port $FX_SSH_PORT to close" fx_port_closed "$FX_SSH_PORT"
+}
+
+fx_port_closed()
+{
+	! fx_port_open "$1"
+}
+
+# fx_sshd_freeze / fx_sshd_thaw: SIGSTOP / SIGCONT this fixture's sshd and its
+# sessions: the TCP connections stay up, nothing answers.
+fx_sshd_freeze()
+{
+	fx_sshd_signal STOP
+}
+
+fx_sshd_thaw()
+{
+	fx_sshd_signal CONT
+}
+
+# ---------------------------------------------------------------- the helper
+
+FX_HELPER=${FX_HELPER:-$FX_TOP/helper/chatgenius-tunnel}
+
+# fx_env_file PATH [KEY=VALUE...]: a .env.local for chatgenius-tunnel pointing
+# at this fixture's sshd and cluster, with a free local port; extra
+# assignments are appended (later lines win).
+fx_env_file()
+{
+	local path=$1
+	shift
+	FX_TUNNEL_PORT=${FX_TUNNEL_PORT:-$(fx_free_port)}
+	{
+		cat <<-EOF
+			# written by test/lib/fixture.sh
+			POSTGRES_DB=$FX_APP_DB
+			POSTGRES_USER=$FX_APP_USER
+			POSTGRES_PASSWORD=$FX_APP_PASSWORD
+			POSTGRES_PORT=$FX_TUNNEL_PORT
+			SSH_HOST=127.0.0.1
+			SSH_PORT=$FX_SSH_PORT
+			SSH_USER=$FX_SSH_USER
+			SSH_KEY_PATH=$FX_SSH_KEY
+			SSH_KNOWN_HOSTS=$FX_KNOWN_HOSTS
+			POSTGRES_REMOTE_HOST=127.0.0.1
+			POSTGRES_REMOTE_PORT=$FX_PG_PORT
+			SSH_MAX_RETRIES=3
+			SSH_RETRY_DELAY=200
+			SSH_HEALTH_CHECK_INTERVAL=1000
+			TUNNEL_STATE_DIR=$FX_DIR/state
+		EOF
+		local kv
+		for kv in "$@"; do printf '%s\n' "$kv"; done
+	} >"$path"
+	chmod 600 "$path"
+}
+
+# fx_app_psql [ARGS...]: psql as the app role through the tunnel.
+fx_app_psql()
+{
+	PGPASSWORD=$FX_APP_PASSWORD psql -qX -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$FX_TUNNEL_PORT" \
+		-U "$FX_APP_USER" -d "$FX_APP_DB" "$@"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+fx_cleanup()
+{
+	local rc=$?
+	local pid
+	fx_sshd_signal CONT
+	fx_sshd_signal KILL
+	for pid in "${FX_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${FX_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	fx_pg_stop
+	if [ -n "${FX_DIR:-}" ] && [ -d "$FX_DIR" ]; then
+		if [ "$rc" -ne 0 ] && [ -n "${FX_KEEP_ON_FAILURE:-}" ]; then
+			fx_log "kept $FX_DIR for inspection"
+		else
+			rm -rf "$FX_DIR"
+		fi
+	fi
+	return "$rc"
+}

@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Minimal TAP producer for the bash test scripts under test/ (run by prove).
+#
+#   . test/lib/tap.sh
+#   ok "$cond_exit_status" "name"      is "$got" "$want" "name"
+#   like "$got" "regex" "name"         unlike "$got" "regex" "name"
+#   cmp_ok "$a" -lt "$b" "name"        diag "text"
+#   done_testing                        (prints the plan; exit 1 on any failure)
+
+TAP_N=0
+TAP_FAILED=0
+
+_tap_result()
+{
+	local pass=$1 name=$2
+	TAP_N=$((TAP_N + 1))
+	if [ "$pass" -eq 0 ]; then
+		printf 'ok %d - %s\n' "$TAP_N" "$name"
+	else
+		printf 'not ok %d - %s\n' "$TAP_N" "$name"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+	return "$pass"
+}
+
+diag()
+{
+	printf '%s\n' "$@" | sed 's/^/# /' >&2
+}
+
+# ok STATUS NAME: pass when STATUS is 0 (pass "$?" from a command).
+ok()
+{
+	_tap_result "$([ "$1" -eq 0 ] && echo 0 || echo 1)" "$2"
+}
+
+is()
+{
+	if [ "$1" = "$2" ]; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "     got: '$1'" "expected: '$2'"
+		return 1
+	fi
+}
+
+like()
+{
+	if [[ $1 =~ $2 ]]; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "                  '$1'" "doesn't match '$2'"
+		return 1
+	fi
+}
+
+unlike()
+{
+	if [[ $1 =~ $2 ]]; then
+		_tap_result 1 "$3"
+		diag "                  '$1'" "matches '$2'"
+		return 1
+	else
+		_tap_result 0 "$3"
+	fi
+}
+
+# cmp_ok A OP B NAME: integer comparison with test(1)'s operators.
+cmp_ok()
+{
+	if [ "$1" "$2" "$3" ]; then
+		_tap_result 0 "$4"
+	else
+		_tap_result 1 "$4"
+		diag "    '$1' $2 '$3' is false"
+		return 1
+	fi
+}
+
+bail_out()
+{
+	printf 'Bail out! %s\n' "$*"
+	exit 255
+}
+
+done_testing()
+{
+	printf '1..%d\n' "$TAP_N"
+	[ "$TAP_FAILED" -eq 0 ]
+}
