@@ -20,6 +20,9 @@ FX_SSHD=${FX_SSHD:-/usr/sbin/sshd}
 FX_APP_USER=${FX_APP_USER:-chat}
 FX_APP_PASSWORD=${FX_APP_PASSWORD:-chat-secret}
 FX_APP_DB=${FX_APP_DB:-chatgenius}
+# The superuser's password over TCP (setup through the tunnel needs a superuser:
+# the extension is superuser-installed).
+FX_SUPER_PASSWORD=${FX_SUPER_PASSWORD:-postgres-secret}
 FX_PIDS=()
 
 fx_log()
@@ -120,6 +123,7 @@ fx_pg_start()
 		-w -t 60 start >/dev/null || fx_die "postgres did not start: $(tail -5 "$FX_PG_DIR/server.log")"
 	export PGHOST=$FX_PG_DIR PGPORT=$FX_PG_PORT PGUSER=postgres PGDATABASE=postgres
 	psql -qX -v ON_ERROR_STOP=1 >/dev/null <<-EOF || fx_die "could not create the app role"
+		ALTER ROLE postgres PASSWORD '$FX_SUPER_PASSWORD';
 		CREATE ROLE "$FX_APP_USER" LOGIN PASSWORD '$FX_APP_PASSWORD';
 		CREATE DATABASE "$FX_APP_DB" OWNER "$FX_APP_USER";
 	EOF

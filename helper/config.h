@@ -1,0 +1,98 @@
+/*
+ * config.h
+ *		The helper's configuration: command-line flags, then the process
+ *		environment, then the env file, then defaults (highest first).
+ */
+#ifndef CHATGENIUS_CONFIG_H
+#define CHATGENIUS_CONFIG_H
+
+#include <stddef.h>
+
+/* Exit codes (the public contract). */
+#define EXIT_CLEAN			0
+#define EXIT_FAILURE_OTHER	1
+#define EXIT_BAD_CONFIG		2
+#define EXIT_AUTH			3	/* auth refused, host key unknown or changed */
+#define EXIT_GAVE_UP		4	/* "max retries exceeded" */
+
+typedef enum tunnel_command
+{
+	CMD_RUN,
+	CMD_SETUP,
+	CMD_VERIFY,
+	CMD_HELP,
+	CMD_VERSION
+} tunnel_command;
+
+typedef struct tunnel_config
+{
+	tunnel_command command;
+
+	/* PostgreSQL, as seen through the tunnel */
+	char	   *postgres_db;		/* POSTGRES_DB */
+	char	   *postgres_user;		/* POSTGRES_USER */
+	char	   *postgres_password;	/* POSTGRES_PASSWORD (may be NULL) */
+	int			listen_port;		/* POSTGRES_PORT: local listening port */
+	char	   *listen_host;		/* TUNNEL_LISTEN_HOST (127.0.0.1) */
+	char	   *remote_host;		/* POSTGRES_REMOTE_HOST (localhost) */
+	int			remote_port;		/* POSTGRES_REMOTE_PORT (5432) */
+
+	/* SSH */
+	char	   *ssh_host;			/* SSH_HOST (required) */
+	int			ssh_port;			/* SSH_PORT (22) */
+	char	   *ssh_user;			/* SSH_USER (required) */
+	char	   *ssh_key_path;		/* SSH_KEY_PATH (required, ~ expanded) */
+	char	   *ssh_key_passphrase; /* SSH_KEY_PASSPHRASE (optional) */
+	char	   *known_hosts;		/* SSH_KNOWN_HOSTS (~/.ssh/known_hosts) */
+
+	/* Reconnection and liveness */
+	int			max_retries;		/* SSH_MAX_RETRIES (3) */
+	int			retry_delay_ms;		/* SSH_RETRY_DELAY (1000) */
+	int			health_interval_ms; /* SSH_HEALTH_CHECK_INTERVAL (30000) */
+	int			keepalive_interval_ms;	/* SSH_KEEPALIVE_INTERVAL (15000) */
+	int			keepalive_count_max;	/* SSH_KEEPALIVE_COUNT_MAX (3) */
+	int			connect_timeout_ms; /* SSH_CONNECT_TIMEOUT (10000): TCP,
+									 * handshake and auth */
+
+	/* Pool */
+	int			pool_size;			/* SSH_POOL_SIZE (10): SSH connections */
+	int			channels_per_session;	/* SSH_CHANNELS_PER_SESSION (8) */
+	int			client_wait_ms;		/* TUNNEL_CLIENT_WAIT (10000): how long
+									 * a client waits for room */
+	int			max_waiting_clients;	/* TUNNEL_MAX_WAITING (64) */
+	int			idle_session_ms;	/* SSH_IDLE_TIMEOUT (60000): idle extra
+									 * sessions close after this */
+
+	/* Identity and state */
+	char	   *tunnel_name;		/* TUNNEL_NAME (user@host:port) */
+	char	   *state_dir;			/* TUNNEL_STATE_DIR
+									 * (~/.local/state/chatgenius-tunnel) */
+	int			spool_max_events;	/* TUNNEL_SPOOL_MAX (10000) */
+	char	   *log_level;			/* TUNNEL_LOG_LEVEL (info) */
+
+	char	   *env_file;			/* the env file read, or NULL */
+} tunnel_config;
+
+/*
+ * Fill *cfg from argv, the environment and the env file.  Returns
+ * EXIT_CLEAN on success; otherwise the exit code to use (EXIT_BAD_CONFIG for
+ * bad values or usage) with a message naming the variable and the bad value
+ * in errbuf.
+ */
+extern int	config_load(tunnel_config *cfg, int argc, char **argv,
+						char *errbuf, size_t errlen);
+
+/*
+ * Re-read the env file (SIGHUP).  Only settings that can change without
+ * rebinding or reconnecting are taken over (retries, delays, intervals,
+ * pool limits, log level); returns 0, or -1 with errbuf filled and *cfg
+ * unchanged.
+ */
+extern int	config_reload(tunnel_config *cfg, char *errbuf, size_t errlen);
+
+/* Print --help (every variable with its default) to stdout. */
+extern void config_print_help(void);
+
+extern void config_free(tunnel_config *cfg);
+
+#endif							/* CHATGENIUS_CONFIG_H */
