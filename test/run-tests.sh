@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Run every chatgenius test: build and install, pg_regress, the pgTAP suites
+# (fresh and updated installs), the upgrade and dump/restore checks, and the
+# helper's integration tests against a real sshd and PostgreSQL on loopback.
+#
+#   test/run-tests.sh            everything
+#   test/run-tests.sh FILE.t...  only these TAP files (after build and install)
+#
+# Installs missing Debian packages first (root).  Ends with one line
+# "tests: N passed, N failed"; exits non-zero when anything failed.
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top" || exit 1
+
+bash test/deps.sh || exit 1
+export PATH="$(pg_config --bindir):$PATH"
+
+passed=0
+failed=0
+failed_stages=()
+mkdir -p test/out
+
+stage()
+{
+	printf '\n=== %s\n' "$*"
+}
+
+# count_result NAME LOG STATUS: add the tests a stage ran to the totals,
+# reading the counts its runner printed (pg_regress or prove).
+count_result()
+{
+	local name=$1 log=$2 status=$3 n f
+	if n=$(grep -oE 'All [0-9]+ tests passed' "$log" | grep -oE '[0-9]+'); then
+		passed=$((passed + n))
+	elif grep -qE '[0-9]+ of [0-9]+ tests failed' "$log"; then
+		f=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log" | head -1)
+		n=${f#* of }
+		n=${n%% *}
+		f=${f%% *}
+		passed=$((passed + n - f))
+		failed=$((failed + f))
+	elif n=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+'); then
+		f=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk '{split($2, a, "/"); s += a[1]} END {print s + 0}')
+		passed=$((passed + n - f))
+		failed=$((failed + f))
+	fi
+	if [ "$status" -ne 0 ]; then
+		failed_stages+=("$name")
+		# A stage that failed without a countable test failure still fails.
+		if ! grep -qE 'tests failed|Failed [0-9]+/[0-9]+ subtests' "$log"; then
+			failed=$((failed + 1))
+		fi
+	fi
+}
+
+# run_stage NAME CMD...: run CMD with its output shown and kept in a log.
+run_stage()
+{
+	local name=$1 log status
+	shift
+	log=test/out/$name.log
+	stage "$name"
+	"$@" 2>&1 | tee "$log"
+	status=${PIPESTATUS[0]}
+	count_result "$name" "$log" "$status"
+	return "$status"
+}
+
+stage build
+if ! { make -s && make -s install; }; then
+	echo "build failed"
+	echo "tests: 0 passed, 1 failed"
+	exit 1
+fi
+
+if [ $# -gt 0 ]; then
+	run_stage selected prove -v "$@"
+else
+	# pg_regress against a throwaway cluster of the shared fixture.
+	run_stage pg_regress bash -c '
+		. test/lib/fixture.sh
+		fx_init regress
+		fx_pg_start
+		make -s installcheck || { cat regression.diffs 2>/dev/null; exit 1; }'
+
+	if [ -f test/pgtap/run.sh ]; then
+		run_stage pgtap bash test/pgtap/run.sh
+	fi
+
+	mapfile -t tap_files < <(find test -name '*.t' -not -path 'test/lib/*' | sort)
+	if ((${#tap_files[@]})); then
+		run_stage integration prove "${tap_files[@]}"
+	fi
+fi
+
+echo
+if ((${#failed_stages[@]})); then
+	echo "failed stages: ${failed_stages[*]} (logs in test/out/)"
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#failed_stages[@]} -eq 0 ]
