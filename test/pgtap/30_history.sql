@@ -1,0 +1,33 @@
+-- Migration history: one row per version up to the installed one, each with
+-- its script and a fingerprint; the newest row matches the schema now.
+BEGIN;
+SELECT plan(8);
+
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'), '1.2',
+	'the newest version is installed');
+SELECT results_eq($$SELECT version, script, success FROM chatgenius.schema_migrations ORDER BY version$$,
+	$$VALUES ('1.0', 'chatgenius--1.0.sql', true), ('1.1', 'chatgenius--1.0--1.1.sql', true),
+		('1.2', 'chatgenius--1.1--1.2.sql', true)$$,
+	'one history row per script');
+SELECT is_empty($$SELECT version FROM chatgenius.schema_migrations
+	WHERE fingerprint !~ '^[0-9a-f]{64}$' OR fingerprint IS NULL$$, 'every row has a fingerprint');
+SELECT is((SELECT fingerprint FROM chatgenius.schema_migrations WHERE version = '1.2'),
+	chatgenius.schema_fingerprint(), 'the newest row''s fingerprint is the schema''s now');
+SELECT is((SELECT count(DISTINCT fingerprint)::int FROM chatgenius.schema_migrations), 3,
+	'each version has its own fingerprint');
+SELECT is((SELECT status FROM chatgenius.health() WHERE check_name = 'schema'), 'ok',
+	'health() finds the history complete and no drift');
+
+-- A row for a recorded version merges (as pg_restore's COPY does after
+-- CREATE EXTENSION): the earlier row wins.
+INSERT INTO chatgenius.schema_migrations (version, description, script, applied_at, applied_by, fingerprint)
+VALUES ('1.1', 'from the dump', 'chatgenius--1.0--1.1.sql', '2000-01-01 00:00:00+00', 'postgres', 'x');
+SELECT results_eq($$SELECT description, applied_at FROM chatgenius.schema_migrations WHERE version = '1.1'$$,
+	$$VALUES ('from the dump', '2000-01-01 00:00:00+00'::timestamptz)$$, 'the earlier row replaces');
+INSERT INTO chatgenius.schema_migrations (version, description, script, applied_at)
+VALUES ('1.1', 'later', 'chatgenius--1.0--1.1.sql', '2100-01-01 00:00:00+00');
+SELECT is((SELECT description FROM chatgenius.schema_migrations WHERE version = '1.1'), 'from the dump',
+	'a later row is dropped');
+
+SELECT * FROM finish();
+ROLLBACK;
