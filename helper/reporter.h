@@ -33,4 +33,11 @@ extern int	reporter_check(const tunnel_config *cfg, int port,
 extern int	reporter_flush(const tunnel_config *cfg, int port,
 						   const stats_snapshot *snap, int timeout_ms);
 
+/*
+ * Passive mode, for the one-shot commands (setup, verify): checks are a
+ * plain "SELECT 1" round trip and nothing is written, so that a verify run
+ * never overwrites the status row of the daemon with the same name.
+ */
+extern void reporter_set_passive(int on);
+
 #endif							/* CHATGENIUS_REPORTER_H */

@@ -1,0 +1,903 @@
+/*
+ * config.c
+ *		The helper's settings.  Each variable has one row in the table below
+ *		(name, flag, default, range, help); a value comes from the first of:
+ *		a command-line flag, the process environment, the env file
+ *		(--env-file PATH, else ./.env.local when present), the default.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "spool.h"
+
+#define PROGNAME "chatgenius-tunnel"
+#define DEFAULT_ENV_FILE ".env.local"
+
+typedef enum var_kind
+{
+	VAR_STRING,					/* any non-empty text without control chars */
+	VAR_HOST,					/* no whitespace */
+	VAR_PATH,					/* ~ expanded */
+	VAR_SECRET,					/* may be empty, never printed */
+	VAR_INT,
+	VAR_LEVEL
+} var_kind;
+
+typedef struct var_def
+{
+	const char *name;			/* environment name */
+	const char *flag;			/* --flag */
+	var_kind	kind;
+	const char *def;			/* default as text; NULL: none */
+	long		min;
+	long		max;
+	size_t		offset;			/* into tunnel_config */
+	bool		required;
+	bool		reloadable;		/* taken over by config_reload */
+	const char *help;
+} var_def;
+
+#define OFF(f) offsetof(tunnel_config, f)
+
+static const var_def vars[] = {
+	{"POSTGRES_DB", "--postgres-db", VAR_STRING, "postgres", 0, 0, OFF(postgres_db), false, false,
+	"database the health check connects to"},
+	{"POSTGRES_USER", "--postgres-user", VAR_STRING, "postgres", 0, 0, OFF(postgres_user), false, false,
+	"role for the health check and for setup (setup needs a superuser)"},
+	{"POSTGRES_PASSWORD", "--postgres-password", VAR_SECRET, NULL, 0, 0, OFF(postgres_password), false, false,
+	"that role's password (never logged)"},
+	{"POSTGRES_PORT", "--postgres-port", VAR_INT, "5432", 0, 65535, OFF(listen_port), false, false,
+	"local port the tunnel listens on (0: any free port)"},
+	{"TUNNEL_LISTEN_HOST", "--tunnel-listen-host", VAR_HOST, "127.0.0.1", 0, 0, OFF(listen_host), false, false,
+	"local address the tunnel listens on"},
+	{"POSTGRES_REMOTE_HOST", "--postgres-remote-host", VAR_HOST, "localhost", 0, 0, OFF(remote_host), false, false,
+	"PostgreSQL host as seen from the SSH server"},
+	{"POSTGRES_REMOTE_PORT", "--postgres-remote-port", VAR_INT, "5432", 1, 65535, OFF(remote_port), false, false,
+	"PostgreSQL port as seen from the SSH server"},
+	{"SSH_HOST", "--ssh-host", VAR_HOST, NULL, 0, 0, OFF(ssh_host), true, false,
+	"SSH server (required)"},
+	{"SSH_PORT", "--ssh-port", VAR_INT, "22", 1, 65535, OFF(ssh_port), false, false,
+	"SSH server port"},
+	{"SSH_USER", "--ssh-user", VAR_HOST, NULL, 0, 0, OFF(ssh_user), true, false,
+	"SSH user (required)"},
+	{"SSH_KEY_PATH", "--ssh-key-path", VAR_PATH, NULL, 0, 0, OFF(ssh_key_path), true, false,
+	"Ed25519 private key, ~ expanded, mode 0600 or stricter (required)"},
+	{"SSH_KEY_PASSPHRASE", "--ssh-key-passphrase", VAR_SECRET, NULL, 0, 0, OFF(ssh_key_passphrase), false, false,
+	"passphrase of the private key (never logged)"},
+	{"SSH_KNOWN_HOSTS", "--ssh-known-hosts", VAR_PATH, "~/.ssh/known_hosts", 0, 0, OFF(known_hosts), false, false,
+	"known_hosts file holding the server's host key, ~ expanded"},
+	{"SSH_MAX_RETRIES", "--ssh-max-retries", VAR_INT, "3", 0, 1000000, OFF(max_retries), false, true,
+	"reconnection attempts in a row before giving up (exit 4)"},
+	{"SSH_RETRY_DELAY", "--ssh-retry-delay", VAR_INT, "1000", 1, 86400000, OFF(retry_delay_ms), false, true,
+	"base delay in ms before attempt n: delay * 2^(n-1), +-20% jitter"},
+	{"SSH_HEALTH_CHECK_INTERVAL", "--ssh-health-check-interval", VAR_INT, "30000", 100, 86400000, OFF(health_interval_ms), false, true,
+	"ms between end-to-end health checks (each writes the heartbeat)"},
+	{"SSH_KEEPALIVE_INTERVAL", "--ssh-keepalive-interval", VAR_INT, "15000", 100, 86400000, OFF(keepalive_interval_ms), false, true,
+	"ms of silence from the SSH server before a keepalive probe"},
+	{"SSH_KEEPALIVE_COUNT_MAX", "--ssh-keepalive-count-max", VAR_INT, "3", 1, 1000, OFF(keepalive_count_max), false, true,
+	"silent keepalive intervals before a session is declared dead"},
+	{"SSH_CONNECT_TIMEOUT", "--ssh-connect-timeout", VAR_INT, "10000", 100, 3600000, OFF(connect_timeout_ms), false, true,
+	"ms allowed for TCP connect, SSH handshake and authentication"},
+	{"SSH_POOL_SIZE", "--ssh-pool-size", VAR_INT, "10", 1, 1000, OFF(pool_size), false, true,
+	"most SSH connections in the pool"},
+	{"SSH_CHANNELS_PER_SESSION", "--ssh-channels-per-session", VAR_INT, "8", 1, 1000, OFF(channels_per_session), false, true,
+	"most client channels carried by one SSH connection"},
+	{"SSH_IDLE_TIMEOUT", "--ssh-idle-timeout", VAR_INT, "60000", 100, 86400000, OFF(idle_session_ms), false, true,
+	"ms after which an idle extra SSH connection closes"},
+	{"TUNNEL_CLIENT_WAIT", "--tunnel-client-wait", VAR_INT, "10000", 0, 3600000, OFF(client_wait_ms), false, true,
+	"ms a client waits for room in a full pool before it is refused"},
+	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 0, 1000000, OFF(max_waiting_clients), false, true,
+	"most clients waiting for room at once"},
+	{"TUNNEL_NAME", "--tunnel-name", VAR_STRING, NULL, 0, 0, OFF(tunnel_name), false, false,
+	"name of the row in chatgenius.tunnel_status (default: SSH_USER@SSH_HOST:SSH_PORT)"},
+	{"TUNNEL_STATE_DIR", "--tunnel-state-dir", VAR_PATH, "~/.local/state/chatgenius-tunnel", 0, 0, OFF(state_dir), false, false,
+	"folder of the event spool (created 0700), ~ expanded"},
+	{"TUNNEL_SPOOL_MAX", "--tunnel-spool-max", VAR_INT, "10000", 1, 10000000, OFF(spool_max_events), false, true,
+	"most events kept while the database is out of reach"},
+	{"TUNNEL_LOG_LEVEL", "--tunnel-log-level", VAR_LEVEL, "info", 0, 0, OFF(log_level), false, true,
+	"debug, info, warn or error"},
+};
+
+#define NVARS ((int) (sizeof(vars) / sizeof(vars[0])))
+
+/* Where each variable's raw text came from, highest precedence filled. */
+typedef struct raw_values
+{
+	char	   *value[NVARS];
+	const char *source[NVARS];	/* "--flag", "environment", env file path */
+} raw_values;
+
+/* Kept for config_reload: the flags and env file of the first load. */
+static char **saved_flags;
+static int	saved_nflags;
+static char *saved_env_file;
+static bool saved_env_file_explicit;
+static const tunnel_config *loaded_cfg;	/* the config that owns them */
+
+/* Format into errbuf.  Returns code, so callers can "return fail(...)". */
+static int
+fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+__attribute__((format(printf, 4, 5)));
+
+static int
+fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list		ap;
+
+	if (errbuf != NULL && errlen > 0)
+	{
+		va_start(ap, fmt);
+		vsnprintf(errbuf, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+/* strdup that never returns NULL: the helper cannot run out of memory here. */
+static char *
+xstrdup(const char *s)
+{
+	char	   *d = strdup(s);
+
+	if (d == NULL)
+	{
+		fputs(PROGNAME ": out of memory\n", stderr);
+		exit(EXIT_FAILURE_OTHER);
+	}
+	return d;
+}
+
+/* Index of the variable with that environment name, or -1. */
+static int
+var_by_name(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < NVARS; i++)
+		if (strcmp(vars[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Index of the variable for a flag ("--ssh-port" or "--ssh-port=22"; flen is
+ * the length up to '=' or the end), or -1.
+ */
+static int
+var_by_flag(const char *flag, size_t flen)
+{
+	int			i;
+
+	for (i = 0; i < NVARS; i++)
+		if (strlen(vars[i].flag) == flen && strncmp(vars[i].flag, flag, flen) == 0)
+			return i;
+	return -1;
+}
+
+/* Set raw->value[i] (a copy) with its source, replacing any earlier one. */
+static void
+raw_set(raw_values *raw, int i, const char *value, const char *source)
+{
+	free(raw->value[i]);
+	raw->value[i] = xstrdup(value);
+	raw->source[i] = source;
+}
+
+/* Free every gathered raw value.  Returns nothing. */
+static void
+raw_free(raw_values *raw)
+{
+	int			i;
+
+	for (i = 0; i < NVARS; i++)
+		free(raw->value[i]);
+	memset(raw, 0, sizeof(*raw));
+}
+
+/* The home folder: $HOME, else the password database.  NULL if none. */
+static const char *
+home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home != NULL && home[0] != '\0')
+		return home;
+	pw = getpwuid(getuid());
+	return pw != NULL ? pw->pw_dir : NULL;
+}
+
+/*
+ * Expand a leading "~" or "~/..." (the caller's home) or "~user/...".
+ * Returns a new string, or NULL when the user is unknown.
+ */
+static char *
+expand_tilde(const char *path)
+{
+	const char *rest;
+	const char *home;
+	char	   *out;
+	size_t		len;
+
+	if (path[0] != '~')
+		return xstrdup(path);
+	rest = strchr(path, '/');
+	if (rest == NULL)
+		rest = path + strlen(path);
+	if (rest == path + 1)
+		home = home_dir();
+	else
+	{
+		char		user[256];
+		struct passwd *pw;
+
+		len = (size_t) (rest - path - 1);
+		if (len >= sizeof(user))
+			return NULL;
+		memcpy(user, path + 1, len);
+		user[len] = '\0';
+		pw = getpwnam(user);
+		home = pw != NULL ? pw->pw_dir : NULL;
+	}
+	if (home == NULL)
+		return NULL;
+	len = strlen(home) + strlen(rest) + 1;
+	out = malloc(len);
+	if (out == NULL)
+		return NULL;
+	snprintf(out, len, "%s%s", home, rest);
+	return out;
+}
+
+/* Trim leading and trailing white space in place.  Returns the start. */
+static char *
+trim(char *s)
+{
+	char	   *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char) e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * Parse one env file value in place: 'single quoted' is literal, "double
+ * quoted" knows \n \" \\, unquoted ends at " #" (an inline comment).
+ * Returns the value, or NULL when a quote is not closed.
+ */
+static char *
+parse_env_value(char *v)
+{
+	char	   *r;
+	char	   *w;
+
+	v = trim(v);
+	if (v[0] == '\'')
+	{
+		r = strchr(v + 1, '\'');
+		if (r == NULL)
+			return NULL;
+		*r = '\0';
+		return v + 1;
+	}
+	if (v[0] == '"')
+	{
+		for (r = w = v + 1; *r && *r != '"'; r++)
+		{
+			if (*r == '\\' && r[1] != '\0')
+			{
+				r++;
+				*w++ = (*r == 'n') ? '\n' : *r;
+			}
+			else
+				*w++ = *r;
+		}
+		if (*r != '"')
+			return NULL;
+		*w = '\0';
+		return v + 1;
+	}
+	for (r = v; *r; r++)
+		if (*r == '#' && (r == v || r[-1] == ' ' || r[-1] == '\t'))
+		{
+			*r = '\0';
+			break;
+		}
+	return trim(v);
+}
+
+/*
+ * Read KEY=VALUE lines (blank lines, # comments and "export " allowed;
+ * unknown keys ignored: the file is shared with the app).  Returns
+ * EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the file and line.
+ */
+static int
+read_env_file(const char *path, raw_values *raw, char *errbuf, size_t errlen)
+{
+	FILE	   *f;
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		len;
+	int			lineno = 0;
+	int			rc = EXIT_CLEAN;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
+					path, strerror(errno));
+	while ((len = getline(&line, &cap, f)) >= 0)
+	{
+		char	   *s;
+		char	   *eq;
+		char	   *key;
+		char	   *value;
+		char	   *k;
+		int			i;
+
+		lineno++;
+		(void) len;
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (strncmp(s, "export ", 7) == 0)
+			s = trim(s + 7);
+		eq = strchr(s, '=');
+		if (eq == NULL)
+		{
+			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					  "invalid line %d in env file \"%s\" (expected KEY=VALUE)", lineno, path);
+			break;
+		}
+		*eq = '\0';
+		key = trim(s);
+		for (k = key; *k; k++)
+			if (!(isalnum((unsigned char) *k) || *k == '_'))
+				break;
+		if (*key == '\0' || *k != '\0')
+		{
+			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					  "invalid line %d in env file \"%s\" (expected KEY=VALUE)", lineno, path);
+			break;
+		}
+		value = parse_env_value(eq + 1);
+		if (value == NULL)
+		{
+			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					  "invalid line %d in env file \"%s\" (unterminated quote)", lineno, path);
+			break;
+		}
+		i = var_by_name(key);
+		if (i >= 0 && value[0] != '\0')
+			raw_set(raw, i, value, path);
+	}
+	if (rc == EXIT_CLEAN && ferror(f))
+		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
+				  path, strerror(errno));
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* Parse a whole decimal integer within [min,max].  Returns 0 or -1. */
+static int
+parse_int(const char *s, long min, long max, int *out)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	if (!isdigit((unsigned char) s[0]) && !(s[0] == '-' && isdigit((unsigned char) s[1])))
+		return -1;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int) v;
+	return 0;
+}
+
+/* True when s holds a control character (or, if no_space, white space). */
+static bool
+has_bad_chars(const char *s, bool no_space)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s < ' ' || *s == 0x7f || (no_space && *s == ' '))
+			return true;
+	return false;
+}
+
+/*
+ * Convert every raw value (or default) into cfg.  Returns EXIT_CLEAN or
+ * EXIT_BAD_CONFIG with a message naming the variable and the bad value.
+ */
+static int
+apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
+{
+	char		missing[512] = "";
+	int			i;
+
+	for (i = 0; i < NVARS; i++)
+		if (vars[i].required && raw->value[i] == NULL)
+		{
+			if (missing[0])
+				strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
+			strncat(missing, vars[i].name, sizeof(missing) - strlen(missing) - 1);
+		}
+	if (missing[0])
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					"Missing required environment variables: %s", missing);
+
+	for (i = 0; i < NVARS; i++)
+	{
+		const var_def *v = &vars[i];
+		const char *text = raw->value[i] ? raw->value[i] : v->def;
+		char	  **sp = (char **) ((char *) cfg + v->offset);
+		int		   *ip = (int *) ((char *) cfg + v->offset);
+		log_level	level;
+
+		if (text == NULL)
+			continue;			/* optional, no default: stays NULL */
+		switch (v->kind)
+		{
+			case VAR_INT:
+				if (parse_int(text, v->min, v->max, ip) != 0)
+					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+								"invalid value for %s: \"%s\" (expected an integer from %ld to %ld)",
+								v->name, text, v->min, v->max);
+				break;
+			case VAR_LEVEL:
+				if (log_parse_level(text, &level) != 0)
+					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+								"invalid value for %s: \"%s\" (expected debug, info, warn or error)",
+								v->name, text);
+				*sp = xstrdup(text);
+				break;
+			case VAR_HOST:
+			case VAR_STRING:
+				if (has_bad_chars(text, v->kind == VAR_HOST))
+					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+								"invalid value for %s: \"%s\" (expected %s)", v->name, text,
+								v->kind == VAR_HOST ? "a name without spaces" : "text without control characters");
+				*sp = xstrdup(text);
+				break;
+			case VAR_SECRET:
+				*sp = xstrdup(text);
+				break;
+			case VAR_PATH:
+				*sp = expand_tilde(text);
+				if (*sp == NULL)
+					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+								"invalid value for %s: \"%s\" (cannot expand ~)", v->name, text);
+				break;
+		}
+	}
+
+	if (cfg->tunnel_name == NULL)
+	{
+		size_t		len = strlen(cfg->ssh_user) + strlen(cfg->ssh_host) + 16;
+
+		cfg->tunnel_name = malloc(len);
+		if (cfg->tunnel_name == NULL)
+			return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
+		snprintf(cfg->tunnel_name, len, "%s@%s:%d", cfg->ssh_user, cfg->ssh_host, cfg->ssh_port);
+	}
+	return EXIT_CLEAN;
+}
+
+/*
+ * Check that the key file exists and is a regular file (its permissions
+ * are the SSH side's business).  Returns EXIT_CLEAN or EXIT_BAD_CONFIG.
+ */
+static int
+check_key_file(const tunnel_config *cfg, char *errbuf, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(cfg->ssh_key_path, &st) != 0)
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "SSH key file not found at path: %s%s%s",
+					cfg->ssh_key_path, errno == ENOENT ? "" : ": ",
+					errno == ENOENT ? "" : strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					"invalid value for SSH_KEY_PATH: \"%s\" (not a regular file)", cfg->ssh_key_path);
+	return EXIT_CLEAN;
+}
+
+/*
+ * Gather raw values from the env file, the environment and the flags
+ * (in rising precedence).  Returns EXIT_CLEAN or EXIT_BAD_CONFIG.
+ */
+static int
+gather(raw_values *raw, const char *env_file, bool env_file_explicit,
+	   char **flags, int nflags, char *errbuf, size_t errlen)
+{
+	int			i;
+	int			rc;
+
+	if (env_file != NULL)
+	{
+		if (env_file_explicit || access(env_file, F_OK) == 0)
+		{
+			rc = read_env_file(env_file, raw, errbuf, errlen);
+			if (rc != EXIT_CLEAN)
+				return rc;
+		}
+	}
+	for (i = 0; i < NVARS; i++)
+	{
+		const char *e = getenv(vars[i].name);
+
+		if (e != NULL && e[0] != '\0')
+			raw_set(raw, i, e, "environment");
+	}
+	for (i = 0; i + 1 < nflags; i += 2)
+	{
+		int			v = var_by_flag(flags[i], strlen(flags[i]));
+
+		if (v >= 0 && flags[i + 1][0] != '\0')
+			raw_set(raw, v, flags[i + 1], vars[v].flag);
+	}
+	return EXIT_CLEAN;
+}
+
+/* Free the flag pairs kept for reload. */
+static void
+free_saved(void)
+{
+	int			i;
+
+	for (i = 0; i < saved_nflags; i++)
+		free(saved_flags[i]);
+	free(saved_flags);
+	free(saved_env_file);
+	saved_flags = NULL;
+	saved_nflags = 0;
+	saved_env_file = NULL;
+}
+
+/*
+ * The absolute form of path (relative to the working directory), so that
+ * a reload reads the same file.  Returns a new string.
+ */
+static char *
+absolute_path(const char *path)
+{
+	char		cwd[PATH_MAX];
+	size_t		len;
+	char	   *out;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return xstrdup(path);
+	len = strlen(cwd) + strlen(path) + 2;
+	out = malloc(len);
+	if (out == NULL)
+		return xstrdup(path);
+	snprintf(out, len, "%s/%s", cwd, path);
+	return out;
+}
+
+/*
+ * Parse argv: the command word, --help, --version, --env-file and one flag
+ * per variable (--flag VALUE or --flag=VALUE), then gather and convert.
+ * Returns EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason in errbuf.
+ */
+int
+config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errlen)
+{
+	raw_values	raw;
+	const char *env_file = NULL;
+	bool		command_seen = false;
+	int			rc;
+	int			i;
+	char	   *expanded_env = NULL;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&raw, 0, sizeof(raw));
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	cfg->command = CMD_RUN;
+	free_saved();
+	saved_flags = calloc((size_t) (argc > 0 ? argc : 1) * 2, sizeof(char *));
+	if (saved_flags == NULL)
+		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
+
+	for (i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+		const char *eq;
+		const char *value;
+		size_t		flen;
+		int			v;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+		{
+			cfg->command = CMD_HELP;
+			free_saved();
+			return EXIT_CLEAN;
+		}
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
+		{
+			cfg->command = CMD_VERSION;
+			free_saved();
+			return EXIT_CLEAN;
+		}
+		if (a[0] != '-')
+		{
+			if (command_seen)
+			{
+				free_saved();
+				return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unexpected argument: \"%s\"", a);
+			}
+			command_seen = true;
+			if (strcmp(a, "run") == 0)
+				cfg->command = CMD_RUN;
+			else if (strcmp(a, "setup") == 0)
+				cfg->command = CMD_SETUP;
+			else if (strcmp(a, "verify") == 0)
+				cfg->command = CMD_VERIFY;
+			else
+			{
+				free_saved();
+				return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+							"unknown command: \"%s\" (expected run, setup or verify)", a);
+			}
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0)
+		{
+			free_saved();
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
+		}
+		eq = strchr(a, '=');
+		flen = eq ? (size_t) (eq - a) : strlen(a);
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+		{
+			free_saved();
+			if (flen == strlen("--env-file") && strncmp(a, "--env-file", flen) == 0)
+				return fail(errbuf, errlen, EXIT_BAD_CONFIG, "option --env-file needs a value");
+			if (var_by_flag(a, flen) < 0)
+				return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "option %.*s needs a value", (int) flen, a);
+		}
+		if (flen == strlen("--env-file") && strncmp(a, "--env-file", flen) == 0)
+		{
+			env_file = value;
+			continue;
+		}
+		v = var_by_flag(a, flen);
+		if (v < 0)
+		{
+			free_saved();
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %.*s", (int) flen, a);
+		}
+		saved_flags[saved_nflags++] = xstrdup(vars[v].flag);
+		saved_flags[saved_nflags++] = xstrdup(value);
+	}
+
+	if (env_file != NULL)
+	{
+		expanded_env = expand_tilde(env_file);
+		if (expanded_env == NULL)
+		{
+			free_saved();
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "invalid env file path: \"%s\"", env_file);
+		}
+		saved_env_file = absolute_path(expanded_env);
+		free(expanded_env);
+		saved_env_file_explicit = true;
+		if (access(saved_env_file, R_OK) != 0)
+		{
+			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
+					  env_file, strerror(errno));
+			free_saved();
+			return rc;
+		}
+	}
+	else
+	{
+		saved_env_file = absolute_path(DEFAULT_ENV_FILE);
+		saved_env_file_explicit = false;
+	}
+
+	rc = gather(&raw, saved_env_file, saved_env_file_explicit, saved_flags, saved_nflags,
+				errbuf, errlen);
+	if (rc == EXIT_CLEAN)
+		rc = apply_values(cfg, &raw, errbuf, errlen);
+	raw_free(&raw);
+	if (rc == EXIT_CLEAN)
+		rc = check_key_file(cfg, errbuf, errlen);
+	if (rc != EXIT_CLEAN)
+	{
+		tunnel_command cmd = cfg->command;
+
+		config_free(cfg);
+		cfg->command = cmd;
+		free_saved();
+		return rc;
+	}
+	if (saved_env_file_explicit || access(saved_env_file, F_OK) == 0)
+		cfg->env_file = xstrdup(saved_env_file);
+	loaded_cfg = cfg;
+	return EXIT_CLEAN;
+}
+
+/* Compare two optional strings.  Returns true when they differ. */
+static bool
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/*
+ * Re-read the same sources and take over the reloadable settings.  Logs
+ * each change, and warns about changed settings that need a restart.
+ * Returns 0, or -1 with errbuf filled and *cfg unchanged.
+ */
+int
+config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
+{
+	tunnel_config fresh;
+	raw_values	raw;
+	int			rc;
+	int			i;
+	int			changed = 0;
+	log_level	level;
+
+	memset(&fresh, 0, sizeof(fresh));
+	memset(&raw, 0, sizeof(raw));
+	if (saved_env_file == NULL)
+	{
+		fail(errbuf, errlen, -1, "configuration was never loaded");
+		return -1;
+	}
+	rc = gather(&raw, saved_env_file, saved_env_file_explicit, saved_flags, saved_nflags,
+				errbuf, errlen);
+	if (rc == EXIT_CLEAN)
+		rc = apply_values(&fresh, &raw, errbuf, errlen);
+	raw_free(&raw);
+	if (rc == EXIT_CLEAN)
+		rc = check_key_file(&fresh, errbuf, errlen);
+	if (rc != EXIT_CLEAN)
+	{
+		config_free(&fresh);
+		return -1;
+	}
+
+	for (i = 0; i < NVARS; i++)
+	{
+		const var_def *v = &vars[i];
+		char	  **oldp = (char **) ((char *) cfg + v->offset);
+		char	  **newp = (char **) ((char *) &fresh + v->offset);
+		int		   *oldi = (int *) ((char *) cfg + v->offset);
+		int		   *newi = (int *) ((char *) &fresh + v->offset);
+		bool		differs;
+
+		if (v->kind == VAR_INT)
+			differs = *oldi != *newi;
+		else
+			differs = str_differs(*oldp, *newp);
+		if (!differs)
+			continue;
+		if (!v->reloadable)
+		{
+			log_msg(LOG_WARN, "config_reload_ignored", "variable=%s reason=\"restart to apply\"",
+					v->name);
+			continue;
+		}
+		changed++;
+		if (v->kind == VAR_INT)
+		{
+			log_msg(LOG_INFO, "config_changed", "variable=%s old=%d new=%d", v->name,
+					*oldi, *newi);
+			*oldi = *newi;
+		}
+		else
+		{
+			char	   *tmp = *oldp;
+
+			log_msg(LOG_INFO, "config_changed", "variable=%s old=%s new=%s", v->name,
+					tmp ? tmp : "", *newp);
+			*oldp = *newp;
+			*newp = tmp;
+		}
+	}
+	if (cfg->log_level != NULL && log_parse_level(cfg->log_level, &level) == 0)
+		log_init(NULL, level);
+	if (spool_is_open())
+		spool_set_max(cfg->spool_max_events);
+	if (changed == 0)
+		log_msg(LOG_INFO, "config_unchanged", "env_file=%s",
+				log_quote((char[1024]) {0}, 1024, cfg->env_file ? cfg->env_file : "none"));
+	config_free(&fresh);
+	return 0;
+}
+
+/* Print the usage, every variable with its default, and the exit codes. */
+void
+config_print_help(void)
+{
+	int			i;
+
+	printf("%s: keep an SSH tunnel to PostgreSQL alive and report its status\n"
+		   "into the chatgenius extension's tables.\n\n", PROGNAME);
+	printf("Usage:\n"
+		   "  %s [run] [OPTIONS]   keep the tunnel up until SIGTERM or SIGINT (default)\n"
+		   "  %s setup [OPTIONS]   CREATE EXTENSION chatgenius, or ALTER EXTENSION\n"
+		   "      chatgenius UPDATE, through the tunnel and print the migration history;\n"
+		   "      never drops anything; POSTGRES_USER must be a superuser (the extension\n"
+		   "      is superuser-installed)\n"
+		   "  %s verify [OPTIONS]  print server version, extension version and health();\n"
+		   "      exit 0 unless a check is critical or the database is unreachable\n"
+		   "  %s --help | --version\n\n",
+		   PROGNAME, PROGNAME, PROGNAME, PROGNAME);
+	printf("Configuration, highest first: command-line flags, the environment, the env file\n"
+		   "(--env-file PATH, else ./%s when present), defaults.\n\n", DEFAULT_ENV_FILE);
+	printf("Options:\n"
+		   "  --env-file PATH   read settings from PATH instead of ./%s\n\n", DEFAULT_ENV_FILE);
+	printf("Variables (flag, default):\n");
+	for (i = 0; i < NVARS; i++)
+	{
+		const var_def *v = &vars[i];
+		const char *def = v->def;
+
+		if (v->offset == OFF(tunnel_name))
+			def = "SSH_USER@SSH_HOST:SSH_PORT";
+		printf("  %-26s %-29s default: %s\n      %s%s\n", v->name, v->flag,
+			   v->required ? "(required)" : def ? def : "(none)", v->help,
+			   v->reloadable ? " [SIGHUP]" : "");
+	}
+	printf("\nSignals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the configuration and\n"
+		   "takes over the settings marked [SIGHUP]; SIGUSR1 logs the pool figures.\n\n");
+	printf("Exit status:\n"
+		   "  0  clean stop (or: verify found no critical check)\n"
+		   "  1  other failure (verify: a critical check, or the database is unreachable)\n"
+		   "  2  bad configuration or usage\n"
+		   "  3  authentication refused, host key unknown or changed, or a private key\n"
+		   "     readable by others (never retried)\n"
+		   "  4  gave up: max retries exceeded\n");
+}
+
+/* Free every string in cfg and zero it.  Returns nothing. */
+void
+config_free(tunnel_config *cfg)
+{
+	int			i;
+
+	for (i = 0; i < NVARS; i++)
+	{
+		if (vars[i].kind != VAR_INT)
+		{
+			char	  **sp = (char **) ((char *) cfg + vars[i].offset);
+
+			free(*sp);
+			*sp = NULL;
+		}
+	}
+	free(cfg->env_file);
+	memset(cfg, 0, sizeof(*cfg));
+	if (cfg == loaded_cfg)
+	{
+		free_saved();
+		loaded_cfg = NULL;
+	}
+}

@@ -1,0 +1,172 @@
+/*
+ * main.c
+ *		chatgenius-tunnel: parse the configuration, install the signal
+ *		handlers, then run the tunnel in the foreground or one of the
+ *		one-shot commands.
+ */
+#include <libpq-fe.h>
+#include <libssh2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "tunnel.h"
+
+#ifndef CHATGENIUS_VERSION
+#define CHATGENIUS_VERSION "unknown"
+#endif
+
+/* SIGTERM/SIGINT: ask for a clean stop.  Async-signal-safe. */
+static void
+on_stop(int signo)
+{
+	tunnel_request_stop();
+}
+
+/* SIGHUP: ask the janitor to re-read the configuration. */
+static void
+on_reload(int signo)
+{
+	tunnel_request_reload();
+}
+
+/* SIGUSR1: ask the janitor to log the pool figures. */
+static void
+on_stats(int signo)
+{
+	tunnel_request_stats_log();
+}
+
+/*
+ * Install the handlers (SA_RESTART so that blocking calls resume) and
+ * ignore SIGPIPE: a client that goes away must not kill the helper.
+ * Returns 0, or -1 when sigaction failed.
+ */
+static int
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_stop;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = on_reload;
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = on_stats;
+	if (sigaction(SIGUSR1, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* Print the version line with the library versions.  Returns nothing. */
+static void
+print_version(void)
+{
+	int			pqv = PQlibVersion();
+
+	printf("chatgenius-tunnel %s (libssh2 %s, libpq %d.%d)\n", CHATGENIUS_VERSION,
+		   libssh2_version(0) ? libssh2_version(0) : LIBSSH2_VERSION,
+		   pqv / 10000, pqv % 10000);
+}
+
+/*
+ * run: bring the tunnel up and serve until a signal stops it or the
+ * janitor gives up.  Returns the exit code.
+ */
+static int
+run_command(tunnel_config *cfg)
+{
+	int			port = cfg->listen_port;
+	int			rc;
+
+	events_init(cfg);
+	rc = tunnel_start(cfg, &port);
+	if (rc == EXIT_CLEAN)
+		rc = tunnel_wait();
+	tunnel_stop();
+	events_shutdown();
+	return rc;
+}
+
+/*
+ * Load the configuration, then run the command.  Returns the exit code
+ * (see config.h).
+ */
+int
+main(int argc, char **argv)
+{
+	tunnel_config cfg;
+	char		err[1024];
+	log_level	level = LOG_INFO;
+	char		q[4][1024];
+	int			rc;
+
+	rc = config_load(&cfg, argc, argv, err, sizeof(err));
+	if (rc != EXIT_CLEAN)
+	{
+		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		if (rc == EXIT_BAD_CONFIG)
+			fprintf(stderr, "Try \"chatgenius-tunnel --help\" for more information.\n");
+		return rc;
+	}
+	if (cfg.command == CMD_HELP)
+	{
+		config_print_help();
+		config_free(&cfg);
+		return EXIT_CLEAN;
+	}
+	if (cfg.command == CMD_VERSION)
+	{
+		print_version();
+		config_free(&cfg);
+		return EXIT_CLEAN;
+	}
+
+	(void) log_parse_level(cfg.log_level, &level);
+	log_init(cfg.tunnel_name, level);
+	if (install_signals() != 0)
+	{
+		fprintf(stderr, "chatgenius-tunnel: cannot install signal handlers: %m\n");
+		config_free(&cfg);
+		return EXIT_FAILURE_OTHER;
+	}
+	log_msg(LOG_INFO, "starting",
+			"version=%s command=%s pid=%d listen=%s:%d ssh=%s@%s:%d remote=%s:%d "
+			"key=%s known_hosts=%s state_dir=%s env_file=%s",
+			CHATGENIUS_VERSION,
+			cfg.command == CMD_SETUP ? "setup" : cfg.command == CMD_VERIFY ? "verify" : "run",
+			(int) getpid(), cfg.listen_host, cfg.listen_port, cfg.ssh_user, cfg.ssh_host,
+			cfg.ssh_port, cfg.remote_host, cfg.remote_port,
+			log_quote(q[0], sizeof(q[0]), cfg.ssh_key_path),
+			log_quote(q[1], sizeof(q[1]), cfg.known_hosts),
+			log_quote(q[2], sizeof(q[2]), cfg.state_dir),
+			log_quote(q[3], sizeof(q[3]), cfg.env_file ? cfg.env_file : "none"));
+
+	switch (cfg.command)
+	{
+		case CMD_SETUP:
+			rc = setup_command(&cfg);
+			break;
+		case CMD_VERIFY:
+			rc = verify_command(&cfg);
+			break;
+		default:
+			rc = run_command(&cfg);
+			break;
+	}
+	log_msg(LOG_INFO, "exiting", "code=%d", rc);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,281 @@
+/*
+ * pgconn.c
+ *		Deadline-bound libpq (see pgconn.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgconn.h"
+
+/* Returns monotonic milliseconds, the clock of every deadline here. */
+int64_t
+pg_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* See pgconn.h: a message fit for one log line.  Returns buf. */
+const char *
+pg_one_line(char *buf, size_t len, const char *msg)
+{
+	size_t		n = 0;
+	const char *p;
+
+	if (len == 0)
+		return buf;
+	for (p = msg ? msg : ""; *p && n + 3 < len; p++)
+	{
+		if (*p == '\n')
+		{
+			if (p[1] == '\0')
+				break;
+			buf[n++] = ';';
+			buf[n++] = ' ';
+		}
+		else if (*p != '\r')
+			buf[n++] = *p;
+	}
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == ';' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Wait until sock is ready for events or the deadline passes.  Returns 1
+ * when ready, 0 at the deadline, -1 on a poll error.
+ */
+static int
+wait_socket(int sock, short events, int64_t deadline_ms)
+{
+	struct pollfd pfd;
+
+	for (;;)
+	{
+		int64_t		left = deadline_ms - pg_now_ms();
+		int			r;
+
+		if (left <= 0)
+			return 0;
+		pfd.fd = sock;
+		pfd.events = events;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, left > 60000 ? 60000 : (int) left);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * See pgconn.h.  Non-blocking connect driven by PQconnectPoll and poll(2)
+ * up to the deadline.  Returns the connection or NULL (errbuf says why).
+ */
+PGconn *
+pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
+		   char *errbuf, size_t errlen)
+{
+	const char *keys[12];
+	const char *vals[12];
+	char		portbuf[16];
+	char		timeout_s[16];
+	char		options[160];
+	const char *host = cfg->listen_host;
+	int64_t		total = deadline_ms - pg_now_ms();
+	PGconn	   *conn;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int			n = 0;
+
+	if (host == NULL || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	if (total < 1)
+		total = 1;
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	/* libpq's own bound, in whole seconds; ours below is exact */
+	snprintf(timeout_s, sizeof(timeout_s), "%d", (int) ((total + 999) / 1000) < 2 ? 2 : (int) ((total + 999) / 1000));
+	snprintf(options, sizeof(options),
+			 "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d",
+			 (int) total, (int) total, (int) (total * 2));
+
+	keys[n] = "host";
+	vals[n++] = host;
+	keys[n] = "port";
+	vals[n++] = portbuf;
+	keys[n] = "dbname";
+	vals[n++] = cfg->postgres_db;
+	keys[n] = "user";
+	vals[n++] = cfg->postgres_user;
+	if (cfg->postgres_password != NULL)
+	{
+		keys[n] = "password";
+		vals[n++] = cfg->postgres_password;
+	}
+	keys[n] = "application_name";
+	vals[n++] = "chatgenius-tunnel";
+	keys[n] = "connect_timeout";
+	vals[n++] = timeout_s;
+	keys[n] = "options";
+	vals[n++] = options;
+	keys[n] = "gssencmode";
+	vals[n++] = "disable";
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	conn = PQconnectStartParams(keys, vals, 0);
+	if (conn == NULL)
+	{
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_BAD)
+	{
+		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	while (st != PGRES_POLLING_OK)
+	{
+		int			r;
+
+		if (st == PGRES_POLLING_FAILED)
+		{
+			pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+			PQfinish(conn);
+			return NULL;
+		}
+		r = wait_socket(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+						deadline_ms);
+		if (r <= 0)
+		{
+			snprintf(errbuf, errlen, "%s (through 127.0.0.1:%d)",
+					 r == 0 ? "timeout expired while connecting to the database"
+					 : "poll failed while connecting to the database", port);
+			PQfinish(conn);
+			return NULL;
+		}
+		st = PQconnectPoll(conn);
+	}
+	if (PQsetnonblocking(conn, 1) != 0)
+	{
+		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/*
+ * See pgconn.h.  PQsendQueryParams, then flush and read with poll(2) up
+ * to the deadline.  PQcancel is not used: in libpq 15 it blocks with no
+ * timeout on the same (possibly frozen) path; closing the connection and
+ * the server-side statement_timeout bound the statement instead.  Returns
+ * the last result or NULL.
+ */
+PGresult *
+pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
+		int64_t deadline_ms, char *errbuf, size_t errlen)
+{
+	PGresult   *last = NULL;
+	PGresult   *res;
+	int			r;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
+	{
+		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+		return NULL;
+	}
+	for (;;)
+	{
+		r = PQflush(conn);
+		if (r == 0)
+			break;
+		if (r < 0 || wait_socket(PQsocket(conn), POLLOUT, deadline_ms) <= 0)
+			goto failed;
+	}
+	for (;;)
+	{
+		while (PQisBusy(conn))
+		{
+			if (wait_socket(PQsocket(conn), POLLIN, deadline_ms) <= 0)
+				goto failed;
+			if (!PQconsumeInput(conn))
+				goto failed;
+		}
+		res = PQgetResult(conn);
+		if (res == NULL)
+			break;
+		PQclear(last);
+		last = res;
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+	}
+	if (last == NULL)
+	{
+		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+		return NULL;
+	}
+	return last;
+
+failed:
+	PQclear(last);
+	if (pg_now_ms() >= deadline_ms)
+		snprintf(errbuf, errlen, "timeout expired waiting for the database");
+	else
+		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+	return NULL;
+}
+
+/* See pgconn.h: psql-like aligned output.  Returns nothing. */
+void
+pg_print_table(FILE *out, const PGresult *res)
+{
+	int			ncols = PQnfields(res);
+	int			nrows = PQntuples(res);
+	int			widths[64];
+	int			c;
+	int			r;
+
+	if (ncols > 64)
+		ncols = 64;
+	for (c = 0; c < ncols; c++)
+	{
+		widths[c] = (int) strlen(PQfname(res, c));
+		for (r = 0; r < nrows; r++)
+		{
+			int			w = PQgetlength(res, r, c);
+
+			if (w > widths[c])
+				widths[c] = w;
+		}
+	}
+	for (c = 0; c < ncols; c++)
+		fprintf(out, "%s%-*s", c ? " | " : " ", c + 1 < ncols ? widths[c] : 0, PQfname(res, c));
+	fputc('\n', out);
+	for (c = 0; c < ncols; c++)
+	{
+		int			i;
+
+		fputs(c ? "-+-" : "-", out);
+		for (i = 0; i < widths[c]; i++)
+			fputc('-', out);
+	}
+	fputs("-\n", out);
+	for (r = 0; r < nrows; r++)
+	{
+		for (c = 0; c < ncols; c++)
+			fprintf(out, "%s%-*s", c ? " | " : " ", c + 1 < ncols ? widths[c] : 0,
+					PQgetvalue(res, r, c));
+		fputc('\n', out);
+	}
+	fprintf(out, "(%d row%s)\n", nrows, nrows == 1 ? "" : "s");
+}

@@ -1,0 +1,187 @@
+/*
+ * setup.c
+ *		"chatgenius-tunnel setup": through the tunnel, CREATE EXTENSION
+ *		chatgenius when it is absent or ALTER EXTENSION chatgenius UPDATE
+ *		when it is older than the server's default version, then print the
+ *		migration history.  Never drops anything; running it twice is
+ *		harmless.  POSTGRES_USER must be a superuser: the extension is
+ *		superuser-installed.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "log.h"
+#include "pgconn.h"
+#include "reporter.h"
+#include "tunnel.h"
+
+#define SETUP_TIMEOUT_MS 300000
+
+/*
+ * Print a failed statement the way psql does (ERROR, DETAIL, HINT) plus
+ * our own hint about rights when the role is not a superuser.  Returns
+ * EXIT_FAILURE_OTHER.
+ */
+static int
+setup_failed(const char *what, PGresult *res, const char *errmsg,
+			 const tunnel_config *cfg, bool superuser)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	fprintf(stderr, "chatgenius-tunnel: setup failed: %s: %s\n", what,
+			primary ? primary : errmsg);
+	if (detail)
+		fprintf(stderr, "DETAIL:  %s\n", detail);
+	if (hint)
+		fprintf(stderr, "HINT:  %s\n", hint);
+	if (!superuser || (state && strcmp(state, "42501") == 0))
+		fprintf(stderr, "HINT:  POSTGRES_USER (\"%s\") must be a superuser to create or update "
+				"chatgenius (a superuser-installed extension); run setup as one, e.g. "
+				"--postgres-user postgres.\n", cfg->postgres_user);
+	return EXIT_FAILURE_OTHER;
+}
+
+/*
+ * Run one statement that returns rows or a command status.  Returns the
+ * result when it succeeded, else NULL after printing why (the result is
+ * passed to setup_failed).
+ */
+static PGresult *
+run(PGconn *conn, const char *sql, int n, const char *const *v, int64_t deadline,
+	const char *what, const tunnel_config *cfg, bool superuser, int *rc)
+{
+	char		err[1024];
+	PGresult   *res = pg_exec(conn, sql, n, v, deadline, err, sizeof(err));
+
+	if (res != NULL && (PQresultStatus(res) == PGRES_TUPLES_OK ||
+						PQresultStatus(res) == PGRES_COMMAND_OK))
+		return res;
+	*rc = setup_failed(what, res, err, cfg, superuser);
+	PQclear(res);
+	return NULL;
+}
+
+/* The steps once connected.  Returns the exit code. */
+static int
+setup_through(PGconn *conn, const tunnel_config *cfg)
+{
+	int64_t		deadline = pg_now_ms() + SETUP_TIMEOUT_MS;
+	PGresult   *res;
+	char		installed[64] = "";
+	char		available[64] = "";
+	char		before[64] = "";
+	bool		superuser;
+	int			rc = EXIT_CLEAN;
+	const char *v[1];
+
+	res = run(conn,
+			  "SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'chatgenius'), "
+			  "(SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'chatgenius'), "
+			  "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), "
+			  "pg_catalog.clock_timestamp()::text, current_user",
+			  0, NULL, deadline, "reading the installed version", cfg, true, &rc);
+	if (res == NULL)
+		return rc;
+	if (!PQgetisnull(res, 0, 0))
+		snprintf(installed, sizeof(installed), "%s", PQgetvalue(res, 0, 0));
+	if (!PQgetisnull(res, 0, 1))
+		snprintf(available, sizeof(available), "%s", PQgetvalue(res, 0, 1));
+	superuser = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	snprintf(before, sizeof(before), "%s", PQgetvalue(res, 0, 3));
+	PQclear(res);
+
+	if (available[0] == '\0')
+	{
+		fprintf(stderr, "chatgenius-tunnel: setup failed: extension \"chatgenius\" is not available "
+				"on the database server\nHINT:  Install it there first (make install, PostgreSQL 15).\n");
+		return EXIT_FAILURE_OTHER;
+	}
+	if (installed[0] == '\0')
+	{
+		printf("Installing chatgenius %s\n", available);
+		fflush(stdout);
+		res = run(conn, "CREATE EXTENSION chatgenius", 0, NULL, deadline,
+				  "CREATE EXTENSION chatgenius", cfg, superuser, &rc);
+		if (res == NULL)
+			return rc;
+		PQclear(res);
+		log_msg(LOG_INFO, "extension_installed", "version=%s", available);
+	}
+	else if (strcmp(installed, available) != 0)
+	{
+		printf("Updating chatgenius %s -> %s\n", installed, available);
+		fflush(stdout);
+		res = run(conn, "ALTER EXTENSION chatgenius UPDATE", 0, NULL, deadline,
+				  "ALTER EXTENSION chatgenius UPDATE", cfg, superuser, &rc);
+		if (res == NULL)
+			return rc;
+		PQclear(res);
+		log_msg(LOG_INFO, "extension_updated", "from=%s to=%s", installed, available);
+	}
+	else
+		printf("chatgenius %s is up to date: nothing to do\n", installed);
+
+	v[0] = before;
+	res = run(conn,
+			  "SELECT coalesce(pg_catalog.string_agg(version, ', ' ORDER BY applied_at, version), '') "
+			  "FROM chatgenius.schema_migrations WHERE applied_at >= $1::timestamptz",
+			  1, v, deadline, "reading the migration history", cfg, superuser, &rc);
+	if (res == NULL)
+		return rc;
+	printf("Versions applied now: %s\n\n", PQgetvalue(res, 0, 0)[0] ? PQgetvalue(res, 0, 0) : "none");
+	PQclear(res);
+
+	res = run(conn,
+			  "SELECT version, description, script, "
+			  "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' AS applied_at, "
+			  "applied_by FROM chatgenius.schema_migrations ORDER BY applied_at, version",
+			  0, NULL, deadline, "reading the migration history", cfg, superuser, &rc);
+	if (res == NULL)
+		return rc;
+	printf("Migration history (chatgenius.schema_migrations):\n");
+	pg_print_table(stdout, res);
+	PQclear(res);
+	fflush(stdout);
+	return EXIT_CLEAN;
+}
+
+/*
+ * setup: tunnel up on an ephemeral port, install or update, history,
+ * tunnel down.  Returns the exit code (1 when PostgreSQL refused, with
+ * its message and a hint about the rights needed).
+ */
+int
+setup_command(tunnel_config *cfg)
+{
+	int			port = 0;
+	int			rc;
+	char		err[1024];
+	PGconn	   *conn;
+
+	reporter_set_passive(1);
+	rc = tunnel_start(cfg, &port);
+	if (rc != EXIT_CLEAN)
+	{
+		tunnel_stop();
+		return rc;
+	}
+	conn = pg_connect(cfg, port, pg_now_ms() + (cfg->connect_timeout_ms > 10000 ? cfg->connect_timeout_ms : 10000),
+					  err, sizeof(err));
+	if (conn == NULL)
+	{
+		fprintf(stderr, "chatgenius-tunnel: setup failed: database unreachable through the tunnel: %s\n", err);
+		rc = EXIT_FAILURE_OTHER;
+	}
+	else
+	{
+		rc = setup_through(conn, cfg);
+		PQfinish(conn);
+	}
+	tunnel_stop();
+	return rc;
+}

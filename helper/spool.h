@@ -1,0 +1,69 @@
+/*
+ * spool.h
+ *		The durable queue of events not yet written to the database: kept in
+ *		memory and mirrored line by line in a file under TUNNEL_STATE_DIR,
+ *		one file per tunnel name.  Events spooled by an earlier run are
+ *		loaded at open and sent first.
+ *
+ *		File format, one event per line, tab-separated:
+ *			v1 <event_key> <occurred_at> <event> <detail>
+ *		occurred_at is UTC with microseconds ("2026-11-26 14:40:00.123456+00");
+ *		detail escapes \\ \t \n \r.  A line that does not parse is skipped
+ *		with a warning.
+ */
+#ifndef CHATGENIUS_SPOOL_H
+#define CHATGENIUS_SPOOL_H
+
+#define SPOOL_KEY_MAX	64
+#define SPOOL_TIME_MAX	40
+#define SPOOL_EVENT_MAX	32
+
+typedef struct spool_event
+{
+	char		key[SPOOL_KEY_MAX]; /* unique: start time, pid, sequence */
+	char		occurred_at[SPOOL_TIME_MAX];
+	char		event[SPOOL_EVENT_MAX];
+	char	   *detail;			/* never NULL */
+} spool_event;
+
+/*
+ * Open the spool for tunnel_name under dir (created 0700), load what an
+ * earlier run left, and keep at most max_events.  A folder or file that
+ * cannot be used is a warning: the spool is then memory-only.  Returns 0
+ * when the file is in use, -1 when memory-only.
+ */
+extern int	spool_open(const char *dir, const char *tunnel_name, int max_events);
+
+/* Change the bound (a reload).  Returns nothing. */
+extern void spool_set_max(int max_events);
+
+/*
+ * Append an event that happened now.  When the spool is full the event is
+ * counted as dropped; one events_dropped event (count=N) is added once
+ * there is room again.  Returns 0 when kept, -1 when dropped.  Thread-safe.
+ */
+extern int	spool_add(const char *event, const char *detail);
+
+/*
+ * Copy up to max of the oldest pending events into out (the caller frees
+ * them with spool_events_free).  Returns how many were copied.
+ */
+extern int	spool_peek(spool_event *out, int max);
+extern void spool_events_free(spool_event *events, int n);
+
+/*
+ * Forget the oldest n events (they reached the database) and rewrite the
+ * file.  Returns nothing.
+ */
+extern void spool_ack(int n);
+
+/* Number of pending events. */
+extern int	spool_pending(void);
+
+/* Whether spool_open has been called (and spool_close not yet). */
+extern int	spool_is_open(void);
+
+/* Close the file and free the queue; pending events stay in the file. */
+extern void spool_close(void);
+
+#endif							/* CHATGENIUS_SPOOL_H */

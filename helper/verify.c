@@ -1,0 +1,143 @@
+/*
+ * verify.c
+ *		"chatgenius-tunnel verify": bring the tunnel up, print the server
+ *		version, the extension version and chatgenius.health() as a table.
+ *		Exit 0 when no check is critical; 1 when one is (named on stderr) or
+ *		the database cannot be reached; the tunnel's own codes (3, 4)
+ *		otherwise.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "pgconn.h"
+#include "reporter.h"
+#include "tunnel.h"
+
+#define VERIFY_TIMEOUT_MS 60000
+
+/* Print why a statement failed (PostgreSQL's words and hint).  Returns 1. */
+static int
+verify_failed(const char *what, PGresult *res, const char *err)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	fprintf(stderr, "chatgenius-tunnel: verify failed: %s: %s\n", what, primary ? primary : err);
+	if (hint)
+		fprintf(stderr, "HINT:  %s\n", hint);
+	if (state && strcmp(state, "42501") == 0)
+		fprintf(stderr, "HINT:  health() is granted to pg_monitor: GRANT pg_monitor TO the POSTGRES_USER role.\n");
+	return EXIT_FAILURE_OTHER;
+}
+
+/* The checks once connected.  Returns the exit code. */
+static int
+verify_through(PGconn *conn, const tunnel_config *cfg, int port)
+{
+	int64_t		deadline = pg_now_ms() + VERIFY_TIMEOUT_MS;
+	char		err[1024];
+	char		critical[1024] = "";
+	PGresult   *res;
+	int			nwarn = 0;
+	int			r;
+
+	res = pg_exec(conn,
+				  "SELECT pg_catalog.current_setting('server_version'), "
+				  "(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'chatgenius'), "
+				  "(SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'chatgenius')",
+				  0, NULL, deadline, err, sizeof(err));
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		r = verify_failed("reading versions", res, err);
+		PQclear(res);
+		return r;
+	}
+	printf("tunnel:             %s -> %s:%d (through 127.0.0.1:%d)\n", cfg->tunnel_name,
+		   cfg->remote_host, cfg->remote_port, port);
+	printf("server version:     PostgreSQL %s\n", PQgetvalue(res, 0, 0));
+	if (PQgetisnull(res, 0, 1))
+	{
+		printf("extension version:  not installed\n");
+		PQclear(res);
+		fprintf(stderr, "chatgenius-tunnel: verify failed: extension \"chatgenius\" is not installed in database \"%s\"\n"
+				"HINT:  Run \"chatgenius-tunnel setup\".\n", cfg->postgres_db);
+		return EXIT_FAILURE_OTHER;
+	}
+	printf("extension version:  %s%s%s%s\n\n", PQgetvalue(res, 0, 1),
+		   PQgetisnull(res, 0, 2) ? "" : " (newest available: ",
+		   PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2),
+		   PQgetisnull(res, 0, 2) ? "" : ")");
+	PQclear(res);
+
+	res = pg_exec(conn, "SELECT check_name, status, detail FROM chatgenius.health()",
+				  0, NULL, deadline, err, sizeof(err));
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		r = verify_failed("chatgenius.health()", res, err);
+		PQclear(res);
+		return r;
+	}
+	pg_print_table(stdout, res);
+	for (r = 0; r < PQntuples(res); r++)
+	{
+		const char *status = PQgetvalue(res, r, 1);
+
+		if (strcmp(status, "critical") == 0)
+		{
+			if (critical[0])
+				strncat(critical, ", ", sizeof(critical) - strlen(critical) - 1);
+			strncat(critical, PQgetvalue(res, r, 0), sizeof(critical) - strlen(critical) - 1);
+		}
+		else if (strcmp(status, "warn") == 0)
+			nwarn++;
+	}
+	PQclear(res);
+	fflush(stdout);
+	if (critical[0])
+	{
+		fprintf(stderr, "chatgenius-tunnel: verify failed: critical checks: %s\n", critical);
+		return EXIT_FAILURE_OTHER;
+	}
+	printf("\nverify: ok (%d warning%s)\n", nwarn, nwarn == 1 ? "" : "s");
+	return EXIT_CLEAN;
+}
+
+/*
+ * verify: tunnel up on an ephemeral port, print versions and health(),
+ * tunnel down.  Returns the exit code.
+ */
+int
+verify_command(tunnel_config *cfg)
+{
+	int			port = 0;
+	int			rc;
+	char		err[1024];
+	PGconn	   *conn;
+
+	reporter_set_passive(1);
+	rc = tunnel_start(cfg, &port);
+	if (rc != EXIT_CLEAN)
+	{
+		fprintf(stderr, "chatgenius-tunnel: verify failed: the tunnel did not come up (exit %d%s)\n",
+				rc, rc == EXIT_GAVE_UP ? ": the SSH server or the database is unreachable" : "");
+		tunnel_stop();
+		return rc;
+	}
+	conn = pg_connect(cfg, port, pg_now_ms() + (cfg->connect_timeout_ms > 10000 ? cfg->connect_timeout_ms : 10000),
+					  err, sizeof(err));
+	if (conn == NULL)
+	{
+		fprintf(stderr, "chatgenius-tunnel: verify failed: database unreachable through the tunnel: %s\n", err);
+		rc = EXIT_FAILURE_OTHER;
+	}
+	else
+	{
+		rc = verify_through(conn, cfg, port);
+		PQfinish(conn);
+	}
+	tunnel_stop();
+	return rc;
+}
