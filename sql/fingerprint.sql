@@ -1,0 +1,97 @@
+-- chatgenius.schema_fingerprint(): format, stability, sensitivity, and the
+-- schema check of health() built on it.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS chatgenius CASCADE;
+CREATE EXTENSION chatgenius VERSION '1.0';
+ALTER EXTENSION chatgenius UPDATE;
+RESET client_min_messages;
+
+-- Hex SHA-256.
+SELECT chatgenius.schema_fingerprint() ~ '^[0-9a-f]{64}$' AS sha256_hex;
+
+-- Each script recorded the fingerprint it left behind; after the updates
+-- the newest one is the current one.
+SELECT version, fingerprint ~ '^[0-9a-f]{64}$' AS recorded,
+	   fingerprint = chatgenius.schema_fingerprint() AS is_current
+  FROM chatgenius.schema_migrations ORDER BY version;
+CREATE TEMP TABLE fp AS
+	SELECT 'updated'::text AS install, chatgenius.schema_fingerprint() AS fingerprint;
+
+-- The caller's settings do not change it.
+SET search_path = chatgenius, public;
+SET datestyle = 'SQL, DMY';
+SET timezone = 'Pacific/Chatham';
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp) AS same_with_other_settings;
+RESET search_path;
+RESET datestyle;
+RESET timezone;
+
+-- A fresh install of the newest version has the same fingerprint as the
+-- updated one.
+SET client_min_messages = warning;
+DROP EXTENSION chatgenius;
+CREATE EXTENSION chatgenius;
+RESET client_min_messages;
+INSERT INTO fp SELECT 'fresh', chatgenius.schema_fingerprint();
+SELECT count(DISTINCT fingerprint) AS fingerprints, count(*) AS installs FROM fp;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+
+-- A change to a member table changes it (and is seen at once, cached or
+-- not); the schema check reports the drift.
+ALTER TABLE chatgenius.users ADD COLUMN nickname text;
+SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS changed;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+SELECT chatgenius.health_summary();
+
+-- Dropping the column again restores it: dropped columns leave no trace.
+ALTER TABLE chatgenius.users DROP COLUMN nickname;
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS restored;
+SELECT status FROM chatgenius.health() WHERE check_name = 'schema';
+
+-- Indexes, constraints, triggers, defaults, privileges and functions count.
+CREATE INDEX users_full_name_idx ON chatgenius.users (full_name);
+SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS index_counts;
+DROP INDEX chatgenius.users_full_name_idx;
+ALTER TABLE chatgenius.users ALTER COLUMN full_name SET DEFAULT 'anonymous';
+SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS default_counts;
+ALTER TABLE chatgenius.users ALTER COLUMN full_name DROP DEFAULT;
+GRANT SELECT ON chatgenius.users TO pg_monitor;
+SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS grant_counts;
+REVOKE SELECT ON chatgenius.users FROM pg_monitor;
+ALTER FUNCTION chatgenius.health_summary() STABLE;
+SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS function_counts;
+ALTER FUNCTION chatgenius.health_summary() VOLATILE;
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS all_undone;
+
+-- A new member counts, and so does leaving the extension.
+CREATE FUNCTION chatgenius.scratch() RETURNS int LANGUAGE sql AS 'SELECT 1';
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS outsider_ignored;
+ALTER EXTENSION chatgenius ADD FUNCTION chatgenius.scratch();
+SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS member_counts;
+ALTER EXTENSION chatgenius DROP FUNCTION chatgenius.scratch();
+DROP FUNCTION chatgenius.scratch();
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS member_gone;
+
+-- Table data does not count.
+INSERT INTO chatgenius.users (auth0_id, email, username, full_name)
+VALUES ('auth0|fp', 'fp@example.com', 'fp', 'Finger Print');
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS data_ignored;
+
+-- A lost history row or fingerprint is reported as incomplete history.
+UPDATE chatgenius.schema_migrations SET fingerprint = NULL WHERE version = '1.2';
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+DELETE FROM chatgenius.schema_migrations WHERE version = '1.2';
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+
+-- An older installed version is told that an update is available.
+SET client_min_messages = warning;
+DROP EXTENSION chatgenius;
+CREATE EXTENSION chatgenius VERSION '1.1';
+RESET client_min_messages;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+
+-- Not for everyone.
+SELECT has_function_privilege('public', 'chatgenius.schema_fingerprint()', 'EXECUTE') AS public_execute,
+	   has_function_privilege('pg_monitor', 'chatgenius.schema_fingerprint()', 'EXECUTE') AS monitor_execute;
+
+DROP EXTENSION chatgenius;
