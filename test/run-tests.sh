@@ -40,7 +40,9 @@ count_result()
 		f=${f%% *}
 		passed=$((passed + n - f))
 		failed=$((failed + f))
-	elif n=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+'); then
+	elif grep -qE 'Tests=[0-9]+' "$log"; then
+		# prove and pg_prove print one summary per run; a stage may hold several.
+		n=$(grep -oE 'Tests=[0-9]+' "$log" | awk -F= '{s += $2} END {print s + 0}')
 		f=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk '{split($2, a, "/"); s += a[1]} END {print s + 0}')
 		passed=$((passed + n - f))
 		failed=$((failed + f))

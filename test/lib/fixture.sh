@@ -91,6 +91,13 @@ fx_bg()
 
 # ---------------------------------------------------------------- PostgreSQL
 
+# fx_as_postgres CMD...: run CMD as user postgres from / (the caller's folder
+# may be closed to that user).
+fx_as_postgres()
+{
+	(cd / && runuser -u postgres -- "$@")
+}
+
 # fx_pg_start: initdb (as postgres) and start a cluster on a free port,
 # listening on its socket folder and on 127.0.0.1 (password auth over TCP,
 # trust on the socket).  Creates the app's role and database.
@@ -100,7 +107,7 @@ fx_pg_start()
 	FX_PG_PORT=$(fx_free_port)
 	mkdir -p "$FX_PG_DIR"
 	chown postgres: "$FX_PG_DIR"
-	runuser -u postgres -- "$FX_PGBIN/initdb" -D "$FX_PG_DIR/data" -U postgres \
+	fx_as_postgres "$FX_PGBIN/initdb" -D "$FX_PG_DIR/data" -U postgres \
 		-A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$FX_DIR/initdb.log" 2>&1 ||
 		fx_die "initdb failed: $(tail -5 "$FX_DIR/initdb.log")"
 	cat >>"$FX_PG_DIR/data/postgresql.conf" <<-EOF
@@ -119,7 +126,7 @@ fx_pg_start()
 		host all all 127.0.0.1/32 scram-sha-256
 		host all all ::1/128 scram-sha-256
 	EOF
-	runuser -u postgres -- "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -l "$FX_PG_DIR/server.log" \
+	fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -l "$FX_PG_DIR/server.log" \
 		-w -t 60 start >/dev/null || fx_die "postgres did not start: $(tail -5 "$FX_PG_DIR/server.log")"
 	export PGHOST=$FX_PG_DIR PGPORT=$FX_PG_PORT PGUSER=postgres PGDATABASE=postgres
 	psql -qX -v ON_ERROR_STOP=1 >/dev/null <<-EOF || fx_die "could not create the app role"
@@ -134,8 +141,8 @@ fx_pg_start()
 fx_pg_stop()
 {
 	[ -n "${FX_PG_DIR:-}" ] && [ -f "$FX_PG_DIR/data/postmaster.pid" ] || return 0
-	runuser -u postgres -- "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-		runuser -u postgres -- "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate stop >/dev/null 2>&1
+	fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+		fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate stop >/dev/null 2>&1
 }
 
 # fx_psql [ARGS...]: psql as superuser on the socket, quiet, stop on error.
