@@ -4,7 +4,8 @@
  *	  The text that the schema fingerprint hashes: one OID-free description
  *	  per member object of the extension (relations with their columns,
  *	  constraints, indexes and triggers; functions; types; sequences;
- *	  anything else by its identity), ACLs included, and the
+ *	  anything else by its identity), the privileges of PUBLIC and the
+ *	  built-in roles, and the
  *	  pg_extension_config_dump settings.  Also notes, for the cache, which
  *	  relcache and syscache entries the descriptions came from.
  *
@@ -16,6 +17,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
@@ -102,6 +104,11 @@ watch_cache_entry(FpState *st, int cacheid, Oid oid)
  *		default it stands for, and sorting makes the text independent of the
  *		order of GRANTs, so that equal privileges give equal text.  Columns
  *		without privileges of their own print nothing.
+ *
+ *		Only entries for PUBLIC and for the built-in roles (pg_monitor and
+ *		the like, which the extension's scripts grant to) are described:
+ *		an operator granting the app's or the helper's role access, as the
+ *		README asks, is not drift, while opening a table to PUBLIC is.
  */
 static void
 append_acl(StringInfo buf, Datum acldatum, bool isnull, ObjectType objtype,
@@ -111,6 +118,7 @@ append_acl(StringInfo buf, Datum acldatum, bool isnull, ObjectType objtype,
 	AclItem    *items;
 	char	  **strs;
 	int			n;
+	int			nkept;
 	int			i;
 
 	if (isnull && objtype == OBJECT_COLUMN)
@@ -119,14 +127,20 @@ append_acl(StringInfo buf, Datum acldatum, bool isnull, ObjectType objtype,
 	n = ACL_NUM(acl);
 	items = ACL_DAT(acl);
 	strs = palloc(Max(n, 1) * sizeof(char *));
+	nkept = 0;
 	for (i = 0; i < n; i++)
-		strs[i] = DatumGetCString(DirectFunctionCall1(aclitemout,
-													  PointerGetDatum(&items[i])));
-	if (n == 0 && objtype == OBJECT_COLUMN)
+	{
+		if (items[i].ai_grantee != ACL_ID_PUBLIC &&
+			items[i].ai_grantee >= FirstNormalObjectId)
+			continue;
+		strs[nkept++] = DatumGetCString(DirectFunctionCall1(aclitemout,
+															PointerGetDatum(&items[i])));
+	}
+	if (nkept == 0 && objtype == OBJECT_COLUMN)
 		return;
-	qsort(strs, n, sizeof(char *), compare_strings);
+	qsort(strs, nkept, sizeof(char *), compare_strings);
 	appendStringInfoString(buf, " acl={");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nkept; i++)
 		appendStringInfo(buf, "%s%s", i > 0 ? "," : "", strs[i]);
 	appendStringInfoChar(buf, '}');
 }

@@ -87,7 +87,7 @@ fx_app_psql <<-'EOF'
 	WITH m AS (SELECT id FROM chatgenius.messages ORDER BY created_at, id LIMIT 1),
 	     g AS (SELECT id FROM chatgenius.users WHERE username = 'grace')
 	INSERT INTO chatgenius.reactions (message_id, user_id, emoji) SELECT m.id, g.id, ':tada:' FROM m, g;
-	\echo the channel's history page (newest first):
+	\echo 'the history page of #general, newest first:'
 	SELECT u.username, m.content, m.thread_id IS NOT NULL AS reply
 	FROM chatgenius.messages m JOIN chatgenius.users u ON u.id = m.user_id
 	JOIN chatgenius.channels c ON c.id = m.channel_id

@@ -253,7 +253,7 @@ fx_sshd_stop()
 	[ -n "${FX_SSHD_PID:-}" ] || return 0
 	fx_sshd_signal CONT
 	fx_sshd_signal KILL
-	wait "$FX_SSHD_PID" 2>/dev/null
+	wait "$FX_SSHD_PID" 2>/dev/null || true
 	FX_SSHD_PID=
 	fx_wait_for 10 "sshd port $FX_SSH_PORT to close" fx_port_closed "$FX_SSH_PORT"
 }
