@@ -325,6 +325,8 @@ fx_cleanup()
 {
 	local rc=$?
 	local pid
+	# Processes may be gone already: nothing here may abort the cleanup.
+	set +e
 	fx_sshd_signal CONT
 	fx_sshd_signal KILL
 	for pid in "${FX_PIDS[@]}"; do

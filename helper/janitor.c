@@ -1,0 +1,417 @@
+/*
+ * janitor.c
+ *		The tunnel's keeper: every SSH_HEALTH_CHECK_INTERVAL ms a round trip
+ *		through the tunnel (reporter_check), and when it fails or every
+ *		session is lost, the reconnection cycle: SSH_RETRY_DELAY * 2^(n-1)
+ *		with +-20% jitter, up to SSH_MAX_RETRIES attempts, then
+ *		maxRetriesExceeded.  Authentication and host key failures end the
+ *		tunnel at once (exit 3).  Signal requests are handled here, out of
+ *		signal context.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "janitor.h"
+#include "log.h"
+#include "pool.h"
+#include "reporter.h"
+#include "ssh_session.h"
+#include "stats.h"
+
+#define CONNECT_STOPPED (-1)
+
+static tunnel_config *jcfg;
+static int	jport;
+static int	wake_fd = -1;
+static volatile sig_atomic_t req_stop;
+static volatile sig_atomic_t req_reload;
+static volatile sig_atomic_t req_stats;
+static pthread_t jthread;
+static bool jrunning;
+static int	jresult = EXIT_CLEAN;
+static unsigned int jitter_seed;
+
+/* Returns 0 once the wake-up eventfd exists. */
+int
+janitor_init(tunnel_config *cfg)
+{
+	jcfg = cfg;
+	jitter_seed = (unsigned int) time(NULL) ^ (unsigned int) getpid();
+	if (wake_fd < 0)
+		wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wake_fd < 0)
+	{
+		log_msg(LOG_ERROR, "eventfd_failed", "error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Wakes the janitor's poll; async-signal-safe (one write(2)). */
+void
+janitor_wake(void)
+{
+	uint64_t	one = 1;
+	int			saved = errno;
+
+	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0)
+	{
+		/* a full counter still wakes the reader */
+	}
+	errno = saved;
+}
+
+/* Notes a signal's request; async-signal-safe. */
+void
+janitor_request(janitor_request_kind kind)
+{
+	if (kind == JANITOR_STOP)
+		req_stop = 1;
+	else if (kind == JANITOR_RELOAD)
+		req_reload = 1;
+	else
+		req_stats = 1;
+	janitor_wake();
+}
+
+/* Returns nonzero once a stop was requested. */
+int
+janitor_stop_requested(void)
+{
+	return req_stop;
+}
+
+/* Serves the reload and stats requests; returns true when a stop is asked. */
+static bool
+handle_requests(void)
+{
+	uint64_t	n;
+
+	if (wake_fd >= 0 && read(wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_msg(LOG_WARN, "eventfd_read_failed", "error=\"%s\"", strerror(errno));
+	if (req_reload)
+	{
+		char		err[512];
+
+		req_reload = 0;
+		if (pool_reload_config(err, sizeof(err)) == 0)
+			log_msg(LOG_INFO, "config_reloaded", "pool_size=%d channels_per_session=%d",
+					jcfg->pool_size, jcfg->channels_per_session);
+		else
+		{
+			char		q[600];
+
+			log_msg(LOG_WARN, "config_reload_failed", "error=%s", log_quote(q, sizeof(q), err));
+		}
+	}
+	if (req_stats)
+	{
+		req_stats = 0;
+		pool_log_stats();
+	}
+	return req_stop != 0;
+}
+
+/*
+ * Waits ms milliseconds while serving requests.  Returns true when a stop
+ * was requested (the wait is cut short).
+ */
+static bool
+wait_ms(int64_t ms)
+{
+	int64_t		deadline = ssh_now_ms() + ms;
+
+	for (;;)
+	{
+		struct pollfd pfd = {.fd = wake_fd,.events = POLLIN};
+		int64_t		left = deadline - ssh_now_ms();
+
+		if (handle_requests())
+			return true;
+		if (left <= 0)
+			return false;
+		if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+		{
+			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
+			return false;
+		}
+	}
+}
+
+/* Returns the n-th backoff delay: SSH_RETRY_DELAY * 2^(n-1), +-20% jitter. */
+static int64_t
+backoff_ms(int n)
+{
+	double		base = jcfg->retry_delay_ms;
+	double		jitter = 0.8 + 0.4 * ((double) rand_r(&jitter_seed) / RAND_MAX);
+
+	for (int i = 1; i < n && base < 3600.0 * 1000; i++)
+		base *= 2;
+	return (int64_t) (base * jitter);
+}
+
+/* Logs and records an authentication or host key refusal; returns EXIT_AUTH. */
+static int
+refused(const char *err)
+{
+	char		q[1200];
+
+	stats_set_error(err);
+	stats_set_state(STATE_FAILED);
+	log_msg(LOG_ERROR, "ssh_refused", "error=%s (not retried)", log_quote(q, sizeof(q), err));
+	return EXIT_AUTH;
+}
+
+/*
+ * One attempt: a new session and, when check is set, a round trip through
+ * it.  Returns SSH_OK, SSH_FAIL_RETRY or SSH_FAIL_AUTH with err filled.
+ */
+static ssh_result
+attempt(bool check, char *err, size_t errlen)
+{
+	ssh_result	r = pool_open_first(err, errlen);
+	stats_snapshot snap;
+
+	if (r != SSH_OK)
+		return r;
+	pool_resume();
+	if (!check)
+		return SSH_OK;
+	stats_set_state(STATE_CONNECTED);
+	stats_snapshot_take(&snap);
+	snap.state = STATE_RECONNECTING;
+	if (reporter_check(jcfg, jport, &snap, err, errlen) == 0)
+		return SSH_OK;
+	pool_pause();
+	pool_close_all();
+	stats_set_state(STATE_RECONNECTING);
+	return SSH_FAIL_RETRY;
+}
+
+/*
+ * The retry policy after a first failure (last_err): attempts 1..max with
+ * backoff.  Returns EXIT_CLEAN once an attempt succeeded (*attempt_out is
+ * its number), EXIT_AUTH, EXIT_GAVE_UP or CONNECT_STOPPED.
+ */
+static int
+retry_cycle(bool check, char *last_err, size_t errlen, int *attempt_out)
+{
+	char		q[1200];
+	int			max = jcfg->max_retries;
+
+	for (int n = 1; n <= max; n++)
+	{
+		int64_t		delay = backoff_ms(n);
+		ssh_result	r;
+
+		stats_set_state(STATE_RECONNECTING);
+		event_emit(LOG_WARN, "reconnecting", "attempt=%d max=%d delay_ms=%" PRId64 " error=%s",
+				   n, max, delay, log_quote(q, sizeof(q), last_err));
+		if (wait_ms(delay))
+			return CONNECT_STOPPED;
+		r = attempt(check, last_err, errlen);
+		if (r == SSH_OK)
+		{
+			*attempt_out = n;
+			return EXIT_CLEAN;
+		}
+		if (r == SSH_FAIL_AUTH)
+			return refused(last_err);
+		stats_set_error(last_err);
+		stats_set_retries(n);
+		if (req_stop)
+			return CONNECT_STOPPED;
+	}
+	stats_set_state(STATE_FAILED);
+	{
+		char		msg[1100];
+
+		snprintf(msg, sizeof(msg), "max retries exceeded (%d attempts): %s", max, last_err);
+		stats_set_error(msg);
+		event_emit(LOG_ERROR, "maxRetriesExceeded", "attempts=%d error=%s", max,
+				   log_quote(q, sizeof(q), msg));
+	}
+	return EXIT_GAVE_UP;
+}
+
+/* Returns EXIT_CLEAN once the first session is up, else see janitor.h. */
+int
+janitor_first_connect(int port)
+{
+	char		err[1024] = "";
+	char		q[300];
+	ssh_result	r;
+	int			n = 0,
+				rc;
+
+	jport = port;
+	stats_set_state(STATE_CONNECTING);
+	if (req_stop)
+		return CONNECT_STOPPED;
+	r = attempt(false, err, sizeof(err));
+	if (r == SSH_FAIL_AUTH)
+		return refused(err);
+	if (r != SSH_OK)
+	{
+		char		qe[1200];
+
+		stats_set_error(err);
+		log_msg(LOG_WARN, "connect_failed", "error=%s", log_quote(qe, sizeof(qe), err));
+		rc = retry_cycle(false, err, sizeof(err), &n);
+		if (rc != EXIT_CLEAN)
+			return rc;
+	}
+	stats_set_state(STATE_CONNECTED);
+	stats_set_retries(0);
+	stats_set_error(NULL);
+	event_emit(LOG_INFO, "connected", "ssh=%s:%d listen=%s:%d remote=%s:%d attempts=%d",
+			   jcfg->ssh_host, jcfg->ssh_port,
+			   log_quote(q, sizeof(q), jcfg->listen_host), port,
+			   jcfg->remote_host, jcfg->remote_port, n + 1);
+	return EXIT_CLEAN;
+}
+
+/*
+ * The reconnection after a failed check or the loss of every session.
+ * Returns EXIT_CLEAN once reconnected, else EXIT_AUTH, EXIT_GAVE_UP or
+ * CONNECT_STOPPED.
+ */
+static int
+reconnect(const char *why)
+{
+	char		err[1024];
+	int64_t		down_at = ssh_now_ms();
+	int			closed,
+				n = 0,
+				rc;
+
+	snprintf(err, sizeof(err), "%s", why);
+	stats_set_state(STATE_RECONNECTING);
+	stats_set_error(why);
+	pool_pause();
+	closed = pool_close_all();
+	if (closed > 0)
+	{
+		char		q[1200];
+
+		event_emit(LOG_WARN, "disconnected", "sessions=%d error=%s", closed,
+				   log_quote(q, sizeof(q), why));
+	}
+	rc = retry_cycle(true, err, sizeof(err), &n);
+	if (rc != EXIT_CLEAN)
+		return rc;
+	stats_set_state(STATE_CONNECTED);
+	stats_set_retries(0);
+	stats_set_error(NULL);
+	stats_add_reconnect();
+	event_emit(LOG_INFO, "reconnected", "attempt=%d downtime_ms=%" PRId64, n,
+			   ssh_now_ms() - down_at);
+	return EXIT_CLEAN;
+}
+
+/*
+ * The janitor thread: health checks on schedule, pool upkeep, requests.
+ * Returns NULL; the exit code is left in jresult.
+ */
+static void *
+janitor_main(void *arg)
+{
+	int64_t		next_check = ssh_now_ms() + jcfg->health_interval_ms;
+	char		err[1024];
+	char		q[1200];
+
+	for (;;)
+	{
+		struct pollfd pfd = {.fd = wake_fd,.events = POLLIN};
+		int64_t		now = ssh_now_ms();
+		int64_t		left = next_check - now;
+		int			rc = EXIT_CLEAN;
+
+		if (left > 1000)
+			left = 1000;		/* pool upkeep once a second */
+		if (left > 0 && poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
+		if (handle_requests())
+			break;
+		pool_tick();
+		pool_expire_waiting();
+		if (pool_take_fatal(err, sizeof(err)))
+		{
+			jresult = refused(err);
+			break;
+		}
+		if (pool_take_lost_all(err, sizeof(err)))
+			rc = reconnect(err);
+		else if (ssh_now_ms() >= next_check)
+		{
+			stats_snapshot snap;
+
+			stats_snapshot_take(&snap);
+			if (reporter_check(jcfg, jport, &snap, err, sizeof(err)) != 0)
+			{
+				event_emit(LOG_WARN, "health_check_failed", "error=%s",
+						   log_quote(q, sizeof(q), err));
+				rc = reconnect(err);
+			}
+			next_check = ssh_now_ms() + jcfg->health_interval_ms;
+		}
+		if (rc == CONNECT_STOPPED)
+			break;
+		if (rc != EXIT_CLEAN)
+		{
+			jresult = rc;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Returns 0 once the janitor thread runs. */
+int
+janitor_start(int port)
+{
+	int			rc;
+
+	jport = port;
+	jresult = EXIT_CLEAN;
+	rc = pthread_create(&jthread, NULL, janitor_main, NULL);
+	if (rc != 0)
+	{
+		log_msg(LOG_ERROR, "pthread_create_failed", "error=\"%s\"", strerror(rc));
+		return -1;
+	}
+	jrunning = true;
+	return 0;
+}
+
+/* Returns the janitor's exit code once its thread ended. */
+int
+janitor_join(void)
+{
+	if (jrunning)
+	{
+		pthread_join(jthread, NULL);
+		jrunning = false;
+	}
+	return jresult;
+}
+
+/* Closes the wake-up eventfd. */
+void
+janitor_shutdown(void)
+{
+	if (wake_fd >= 0)
+		close(wake_fd);
+	wake_fd = -1;
+}

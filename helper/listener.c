@@ -1,0 +1,226 @@
+/*
+ * listener.c
+ *		Accepting clients (pgbouncer's pooler.c): one thread polls the
+ *		listening socket, makes each client socket non-blocking with
+ *		TCP_NODELAY and hands it to the pool; it also ends the wait of
+ *		clients whose TUNNEL_CLIENT_WAIT is over.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "ssh_session.h"
+
+static int	listen_fd = -1;
+static int	wake_fd = -1;
+static pthread_t accept_thread;
+static bool running;
+static volatile int stopping;
+
+/* Returns 0 once host:*port is bound and listening, else -1 with err. */
+int
+listener_open(const char *host, int *port, char *err, size_t errlen)
+{
+	struct addrinfo hints,
+			   *res = NULL;
+	char		portstr[16];
+	int			rc,
+				one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", *port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0)
+	{
+		snprintf(err, errlen, "listen address %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	listen_fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+					   res->ai_protocol);
+	if (listen_fd < 0 ||
+		setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+		bind(listen_fd, res->ai_addr, res->ai_addrlen) != 0 ||
+		listen(listen_fd, 128) != 0)
+	{
+		int			saved = errno;
+
+		snprintf(err, errlen, "bind %s port %d: %s", host, *port, strerror(saved));
+		if (listen_fd >= 0)
+			close(listen_fd);
+		listen_fd = -1;
+		freeaddrinfo(res);
+		errno = saved;			/* the caller picks the exit code from it */
+		return -1;
+	}
+	freeaddrinfo(res);
+	if (*port == 0)
+	{
+		struct sockaddr_storage ss;
+		socklen_t	len = sizeof(ss);
+
+		if (getsockname(listen_fd, (struct sockaddr *) &ss, &len) != 0)
+		{
+			snprintf(err, errlen, "getsockname: %s", strerror(errno));
+			close(listen_fd);
+			listen_fd = -1;
+			return -1;
+		}
+		*port = ntohs(ss.ss_family == AF_INET6 ?
+					  ((struct sockaddr_in6 *) &ss)->sin6_port :
+					  ((struct sockaddr_in *) &ss)->sin_port);
+	}
+	return 0;
+}
+
+/* Writes "address:port" of a peer into buf and returns the port. */
+static int
+peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char		host[INET6_ADDRSTRLEN] = "?";
+	int			port = 0;
+
+	if (ss->ss_family == AF_INET)
+	{
+		const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	}
+	else if (ss->ss_family == AF_INET6)
+	{
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(buf, len, "%s:%d", host, port);
+	return port;
+}
+
+/* Accepts every pending client; returns nothing, errors are logged. */
+static void
+accept_all(void)
+{
+	for (;;)
+	{
+		struct sockaddr_storage ss;
+		socklen_t	len = sizeof(ss);
+		char		name[64];
+		int			one = 1;
+		int			port;
+		int			fd = accept4(listen_fd, (struct sockaddr *) &ss, &len,
+								 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+		{
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_msg(LOG_WARN, "accept_failed", "error=\"%s\"", strerror(errno));
+			return;
+		}
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			log_msg(LOG_DEBUG, "nodelay_failed", "error=\"%s\"", strerror(errno));
+		port = peer_name(&ss, name, sizeof(name));
+		log_msg(LOG_DEBUG, "client_accepted", "client=%s", name);
+		pool_submit(fd, name, port);
+	}
+}
+
+/*
+ * The accept thread: poll the listening socket and the wake eventfd, with
+ * a timeout at the next waiting client's deadline.  Returns NULL at stop.
+ */
+static void *
+listener_main(void *arg)
+{
+	while (!stopping)
+	{
+		struct pollfd pfds[2] = {
+			{.fd = listen_fd,.events = POLLIN},
+			{.fd = wake_fd,.events = POLLIN},
+		};
+		int64_t		deadline = pool_next_deadline();
+		int			timeout = -1;
+		int			rc;
+
+		if (deadline >= 0)
+		{
+			int64_t		left = deadline - ssh_now_ms();
+
+			timeout = left <= 0 ? 0 : (left > 60000 ? 60000 : (int) left + 1);
+		}
+		rc = poll(pfds, 2, timeout);
+		if (rc < 0 && errno != EINTR)
+		{
+			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
+			break;
+		}
+		if (rc > 0 && (pfds[0].revents & POLLIN))
+			accept_all();
+		pool_expire_waiting();
+	}
+	return NULL;
+}
+
+/* Returns 0 once the accept thread runs, -1 otherwise. */
+int
+listener_start(void)
+{
+	int			rc;
+
+	stopping = 0;
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wake_fd < 0)
+	{
+		log_msg(LOG_ERROR, "eventfd_failed", "error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	rc = pthread_create(&accept_thread, NULL, listener_main, NULL);
+	if (rc != 0)
+	{
+		log_msg(LOG_ERROR, "pthread_create_failed", "error=\"%s\"", strerror(rc));
+		return -1;
+	}
+	running = true;
+	return 0;
+}
+
+/* Stops the accept thread and closes the listening socket. */
+void
+listener_stop(void)
+{
+	if (running)
+	{
+		uint64_t	one = 1;
+
+		stopping = 1;
+		if (write(wake_fd, &one, sizeof(one)) < 0)
+			log_msg(LOG_WARN, "eventfd_write_failed", "error=\"%s\"", strerror(errno));
+		pthread_join(accept_thread, NULL);
+		running = false;
+	}
+	if (wake_fd >= 0)
+		close(wake_fd);
+	wake_fd = -1;
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
+}

@@ -1,0 +1,107 @@
+/*
+ * pump.h
+ *		One client connection forwarded over one SSH channel: a bounded
+ *		buffer each way, so that a side whose peer cannot take more is not
+ *		read (backpressure), and half-closes passed on in both directions.
+ *		Pumps live in the worker thread that owns their SSH session.
+ */
+#ifndef CHATGENIUS_PUMP_H
+#define CHATGENIUS_PUMP_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libssh2.h>
+
+#include "config.h"
+
+#define PUMP_BUFSIZE	(128 * 1024)
+
+/* What a pump step found. */
+typedef enum pump_status
+{
+	PUMP_RUNNING,				/* keep going */
+	PUMP_DONE,					/* both sides finished or the client went
+								 * away: release the pump */
+	PUMP_CHANNEL_REFUSED,		/* the server refused to open the channel */
+	PUMP_SESSION_ERROR			/* the SSH session is broken */
+} pump_status;
+
+/* The libssh2 call a pump left in EAGAIN while holding the session's output. */
+typedef enum pump_op
+{
+	PUMP_OP_NONE,
+	PUMP_OP_OPEN,
+	PUMP_OP_WRITE,
+	PUMP_OP_READ,
+	PUMP_OP_EOF,
+	PUMP_OP_CLOSE
+} pump_op;
+
+typedef struct pump_buf
+{
+	char	   *data;
+	size_t		start;			/* first byte not yet passed on */
+	size_t		end;			/* one past the last byte read */
+	size_t		pending;		/* length of a call that returned EAGAIN */
+} pump_buf;
+
+typedef struct pump
+{
+	int			fd;				/* the client socket (non-blocking) */
+	char		client[64];		/* "address:port" for the logs */
+	int			client_port;
+	LIBSSH2_CHANNEL *channel;	/* NULL until opened */
+	bool		opening;		/* the open was started (EAGAIN pending) */
+	pump_buf	up;				/* client -> server */
+	pump_buf	down;			/* server -> client */
+	bool		client_eof;		/* the client finished sending */
+	bool		channel_eof;	/* the server finished sending */
+	bool		eof_sent;		/* EOF passed on to the channel */
+	bool		client_shut;	/* EOF passed on to the client */
+	bool		closing;		/* the client is gone; closing the channel */
+	int64_t		stall_since;	/* a channel write in EAGAIN with window
+								 * room since then (0: none) */
+	pump_op		blocked_op;		/* holds the session's output (see pump.c) */
+	bool		progress;		/* the last step moved bytes: step again
+								 * before sleeping (libssh2 sends window
+								 * adjustments only from a read call) */
+	int64_t		started_ms;
+	char		error[160];		/* why a step failed */
+} pump;
+
+/* A pump for client socket fd (taken over), or NULL without memory. */
+extern pump *pump_new(int fd, const char *client, int client_port);
+
+/*
+ * Advance the channel opening on session.  Returns PUMP_RUNNING while the
+ * server has not answered, PUMP_DONE once the channel is open (the caller
+ * then starts forwarding), PUMP_CHANNEL_REFUSED or PUMP_SESSION_ERROR.
+ */
+extern pump_status pump_open_step(pump *p, LIBSSH2_SESSION *session,
+								  const tunnel_config *cfg);
+
+/*
+ * Move what can be moved without blocking, both ways.  Returns
+ * PUMP_RUNNING, PUMP_DONE or PUMP_SESSION_ERROR.  p->stall_since is set
+ * while a channel write stays in EAGAIN although the window has room.
+ */
+extern pump_status pump_step(pump *p, LIBSSH2_SESSION *session);
+
+/*
+ * Poll interest: the client's events in *pfd, and whether the session
+ * socket must be read for this pump to progress.
+ */
+extern void pump_poll_client(const pump *p, struct pollfd *pfd);
+extern bool pump_wants_session_input(const pump *p);
+
+/*
+ * Close the client socket and start closing the channel.  Returns true
+ * once the channel is freed (the pump can then be freed); call again until
+ * then.  With force the channel is freed without waiting for the server.
+ */
+extern bool pump_close_step(pump *p, LIBSSH2_SESSION *session, bool force);
+extern void pump_free(pump *p);
+
+#endif							/* CHATGENIUS_PUMP_H */

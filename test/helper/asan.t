@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The tunnel scenarios again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (leak checks on): the helper is built with `make SANITIZE=1` into a
+# separate folder (the normal build is left alone), then tunnel.t,
+# tunnel_recovery.t and tunnel_security.t run with FX_HELPER pointing at it.
+# Each of them checks its helper logs for sanitizer reports.
+#
+#   prove test/helper/asan.t      (as root; takes a few minutes)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. test/lib/tap.sh
+
+top=$(pwd)
+build=$(mktemp -d /tmp/chatgenius-asan.XXXXXX)
+trap 'rm -rf "$build"' EXIT
+mkdir -p "$build/helper"
+cp "$top"/helper/*.c "$top"/helper/*.h "$top"/helper/Makefile "$build/helper/"
+cp "$top/chatgenius.control" "$build/"
+make -s -C "$build/helper" SANITIZE=1 >"$build/make.log" 2>&1
+ok $? "ASan/UBSan build of the helper" || { diag "$(tail -20 "$build/make.log")"; done_testing; exit 1; }
+
+export FX_HELPER=$build/helper/chatgenius-tunnel
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in tunnel tunnel_recovery tunnel_security; do
+	out=$(bash "test/helper/$t.t" 2>&1)
+	rc=$?
+	ok $rc "$t.t passes under ASan/UBSan"
+	[ $rc -eq 0 ] || diag "$(printf '%s\n' "$out" | grep -E '^not ok|Sanitizer|runtime error' | head -20)"
+done
+
+done_testing

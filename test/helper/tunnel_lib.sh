@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Shared steps of the tunnel tests (test/helper/tunnel*.t): start the helper
+# against the fixture, talk through it, read its log, stop it.  Sourced after
+# test/lib/fixture.sh and test/lib/tap.sh.
+
+TL_N=0
+
+# tl_start NAME [KEY=VALUE...]: write an env file and start the helper in
+# the background; TL_PID, TL_LOG, TL_ENV.  The port is fresh each time.
+tl_start()
+{
+	local name=$1
+	shift
+	TL_N=$((TL_N + 1))
+	TL_ENV=$FX_DIR/$name.env
+	TL_LOG=$FX_DIR/$name.log
+	FX_TUNNEL_PORT=$(fx_free_port)
+	fx_env_file "$TL_ENV" "TUNNEL_NAME=test-$name" "$@"
+	fx_bg "$TL_LOG" "$FX_HELPER" --env-file "$TL_ENV"
+	TL_PID=$FX_BG_PID
+}
+
+# tl_up: wait until the helper logged event=connected.
+tl_up()
+{
+	fx_wait_for 30 "event=connected in $TL_LOG" grep -q 'event=connected' "$TL_LOG"
+}
+
+# tl_count REGEX: lines of the helper's log matching REGEX.
+tl_count()
+{
+	grep -cE "$1" "$TL_LOG"
+}
+
+# tl_has REGEX: true when the log has a line matching REGEX.
+tl_has()
+{
+	grep -qE "$1" "$TL_LOG"
+}
+
+# tl_wait_exit [TIMEOUT]: wait for the helper to exit; its status in TL_RC
+# ("running" when it did not exit in time).  Not in a subshell: wait(1)
+# needs the parent shell.
+tl_wait_exit()
+{
+	local timeout=${1:-30}
+	TL_RC=running
+	fx_wait_for "$timeout" "helper $TL_PID to exit" tl_gone || return 1
+	wait "$TL_PID" 2>/dev/null
+	TL_RC=$?
+}
+
+tl_gone()
+{
+	! kill -0 "$TL_PID" 2>/dev/null || [ "$(ps -o stat= -p "$TL_PID")" = Z ]
+}
+
+# tl_stop: SIGTERM and wait (status in TL_RC); TL_STOP_MS is how long it took.
+tl_stop()
+{
+	local t0
+	t0=$(date +%s%N)
+	kill -TERM "$TL_PID" 2>/dev/null
+	tl_wait_exit 15
+	TL_STOP_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# tl_sanitizer_clean NAME: TAP check that the log has no sanitizer report.
+tl_sanitizer_clean()
+{
+	local found
+	found=$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer' "$TL_LOG" | head -3)
+	is "$found" "" "$1: no sanitizer report in the helper's log"
+}
+
+# tl_psql ARGS...: psql as the app role through the current tunnel.
+tl_psql()
+{
+	PGPASSWORD=$FX_APP_PASSWORD PGCONNECT_TIMEOUT=20 psql -qX -v ON_ERROR_STOP=1 \
+		-h 127.0.0.1 -p "$FX_TUNNEL_PORT" -U "$FX_APP_USER" -d "$FX_APP_DB" "$@"
+}
+
+# tl_stats_field FIELD: ask for the pool figures (SIGUSR1) and print the
+# FIELD value of the newest pool_stats line.
+tl_stats_field()
+{
+	local before
+	before=$(tl_count 'msg=pool_stats')
+	kill -USR1 "$TL_PID"
+	fx_wait_for 5 "pool_stats line" tl_stats_newer "$before" || return 1
+	grep 'msg=pool_stats' "$TL_LOG" | tail -1 | grep -oE "(^| )$1=[^ ]*" | cut -d= -f2
+}
+
+tl_stats_newer()
+{
+	[ "$(tl_count 'msg=pool_stats')" -gt "$1" ]
+}
+
+# tl_stats_is FIELD VALUE: true when the pool figure FIELD equals VALUE now.
+tl_stats_is()
+{
+	[ "$(tl_stats_field "$1")" = "$2" ]
+}
+
+# tl_backends QUERY_LIKE: app backends whose current query matches.
+tl_backends()
+{
+	fx_psql -d postgres -Atc "SELECT count(*) FROM pg_stat_activity
+		WHERE usename = '$FX_APP_USER' AND query LIKE '$1' AND state = 'active'"
+}
+
+tl_backends_are()
+{
+	[ "$(tl_backends "$1")" = "$2" ]
+}
