@@ -98,8 +98,20 @@ EOF
 step "chatgenius-tunnel verify"
 "$FX_HELPER" verify --env-file "$env_file"
 
-step "pool_stats(): the helper's pool beside the server's view of backends"
+step "pool_stats() under load: 6 clients at once, each on its own SSH channel"
+load_pids=()
+for i in 1 2 3 4 5 6; do
+	fx_app_psql -c "SELECT pg_sleep(4)" >/dev/null &
+	load_pids+=($!)
+done
+# The helper reports its pool figures with every heartbeat (each second here).
+pool_busy()
+{
+	[ "$(fx_psql -d "$FX_APP_DB" -Atc "SELECT channels_active FROM chatgenius.pool_stats() WHERE tunnel_name = 'demo'")" -ge 6 ]
+}
+fx_wait_for 15 "the pool figures to show the 6 clients" pool_busy
 fx_psql -d "$FX_APP_DB" -x -c "SELECT * FROM chatgenius.pool_stats()"
+wait "${load_pids[@]}"
 
 step "the SSH server killed, then brought back: the same helper process recovers"
 fx_sshd_stop
