@@ -54,6 +54,31 @@ like "$(cat "$TL_LOG")" "Permissions 0644 for '$FX_DIR/loose_key' are too open\\
 is "$(($(sshd_conns) - before))" 0 "the key is refused before connecting"
 tl_sanitizer_clean loose
 
+# ------------------------------------------------------------- passphrase-protected key
+ssh-keygen -q -t ed25519 -N 'correct horse' -C chatgenius-test-pp -f "$FX_DIR/pp_key" </dev/null
+cat "$FX_DIR/pp_key.pub" >>"$FX_SSH_DIR/authorized_keys"
+tl_start passphrase SSH_KEY_PATH="$FX_DIR/pp_key" SSH_KEY_PASSPHRASE='correct horse'
+tl_up
+ok $? "an ed25519 key with SSH_KEY_PASSPHRASE connects"
+is "$(tl_psql -Atc 'SELECT 42')" 42 "and forwards"
+tl_stop
+is "$TL_RC" 0 "and stops cleanly"
+tl_start wrong_passphrase SSH_KEY_PATH="$FX_DIR/pp_key" SSH_KEY_PASSPHRASE='pp-Wr0ng-9x' \
+	SSH_MAX_RETRIES=3 SSH_RETRY_DELAY=100
+tl_wait_exit 30
+is "$TL_RC" 3 "a wrong passphrase: exit 3"
+ok "$(tl_count 'event=reconnecting')" "never retried"
+unlike "$(cat "$TL_LOG")" 'Wr0ng-9x' "the passphrase is not logged"
+
+# ------------------------------------------------------------- key not authorized
+ssh-keygen -q -t ed25519 -N '' -C chatgenius-test-stranger -f "$FX_DIR/stranger_key" </dev/null
+tl_start stranger SSH_KEY_PATH="$FX_DIR/stranger_key" SSH_MAX_RETRIES=3 SSH_RETRY_DELAY=100
+tl_wait_exit 30
+is "$TL_RC" 3 "a key the server does not accept: exit 3"
+like "$(cat "$TL_LOG")" 'Permission denied \(publickey' "Permission denied (publickey)."
+ok "$(tl_count 'event=reconnecting')" "never retried"
+tl_sanitizer_clean stranger
+
 # ------------------------------------------------------------- password-only server
 fx_sshd_stop
 : >"$FX_SSH_DIR/sshd.log"
