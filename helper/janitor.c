@@ -245,6 +245,15 @@ retry_cycle(bool check, char *last_err, size_t errlen, int *attempt_out)
 	return EXIT_GAVE_UP;
 }
 
+/* Records a successful (re)connection: connected, no retries, no error. */
+static void
+mark_connected(void)
+{
+	stats_set_state(STATE_CONNECTED);
+	stats_set_retries(0);
+	stats_set_error(NULL);
+}
+
 /* Returns EXIT_CLEAN once the first session is up, else see janitor.h. */
 int
 janitor_first_connect(int port)
@@ -272,9 +281,7 @@ janitor_first_connect(int port)
 		if (rc != EXIT_CLEAN)
 			return rc;
 	}
-	stats_set_state(STATE_CONNECTED);
-	stats_set_retries(0);
-	stats_set_error(NULL);
+	mark_connected();
 	event_emit(LOG_INFO, "connected", "ssh=%s:%d listen=%s:%d remote=%s:%d attempts=%d",
 			   jcfg->ssh_host, jcfg->ssh_port,
 			   log_quote(q, sizeof(q), jcfg->listen_host), port,
@@ -311,9 +318,7 @@ reconnect(const char *why)
 	rc = retry_cycle(true, err, sizeof(err), &n);
 	if (rc != EXIT_CLEAN)
 		return rc;
-	stats_set_state(STATE_CONNECTED);
-	stats_set_retries(0);
-	stats_set_error(NULL);
+	mark_connected();
 	stats_add_reconnect();
 	event_emit(LOG_INFO, "reconnected", "attempt=%d downtime_ms=%" PRId64, n,
 			   ssh_now_ms() - down_at);

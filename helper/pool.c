@@ -1,9 +1,12 @@
 /*
  * pool.c
- *		Session slots and their worker threads (pgbouncer's objects.c and
- *		server side in one): who gets which session, when a session is
- *		started or closed, and the worker loop that drives one libssh2
- *		session and its channels with poll.
+ *		The session pool's bookkeeping (pgbouncer's objects.c): the slots and
+ *		their lifecycle, which session a client goes to (least-loaded live
+ *		session with room), when a session is started (on demand, one
+ *		handshake at a time) or closed (idle extras, shutdown, reconnection),
+ *		and the bounded waiting queue with its pool_full refusals.  The
+ *		thread driving each session is in worker.c; the two meet through
+ *		pool_slot.h.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,54 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "events.h"
 #include "log.h"
 #include "pool.h"
-#include "pump.h"
+#include "pool_slot.h"
 #include "stats.h"
 
 #define MAX_SLOTS		64		/* hard ceiling on SSH_POOL_SIZE */
-#define STALL_MS		5000	/* rekey-stall guard */
-
-typedef struct client
-{
-	int			fd;
-	int			port;
-	char		name[64];
-	int64_t		since_ms;		/* when it started waiting */
-	int64_t		deadline_ms;
-	bool		counted;		/* counted in clients_waiting */
-	struct client *next;
-} client;
-
-typedef enum slot_state
-{
-	SLOT_EMPTY,
-	SLOT_CONNECTING,
-	SLOT_LIVE,
-	SLOT_CLOSING,
-	SLOT_DEAD					/* finished; thread to join */
-} slot_state;
-
-typedef struct slot
-{
-	int			id;				/* session number in the logs, from 1 */
-	slot_state	state;
-	pthread_t	thread;
-	int			wake_fd;		/* eventfd: new clients or close request */
-	int			load;			/* channels assigned (opening or open) */
-	client	   *inbox;			/* assigned, not yet taken by the worker */
-	bool		close_requested;
-	bool		expected;		/* the close was asked for */
-	bool		awaited;		/* pool_open_first collects it */
-	int64_t		idle_since_ms;
-	ssh_result	fail;
-	char		error[512];
-} slot;
 
 static struct
 {
@@ -85,8 +49,6 @@ static struct
 	.changed = PTHREAD_COND_INITIALIZER,
 	.handshake = PTHREAD_MUTEX_INITIALIZER,
 };
-
-static void *worker_main(void *arg);
 
 /* Returns the configured pool size, capped to the slot table. */
 static int
@@ -290,22 +252,38 @@ refuse(client *c, const char *why)
 	free(c);
 }
 
-/* Takes a new client from the listener: dispatch it or let it wait. */
-void
-pool_submit(int fd, const char *name, int port)
+/*
+ * Returns a new client record for fd (its wait starts now; the deadline
+ * is set under the lock), or NULL when out of memory (logged).
+ */
+static client *
+client_new(int fd, const char *name, int port)
 {
 	client	   *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 	{
 		log_msg(LOG_ERROR, "out_of_memory", "client=%s", name);
-		close(fd);
-		return;
+		return NULL;
 	}
 	c->fd = fd;
 	c->port = port;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->since_ms = ssh_now_ms();
+	return c;
+}
+
+/* Takes a new client from the listener: dispatch it or let it wait. */
+void
+pool_submit(int fd, const char *name, int port)
+{
+	client	   *c = client_new(fd, name, port);
+
+	if (c == NULL)
+	{
+		close(fd);
+		return;
+	}
 	pthread_mutex_lock(&pool.lock);
 	c->deadline_ms = c->since_ms + pool.cfg->client_wait_ms;
 	if (pool.stopping)
@@ -486,30 +464,36 @@ pool_close_all(void)
 	return closed;
 }
 
-/* Closes idle extra sessions, joins finished workers, serves waiters. */
+/*
+ * Closes idle extra sessions, joins finished workers, serves waiters.  The
+ * oldest live session (lowest number) is the first one and is never
+ * reaped: slots are reused, so slot order says nothing about age.
+ */
 void
 pool_tick(void)
 {
 	int64_t		now = ssh_now_ms();
-	int			live = 0;
+	slot	   *first = NULL;
 
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < MAX_SLOTS; i++)
 	{
-		slot_collect(&pool.slots[i]);
-		if (pool.slots[i].state == SLOT_LIVE && !pool.slots[i].close_requested)
-			live++;
+		slot	   *s = &pool.slots[i];
+
+		slot_collect(s);
+		if (s->state == SLOT_LIVE && !s->close_requested &&
+			(first == NULL || s->id < first->id))
+			first = s;
 	}
-	for (int i = 0; i < MAX_SLOTS && live > 1; i++)
+	for (int i = 0; i < MAX_SLOTS && first != NULL; i++)
 	{
 		slot	   *s = &pool.slots[i];
 
-		if (s->state == SLOT_LIVE && !s->close_requested && s->load == 0 &&
+		if (s != first && s->state == SLOT_LIVE && !s->close_requested && s->load == 0 &&
 			s->inbox == NULL && now - s->idle_since_ms >= pool.cfg->idle_session_ms)
 		{
 			s->close_requested = true;
 			s->expected = true;
-			live--;
 			log_msg(LOG_INFO, "session_idle_close", "session=%d idle_ms=%" PRId64,
 					s->id, now - s->idle_since_ms);
 			slot_wake(s);
@@ -519,34 +503,36 @@ pool_tick(void)
 	pthread_mutex_unlock(&pool.lock);
 }
 
-/* Returns true (once) when every session was lost; the reason goes to err. */
-bool
-pool_take_lost_all(char *err, size_t errlen)
+/*
+ * Returns *flag and clears it, copying msg to err when it was set: the
+ * janitor's way of taking a condition the workers raised.
+ */
+static bool
+take_flag(bool *flag, const char *msg, char *err, size_t errlen)
 {
 	bool		r;
 
 	pthread_mutex_lock(&pool.lock);
-	r = pool.lost_all;
+	r = *flag;
 	if (r)
-		snprintf(err, errlen, "%s", pool.lost_error);
-	pool.lost_all = false;
+		snprintf(err, errlen, "%s", msg);
+	*flag = false;
 	pthread_mutex_unlock(&pool.lock);
 	return r;
+}
+
+/* Returns true (once) when every session was lost; the reason goes to err. */
+bool
+pool_take_lost_all(char *err, size_t errlen)
+{
+	return take_flag(&pool.lost_all, pool.lost_error, err, errlen);
 }
 
 /* Returns true (once) when a session was refused for auth or host key. */
 bool
 pool_take_fatal(char *err, size_t errlen)
 {
-	bool		r;
-
-	pthread_mutex_lock(&pool.lock);
-	r = pool.fatal;
-	if (r)
-		snprintf(err, errlen, "%s", pool.fatal_error);
-	pool.fatal = false;
-	pthread_mutex_unlock(&pool.lock);
-	return r;
+	return take_flag(&pool.fatal, pool.fatal_error, err, errlen);
 }
 
 /* Returns the number of live sessions. */
@@ -622,45 +608,77 @@ pool_shutdown(void)
 	pool_close_all();
 }
 
-/* ---------------------------------------------------------------- worker */
 
-typedef struct worker
+/* ---------------------------------------------------------------- for the workers */
+
+/* Returns the configuration the pool was started with. */
+const tunnel_config *
+pool_config(void)
 {
-	slot	   *slot;
-	ssh_conn   *conn;
-	pump	  **pumps;
-	int			npumps;
-	int			cap;
-	int64_t		last_keepalive_ms;
-	int64_t		heard_ms;		/* last sign of life from FIONREAD */
-	int			unread;			/* bytes waiting in the socket */
-	char		error[512];
-}			worker;
-
-/* Returns the time of the last sign of life from the server. */
-static int64_t
-last_heard(worker *w)
-{
-	int64_t		r = atomic_load(&w->conn->last_recv_ms);
-
-	return r > w->heard_ms ? r : w->heard_ms;
+	return pool.cfg;
 }
 
-/* Takes the clients the dispatcher assigned; returns false when told to close. */
-static bool
-worker_take_inbox(worker *w)
+/* Returns ssh_conn_open's result; one handshake at a time in the pool. */
+ssh_result
+pool_handshake(ssh_conn **conn, char *err, size_t errlen)
+{
+	ssh_result	r;
+
+	pthread_mutex_lock(&pool.handshake);
+	r = ssh_conn_open(pool.cfg, conn, err, errlen);
+	pthread_mutex_unlock(&pool.handshake);
+	return r;
+}
+
+/* Marks s live (counted, logged) and gives it waiting clients. */
+void
+pool_slot_live(slot *s)
+{
+	pthread_mutex_lock(&pool.lock);
+	s->state = SLOT_LIVE;
+	s->idle_since_ms = ssh_now_ms();
+	stats_add_sessions(1);
+	pthread_cond_broadcast(&pool.changed);
+	dispatch();
+	pthread_mutex_unlock(&pool.lock);
+	log_msg(LOG_INFO, "session_open", "session=%d", s->id);
+}
+
+/*
+ * Records a failed session open; no session is started on demand for
+ * SSH_RETRY_DELAY.  Wakes the janitor for an auth or host key refusal.
+ */
+void
+pool_slot_failed(slot *s, ssh_result r, const char *err)
+{
+	pthread_mutex_lock(&pool.lock);
+	s->fail = r;
+	snprintf(s->error, sizeof(s->error), "%s", err);
+	if (r == SSH_FAIL_AUTH)
+	{
+		pool.fatal = true;
+		snprintf(pool.fatal_error, sizeof(pool.fatal_error), "%s", err);
+	}
+	pool.no_spawn_until_ms = ssh_now_ms() + pool.cfg->retry_delay_ms;
+	s->state = SLOT_DEAD;
+	pthread_cond_broadcast(&pool.changed);
+	pthread_mutex_unlock(&pool.lock);
+	log_msg(LOG_WARN, "session_failed", "session=%d error=\"%s\"", s->id, err);
+	if (r == SSH_FAIL_AUTH && pool.wake_janitor)
+		pool.wake_janitor();
+}
+
+/* Returns s's assigned clients, oldest first; *keep false when closing. */
+client *
+pool_slot_take_inbox(slot *s, bool *keep)
 {
 	client	   *list,
 			   *rev = NULL;
-	bool		keep;
-	uint64_t	n;
 
-	if (read(w->slot->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_msg(LOG_WARN, "eventfd_read_failed", "session=%d errno=%d", w->slot->id, errno);
 	pthread_mutex_lock(&pool.lock);
-	list = w->slot->inbox;
-	w->slot->inbox = NULL;
-	keep = !w->slot->close_requested;
+	list = s->inbox;
+	s->inbox = NULL;
+	*keep = !s->close_requested;
 	pthread_mutex_unlock(&pool.lock);
 	/* The inbox is a stack; serve the oldest first. */
 	while (list != NULL)
@@ -671,434 +689,61 @@ worker_take_inbox(worker *w)
 		rev = list;
 		list = next;
 	}
-	while (rev != NULL)
-	{
-		client	   *c = rev;
-		pump	   *p;
-
-		rev = c->next;
-		p = pump_new(c->fd, c->name, c->port);
-		if (p != NULL && w->npumps == w->cap)
-		{
-			int			cap = w->cap ? w->cap * 2 : 8;
-			pump	  **np = realloc(w->pumps, sizeof(pump *) * cap);
-
-			if (np == NULL)
-			{
-				pump_free(p);
-				p = NULL;
-			}
-			else
-			{
-				w->pumps = np;
-				w->cap = cap;
-			}
-		}
-		if (p == NULL)
-		{
-			log_msg(LOG_ERROR, "out_of_memory", "client=%s", c->name);
-			close(c->fd);
-			pthread_mutex_lock(&pool.lock);
-			w->slot->load--;
-			pthread_mutex_unlock(&pool.lock);
-		}
-		else
-			w->pumps[w->npumps++] = p;
-		free(c);
-	}
-	return keep;
+	return rev;
 }
 
-/* Releases the pump at index i (client closed); frees its load. */
-static void
-worker_drop(worker *w, int i, bool was_open)
+/* Frees one unit of s's load (idle from now when none is left). */
+void
+pool_slot_release(slot *s)
 {
-	pump	   *p = w->pumps[i];
-
-	if (was_open)
-		stats_add_channels(-1);
-	pump_free(p);
-	w->pumps[i] = w->pumps[--w->npumps];
 	pthread_mutex_lock(&pool.lock);
-	w->slot->load--;
-	if (w->slot->load == 0)
-		w->slot->idle_since_ms = ssh_now_ms();
+	s->load--;
+	if (s->load == 0)
+		s->idle_since_ms = ssh_now_ms();
 	dispatch();
 	pthread_mutex_unlock(&pool.lock);
 }
 
-/*
- * Serves pump i: open it, forward, or close it.  Returns -1 (with
- * w->error) when the session broke, 1 when the pump was released (the
- * last pump moved into slot i), else 0.  *open_seen is set once a pump
- * waiting for its channel was met: one open at a time per session.
- */
-static int
-worker_pump(worker *w, int i, bool *open_seen)
+/* Returns true when s's close was asked for; s is closing from now. */
+bool
+pool_slot_closing(slot *s)
 {
-	const tunnel_config *cfg = pool.cfg;
-	LIBSSH2_SESSION *session = w->conn->session;
-	pump	   *p = w->pumps[i];
-	pump_status st;
-	int64_t		now = ssh_now_ms();
-
-	if (p->closing)
-	{
-		if (!pump_close_step(p, session, false))
-			return 0;
-		worker_drop(w, i, false);
-		return 1;
-	}
-	if (p->channel == NULL)
-	{
-		if (*open_seen)
-			return 0;
-		*open_seen = true;
-		st = pump_open_step(p, session, cfg);
-		if (st == PUMP_RUNNING)
-		{
-			if (now - p->started_ms > cfg->connect_timeout_ms)
-			{
-				snprintf(w->error, sizeof(w->error), "channel open timed out after %d ms",
-						 cfg->connect_timeout_ms);
-				return -1;
-			}
-			return 0;
-		}
-		if (st == PUMP_SESSION_ERROR)
-		{
-			snprintf(w->error, sizeof(w->error), "%s", p->error);
-			return -1;
-		}
-		if (st == PUMP_CHANNEL_REFUSED)
-		{
-			log_msg(LOG_WARN, "channel_refused", "session=%d client=%s error=\"%s\"",
-					w->slot->id, p->client, p->error);
-			worker_drop(w, i, false);
-			return 1;
-		}
-		stats_add_channels(1);
-		log_msg(LOG_DEBUG, "channel_open", "session=%d client=%s", w->slot->id, p->client);
-		*open_seen = false;		/* the next one may start now */
-	}
-	st = pump_step(p, session);
-	if (st == PUMP_SESSION_ERROR)
-	{
-		snprintf(w->error, sizeof(w->error), "%s", p->error);
-		return -1;
-	}
-	if (p->stall_since != 0 && now - p->stall_since > STALL_MS)
-	{
-		struct pollfd pfd = {.fd = w->conn->sock,.events = POLLOUT};
-
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT))
-		{
-			snprintf(w->error, sizeof(w->error),
-					 "channel write stalled for %d ms with the socket writable (rekey stall)",
-					 STALL_MS);
-			return -1;
-		}
-	}
-	if (st == PUMP_DONE)
-	{
-		stats_add_channels(-1);
-		if (p->error[0])
-			log_msg(LOG_DEBUG, "channel_closed", "session=%d client=%s error=\"%s\"",
-					w->slot->id, p->client, p->error);
-		if (pump_close_step(p, session, false))
-		{
-			worker_drop(w, i, false);
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Returns the index of the pump holding the session's output, or -1. */
-static int
-worker_owner(worker *w)
-{
-	for (int i = 0; i < w->npumps; i++)
-		if (w->pumps[i]->blocked_op != PUMP_OP_NONE)
-			return i;
-	return -1;
-}
-
-/*
- * One pass over the channels.  The pump holding a half-sent packet goes
- * first and alone until it is through.  Returns false (with w->error) when
- * the session broke.
- */
-static bool
-worker_pass(worker *w)
-{
-	bool		open_seen = false;
-	int			owner = worker_owner(w);
-
-	if (owner >= 0)
-	{
-		pump	   *p = w->pumps[owner];
-		int			r;
-
-		if (p->channel == NULL && !p->closing)
-			open_seen = true;
-		r = worker_pump(w, owner, &open_seen);
-		if (r < 0)
-			return false;
-		if (r == 0 && p->blocked_op != PUMP_OP_NONE)
-			return true;
-		open_seen = false;
-	}
-	for (int i = 0; i < w->npumps; i++)
-	{
-		int			r = worker_pump(w, i, &open_seen);
-
-		if (r < 0)
-			return false;
-		if (r > 0)
-			i--;
-		else if (w->pumps[i]->blocked_op != PUMP_OP_NONE)
-			break;				/* nobody else may send now */
-	}
-	return true;
-}
-
-/*
- * Liveness: returns false (with w->error) when the server has been silent
- * for SSH_KEEPALIVE_COUNT_MAX keepalive intervals; sends a keepalive after
- * each interval of silence.  *wait_ms is lowered to the next check.
- */
-static bool
-worker_liveness(worker *w, int *wait_ms)
-{
-	const tunnel_config *cfg = pool.cfg;
-	int64_t		now = ssh_now_ms();
-	int64_t		interval = cfg->keepalive_interval_ms > 0 ? cfg->keepalive_interval_ms : 15000;
-	int64_t		limit = interval * (cfg->keepalive_count_max > 0 ? cfg->keepalive_count_max : 3);
-	int64_t		silent = now - last_heard(w);
-	int64_t		next;
-
-	if (silent >= limit)
-	{
-		snprintf(w->error, sizeof(w->error),
-				 "Timeout, server %s not responding (silent for %" PRId64 " ms)",
-				 cfg->ssh_host, silent);
-		return false;
-	}
-	if (silent >= interval && now - w->last_keepalive_ms >= interval && worker_owner(w) < 0)
-	{
-		int			next_s = 0;
-		int			rc = libssh2_keepalive_send(w->conn->session, &next_s);
-
-		/* Only a broken socket counts; silence is judged above. */
-		if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_DISCONNECT)
-		{
-			ssh_conn_error(w->conn, "keepalive", w->error, sizeof(w->error));
-			return false;
-		}
-		w->last_keepalive_ms = now;
-	}
-	next = last_heard(w) + interval;
-	if (next <= now)
-		next = w->last_keepalive_ms + interval;
-	if (last_heard(w) + limit < next)
-		next = last_heard(w) + limit;
-	if (next - now < *wait_ms)
-		*wait_ms = (int) (next - now > 0 ? next - now : 1);
-	return true;
-}
-
-/*
- * The worker's loop after the session is up: poll on the wake eventfd, the
- * SSH socket (in the directions libssh2 needs) and the clients; returns
- * when the session broke or a close was asked for.
- */
-static void
-worker_serve(worker *w)
-{
-	struct pollfd *pfds = NULL;
-	int			pcap = 0;
-
-	for (;;)
-	{
-		bool		want_in = false;
-		int			dir,
-					n,
-					rc,
-					wait_ms = 60000;
-
-		if (!worker_take_inbox(w))
-			break;
-		if (!worker_pass(w))
-			break;
-
-		if (pcap < w->npumps + 2)
-		{
-			struct pollfd *np = realloc(pfds, sizeof(*pfds) * (w->npumps + 8));
-
-			if (np == NULL)
-			{
-				snprintf(w->error, sizeof(w->error), "out of memory");
-				break;
-			}
-			pfds = np;
-			pcap = w->npumps + 8;
-		}
-		for (int i = 0; i < w->npumps; i++)
-		{
-			/* Work was done: look again before sleeping. */
-			if (w->pumps[i]->progress)
-				wait_ms = 0;
-			pump_poll_client(w->pumps[i], &pfds[2 + i]);
-			if (pump_wants_session_input(w->pumps[i]))
-				want_in = true;
-			if (w->pumps[i]->stall_since != 0)
-			{
-				int64_t		left = w->pumps[i]->stall_since + STALL_MS + 1 - ssh_now_ms();
-
-				if (left < wait_ms)
-					wait_ms = left > 0 ? (int) left : 1;
-			}
-		}
-		if (want_in)
-			w->unread = 0;
-		else
-		{
-			/*
-			 * Nobody reads the socket now (no channel has room): bytes that
-			 * arrive still prove the server alive.
-			 */
-			int			avail = 0;
-
-			if (ioctl(w->conn->sock, FIONREAD, &avail) == 0 && avail > w->unread)
-				w->heard_ms = ssh_now_ms();
-			w->unread = avail;
-		}
-		if (!worker_liveness(w, &wait_ms))
-			break;
-		pfds[0].fd = w->slot->wake_fd;
-		pfds[0].events = POLLIN;
-		pfds[1].fd = w->conn->sock;
-		pfds[1].events = POLLRDHUP;
-		dir = libssh2_session_block_directions(w->conn->session);
-		if (want_in)
-			pfds[1].events |= POLLIN;
-		if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-			pfds[1].events |= POLLOUT;
-		/* Opens and closes in progress are retried as the socket allows. */
-		n = w->npumps + 2;
-		do
-			rc = poll(pfds, n, wait_ms);
-		while (rc < 0 && errno == EINTR);
-		if (rc < 0)
-		{
-			snprintf(w->error, sizeof(w->error), "poll: %s", strerror(errno));
-			break;
-		}
-		if (!want_in && (pfds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-		{
-			snprintf(w->error, sizeof(w->error), "Connection to %s closed by remote host",
-					 pool.cfg->ssh_host);
-			break;
-		}
-	}
-	free(pfds);
-}
-
-/*
- * A session's thread: open the session (one handshake at a time in the
- * pool), serve it, then tear it down and give back clients that never got
- * a channel.  Returns NULL.
- */
-static void *
-worker_main(void *arg)
-{
-	slot	   *s = arg;
-	worker		w;
-	ssh_result	r;
-	char		err[512] = "";
-	bool		expected,
-				lost_all = false;
-	int			live = 0;
-
-	memset(&w, 0, sizeof(w));
-	w.slot = s;
-	pthread_mutex_lock(&pool.handshake);
-	r = ssh_conn_open(pool.cfg, &w.conn, err, sizeof(err));
-	pthread_mutex_unlock(&pool.handshake);
-
-	pthread_mutex_lock(&pool.lock);
-	if (r != SSH_OK)
-	{
-		s->fail = r;
-		snprintf(s->error, sizeof(s->error), "%s", err);
-		if (r == SSH_FAIL_AUTH)
-		{
-			pool.fatal = true;
-			snprintf(pool.fatal_error, sizeof(pool.fatal_error), "%s", err);
-		}
-		pool.no_spawn_until_ms = ssh_now_ms() + pool.cfg->retry_delay_ms;
-		s->state = SLOT_DEAD;
-		pthread_cond_broadcast(&pool.changed);
-		pthread_mutex_unlock(&pool.lock);
-		log_msg(LOG_WARN, "session_failed", "session=%d error=\"%s\"", s->id, err);
-		if (r == SSH_FAIL_AUTH && pool.wake_janitor)
-			pool.wake_janitor();
-		return NULL;
-	}
-	s->state = SLOT_LIVE;
-	s->idle_since_ms = ssh_now_ms();
-	stats_add_sessions(1);
-	pthread_cond_broadcast(&pool.changed);
-	dispatch();
-	pthread_mutex_unlock(&pool.lock);
-	log_msg(LOG_INFO, "session_open", "session=%d", s->id);
-
-	w.last_keepalive_ms = ssh_now_ms();
-	w.heard_ms = ssh_now_ms();
-	worker_serve(&w);
+	bool		expected;
 
 	pthread_mutex_lock(&pool.lock);
 	s->state = SLOT_CLOSING;
 	expected = s->expected;
 	pthread_mutex_unlock(&pool.lock);
+	return expected;
+}
 
-	/* Clients without a channel yet go back to the queue; others close. */
-	for (int i = 0; i < w.npumps; i++)
-	{
-		pump	   *p = w.pumps[i];
+/* Returns true once fd waits again at the head of the queue. */
+bool
+pool_requeue(int fd, const char *name, int port)
+{
+	client	   *c = client_new(fd, name, port);
 
-		if (p->channel == NULL && !p->closing && !expected)
-		{
-			client	   *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return false;
+	pthread_mutex_lock(&pool.lock);
+	c->deadline_ms = c->since_ms + pool.cfg->client_wait_ms;
+	queue_push(c, true);
+	c->counted = true;
+	stats_add_waiting(1);
+	pthread_mutex_unlock(&pool.lock);
+	return true;
+}
 
-			if (c != NULL)
-			{
-				c->fd = p->fd;
-				c->port = p->client_port;
-				snprintf(c->name, sizeof(c->name), "%s", p->client);
-				c->since_ms = ssh_now_ms();
-				c->deadline_ms = c->since_ms + pool.cfg->client_wait_ms;
-				p->fd = -1;
-				pthread_mutex_lock(&pool.lock);
-				queue_push(c, true);
-				c->counted = true;
-				stats_add_waiting(1);
-				pthread_mutex_unlock(&pool.lock);
-			}
-		}
-		else if (p->channel != NULL && !p->closing)
-			stats_add_channels(-1);
-		pump_close_step(p, w.conn->session, true);
-		pump_free(p);
-	}
-	free(w.pumps);
-	ssh_conn_close(w.conn, expected ? "closing" : "lost", expected ? 1000 : 0);
-	stats_add_sessions(-1);
-	if (expected)
-		log_msg(LOG_INFO, "session_closed", "session=%d", s->id);
-	else
-		event_emit(LOG_WARN, "disconnected", "session=%d error=\"%s\"", s->id, w.error);
+/*
+ * Requeues s's late clients, flags the loss of the last session (error
+ * not NULL: the session was lost, not closed on request) and leaves s for
+ * collection.  Wakes the janitor when every session is gone.
+ */
+void
+pool_slot_finished(slot *s, const char *error)
+{
+	bool		lost_all = false;
+	int			live = 0;
 
 	pthread_mutex_lock(&pool.lock);
 	/* Clients assigned after the last inbox check: serve them elsewhere. */
@@ -1119,19 +764,18 @@ worker_main(void *arg)
 		if (&pool.slots[i] != s &&
 			(pool.slots[i].state == SLOT_LIVE || pool.slots[i].state == SLOT_CONNECTING))
 			live++;
-	if (!expected && live == 0 && !pool.paused && !pool.stopping)
+	if (error != NULL && live == 0 && !pool.paused && !pool.stopping)
 	{
 		lost_all = true;
 		pool.lost_all = true;
-		snprintf(pool.lost_error, sizeof(pool.lost_error), "%s", w.error);
+		snprintf(pool.lost_error, sizeof(pool.lost_error), "%s", error);
 	}
 	/* Before DEAD: a spawn from dispatch must not try to join this thread. */
-	if (!expected && !lost_all)
+	if (error != NULL && !lost_all)
 		dispatch();
 	s->state = SLOT_DEAD;
 	pthread_cond_broadcast(&pool.changed);
 	pthread_mutex_unlock(&pool.lock);
 	if (lost_all && pool.wake_janitor)
 		pool.wake_janitor();
-	return NULL;
 }

@@ -93,14 +93,36 @@ is_missing(const char *state)
 }
 
 /*
+ * The figures for the status row, taken as late as possible (right before
+ * report_status, once this check's own channel exists) so that the row is
+ * current: the pool and traffic counters come from a fresh snapshot, the
+ * tunnel's state, retries, reconnects, last error and start time from the
+ * caller's (the janitor decides those, e.g. "reconnecting" during an
+ * attempt).  Returns nothing; *out is filled.
+ */
+static void
+current_figures(const stats_snapshot *judged, stats_snapshot *out)
+{
+	stats_snapshot_take(out);
+	out->state = judged->state;
+	out->retries = judged->retries;
+	out->reconnects = judged->reconnects;
+	out->started_at_ms = judged->started_at_ms;
+	memcpy(out->last_error, judged->last_error, sizeof(out->last_error));
+	out->last_error[sizeof(out->last_error) - 1] = '\0';
+}
+
+/*
  * Write the status row.  Returns 1 written, 0 not written but the round
  * trip worked (extension missing, no rights: warned once), -1 when the
  * connection failed or timed out (errbuf says why).
  */
 static int
-write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *snap,
+write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judged,
 			 bool heartbeat, int64_t deadline, char *errbuf, size_t errlen)
 {
+	stats_snapshot fig;
+	const stats_snapshot *snap = &fig;
 	char		num[14][24];
 	char		started[96];
 	char		host[256];
@@ -109,6 +131,7 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *snap,
 	char		msg[1024];
 	int			rc;
 
+	current_figures(judged, &fig);
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
@@ -281,6 +304,27 @@ flush_events(PGconn *conn, const tunnel_config *cfg, int64_t deadline,
 }
 
 /*
+ * A plain "SELECT 1" on conn before deadline: the round trip that counts
+ * when nothing is (or can be) written.  Returns 0, or -1 with libpq's
+ * reason in errbuf.
+ */
+static int
+round_trip(PGconn *conn, int64_t deadline, char *errbuf, size_t errlen)
+{
+	PGresult   *res = pg_exec(conn, "SELECT 1", 0, NULL, deadline, errbuf, errlen);
+	int			rc = 0;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		if (res != NULL)
+			pg_one_line(errbuf, errlen, PQresultErrorMessage(res));
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
  * One report: connect, status row, events.  Returns 0 or -1 (see
  * reporter_check); the warnings for a missing extension are given here.
  */
@@ -290,7 +334,6 @@ report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 {
 	int64_t		deadline = pg_now_ms() + timeout_ms;
 	PGconn	   *conn;
-	PGresult   *res;
 	int			rc = 0;
 	int			w;
 
@@ -298,35 +341,20 @@ report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	if (conn == NULL)
 		return -1;
 	if (passive)
-	{
-		res = pg_exec(conn, "SELECT 1", 0, NULL, deadline, errbuf, errlen);
-		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			if (res != NULL)
-				pg_one_line(errbuf, errlen, PQresultErrorMessage(res));
-			rc = -1;
-		}
-		PQclear(res);
-		PQfinish(conn);
-		return rc;
-	}
-	w = write_status(conn, cfg, snap, heartbeat, deadline, errbuf, errlen);
-	if (w < 0)
-		rc = -1;
-	else if (w == 0)
-	{
-		/* the extension cannot take the report: the round trip still counts */
-		res = pg_exec(conn, "SELECT 1", 0, NULL, deadline, errbuf, errlen);
-		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			if (res != NULL)
-				pg_one_line(errbuf, errlen, PQresultErrorMessage(res));
-			rc = -1;
-		}
-		PQclear(res);
-	}
+		rc = round_trip(conn, deadline, errbuf, errlen);
 	else
-		rc = flush_events(conn, cfg, deadline, errbuf, errlen);
+	{
+		w = write_status(conn, cfg, snap, heartbeat, deadline, errbuf, errlen);
+		if (w < 0)
+			rc = -1;
+		else if (w == 0)
+		{
+			/* the extension cannot take the report: the round trip still counts */
+			rc = round_trip(conn, deadline, errbuf, errlen);
+		}
+		else
+			rc = flush_events(conn, cfg, deadline, errbuf, errlen);
+	}
 	PQfinish(conn);
 	return rc;
 }

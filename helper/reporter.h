@@ -18,8 +18,11 @@
  * port, which differs from cfg->listen_port when that is 0), with a
  * timeout derived from the health interval.  Writes the status row with a
  * heartbeat and flushes pending events.  When the extension is missing it
- * runs "SELECT 1" instead and warns once.  Returns 0 when the round trip
- * succeeded, else -1 with the reason (libpq's words) in errbuf.
+ * runs "SELECT 1" instead and warns once.  snap gives the tunnel's state,
+ * retries, reconnects, last error and start time; the pool and traffic
+ * figures are taken afresh right before the row is written (so they count
+ * the check's own channel).  Returns 0 when the round trip succeeded, else
+ * -1 with the reason (libpq's words) in errbuf.
  */
 extern int	reporter_check(const tunnel_config *cfg, int port,
 						   const stats_snapshot *snap,

@@ -14,8 +14,6 @@
 #include "commands.h"
 #include "log.h"
 #include "pgconn.h"
-#include "reporter.h"
-#include "tunnel.h"
 
 #define SETUP_TIMEOUT_MS 300000
 
@@ -66,9 +64,9 @@ run(PGconn *conn, const char *sql, int n, const char *const *v, int64_t deadline
 	return NULL;
 }
 
-/* The steps once connected.  Returns the exit code. */
+/* The steps once connected (an oneshot_steps).  Returns the exit code. */
 static int
-setup_through(PGconn *conn, const tunnel_config *cfg)
+setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 {
 	int64_t		deadline = pg_now_ms() + SETUP_TIMEOUT_MS;
 	PGresult   *res;
@@ -158,30 +156,5 @@ setup_through(PGconn *conn, const tunnel_config *cfg)
 int
 setup_command(tunnel_config *cfg)
 {
-	int			port = 0;
-	int			rc;
-	char		err[1024];
-	PGconn	   *conn;
-
-	reporter_set_passive(1);
-	rc = tunnel_start(cfg, &port);
-	if (rc != EXIT_CLEAN)
-	{
-		tunnel_stop();
-		return rc;
-	}
-	conn = pg_connect(cfg, port, pg_now_ms() + (cfg->connect_timeout_ms > 10000 ? cfg->connect_timeout_ms : 10000),
-					  err, sizeof(err));
-	if (conn == NULL)
-	{
-		fprintf(stderr, "chatgenius-tunnel: setup failed: database unreachable through the tunnel: %s\n", err);
-		rc = EXIT_FAILURE_OTHER;
-	}
-	else
-	{
-		rc = setup_through(conn, cfg);
-		PQfinish(conn);
-	}
-	tunnel_stop();
-	return rc;
+	return oneshot_run(cfg, "setup", false, setup_through);
 }

@@ -12,8 +12,6 @@
 
 #include "commands.h"
 #include "pgconn.h"
-#include "reporter.h"
-#include "tunnel.h"
 
 #define VERIFY_TIMEOUT_MS 60000
 
@@ -33,7 +31,7 @@ verify_failed(const char *what, PGresult *res, const char *err)
 	return EXIT_FAILURE_OTHER;
 }
 
-/* The checks once connected.  Returns the exit code. */
+/* The checks once connected (an oneshot_steps).  Returns the exit code. */
 static int
 verify_through(PGconn *conn, const tunnel_config *cfg, int port)
 {
@@ -112,32 +110,5 @@ verify_through(PGconn *conn, const tunnel_config *cfg, int port)
 int
 verify_command(tunnel_config *cfg)
 {
-	int			port = 0;
-	int			rc;
-	char		err[1024];
-	PGconn	   *conn;
-
-	reporter_set_passive(1);
-	rc = tunnel_start(cfg, &port);
-	if (rc != EXIT_CLEAN)
-	{
-		fprintf(stderr, "chatgenius-tunnel: verify failed: the tunnel did not come up (exit %d%s)\n",
-				rc, rc == EXIT_GAVE_UP ? ": the SSH server or the database is unreachable" : "");
-		tunnel_stop();
-		return rc;
-	}
-	conn = pg_connect(cfg, port, pg_now_ms() + (cfg->connect_timeout_ms > 10000 ? cfg->connect_timeout_ms : 10000),
-					  err, sizeof(err));
-	if (conn == NULL)
-	{
-		fprintf(stderr, "chatgenius-tunnel: verify failed: database unreachable through the tunnel: %s\n", err);
-		rc = EXIT_FAILURE_OTHER;
-	}
-	else
-	{
-		rc = verify_through(conn, cfg, port);
-		PQfinish(conn);
-	}
-	tunnel_stop();
-	return rc;
+	return oneshot_run(cfg, "verify", true, verify_through);
 }

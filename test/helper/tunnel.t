@@ -24,11 +24,7 @@ like "$(tl_psql -Atc 'SELECT inet_server_port()')" "^$FX_PG_PORT\$" "it reached 
 like "$(ss -Htlnp "sport = :$FX_TUNNEL_PORT")" "127\.0\.0\.1:$FX_TUNNEL_PORT" "listens on loopback"
 
 # ------------------------------------------------------------- 20 clients at once
-pids=()
-for i in $(seq 1 20); do
-	tl_psql -Atc "SELECT $i, pg_sleep(2)" >"$FX_DIR/par.$i" 2>&1 &
-	pids+=($!)
-done
+tl_clients_start 20 2
 fx_wait_for 20 "20 backends busy at once" tl_backends_are '%pg_sleep(2)%' 20
 ok $? "20 clients are served at the same time"
 active=$(tl_stats_field cl_active)
@@ -36,12 +32,8 @@ is "$active" 20 "pool figures: 20 active channels (cl_active)"
 sessions=$(tl_stats_field sessions)
 cmp_ok "$sessions" -ge 3 "20 clients over 8 channels per session need at least 3 sessions"
 cmp_ok "$sessions" -le 4 "never more sessions than SSH_POOL_SIZE=4"
-failed=0
-for i in $(seq 1 20); do
-	wait "${pids[$((i - 1))]}" || failed=$((failed + 1))
-	grep -q "^$i|" "$FX_DIR/par.$i" || failed=$((failed + 1))
-done
-is "$failed" 0 "each of the 20 clients got its own answer"
+tl_clients_wait
+is "$TL_CLIENTS_FAILED" 0 "each of the 20 clients got its own answer"
 opened=$(grep -c 'server_input_channel_open: ctype direct-tcpip' "$FX_SSH_DIR/sshd.log")
 cmp_ok "$opened" -ge 22 "sshd saw one direct-tcpip channel per client ($opened)"
 total=$(tl_stats_field channels_total)

@@ -113,3 +113,29 @@ tl_backends_are()
 {
 	[ "$(tl_backends "$1")" = "$2" ]
 }
+
+# tl_clients_start N SECONDS: N clients at once through the tunnel, each
+# running "SELECT i, pg_sleep(SECONDS)" in the background (pids in
+# TL_CLIENT_PIDS, output in $FX_DIR/client.i).
+tl_clients_start()
+{
+	local n=$1 secs=$2 i
+	TL_CLIENT_PIDS=()
+	for i in $(seq 1 "$n"); do
+		tl_psql -Atc "SELECT $i, pg_sleep($secs)" >"$FX_DIR/client.$i" 2>&1 &
+		TL_CLIENT_PIDS+=($!)
+	done
+}
+
+# tl_clients_wait: wait for the clients of tl_clients_start; TL_CLIENTS_FAILED
+# is how many failed or did not get their own answer.  Not in a subshell:
+# wait(1) needs the parent shell.
+tl_clients_wait()
+{
+	local i
+	TL_CLIENTS_FAILED=0
+	for i in $(seq 1 "${#TL_CLIENT_PIDS[@]}"); do
+		wait "${TL_CLIENT_PIDS[$((i - 1))]}" || TL_CLIENTS_FAILED=$((TL_CLIENTS_FAILED + 1))
+		grep -q "^$i|" "$FX_DIR/client.$i" || TL_CLIENTS_FAILED=$((TL_CLIENTS_FAILED + 1))
+	done
+}

@@ -145,6 +145,18 @@ fx_pg_stop()
 		fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate stop >/dev/null 2>&1
 }
 
+# fx_pg_start_again: start the cluster that fx_pg_stop stopped, with the same
+# data folder and port (a database server coming back after an outage).
+# Waits until it accepts connections.
+fx_pg_start_again()
+{
+	[ -n "${FX_PG_DIR:-}" ] || fx_die "fx_pg_start_again before fx_pg_start"
+	[ -f "$FX_PG_DIR/data/postmaster.pid" ] && return 0
+	fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -l "$FX_PG_DIR/server.log" \
+		-w -t 60 start >/dev/null || fx_die "postgres did not start again: $(tail -5 "$FX_PG_DIR/server.log")"
+	fx_log "postgres up again on 127.0.0.1:$FX_PG_PORT"
+}
+
 # fx_psql [ARGS...]: psql as superuser on the socket, quiet, stop on error.
 fx_psql()
 {

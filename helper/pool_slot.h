@@ -1,0 +1,108 @@
+/*
+ * pool_slot.h
+ *		Inside the pool (not for other modules): a session slot, a client
+ *		waiting or handed to a slot, and the calls between the pool
+ *		(pool.c: slots, dispatch, waiting queue) and the worker thread that
+ *		owns a slot's session (worker.c).  Every call here takes the pool's
+ *		lock itself; none may be made with it held.
+ */
+#ifndef CHATGENIUS_POOL_SLOT_H
+#define CHATGENIUS_POOL_SLOT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ssh_session.h"
+
+/* A client socket on its way to a channel. */
+typedef struct client
+{
+	int			fd;
+	int			port;
+	char		name[64];
+	int64_t		since_ms;		/* when it started waiting */
+	int64_t		deadline_ms;
+	bool		counted;		/* counted in clients_waiting */
+	struct client *next;
+} client;
+
+typedef enum slot_state
+{
+	SLOT_EMPTY,
+	SLOT_CONNECTING,
+	SLOT_LIVE,
+	SLOT_CLOSING,
+	SLOT_DEAD					/* finished; thread to join */
+} slot_state;
+
+/* One SSH session's place in the pool; its fields are under the pool lock. */
+typedef struct slot
+{
+	int			id;				/* session number in the logs, from 1 */
+	slot_state	state;
+	pthread_t	thread;
+	int			wake_fd;		/* eventfd: new clients or close request */
+	int			load;			/* channels assigned (opening or open) */
+	client	   *inbox;			/* assigned, not yet taken by the worker */
+	bool		close_requested;
+	bool		expected;		/* the close was asked for */
+	bool		awaited;		/* pool_open_first collects it */
+	int64_t		idle_since_ms;
+	ssh_result	fail;
+	char		error[512];
+} slot;
+
+/* ---- pool.c, for the worker owning s */
+
+/* The configuration the pool was started with. */
+extern const tunnel_config *pool_config(void);
+
+/*
+ * Open the slot's session, one handshake at a time across the pool.
+ * Returns ssh_conn_open's result (*conn set on SSH_OK, err filled else).
+ */
+extern ssh_result pool_handshake(ssh_conn **conn, char *err, size_t errlen);
+
+/* The session is up: the slot goes live and may be given clients. */
+extern void pool_slot_live(slot *s);
+
+/*
+ * The session could not be opened: the slot is finished (an auth or host
+ * key failure is also recorded for the janitor, and woken).
+ */
+extern void pool_slot_failed(slot *s, ssh_result r, const char *err);
+
+/*
+ * Take the clients assigned to s (oldest first).  Returns the list and
+ * sets *keep false when the slot was asked to close.
+ */
+extern client *pool_slot_take_inbox(slot *s, bool *keep);
+
+/* One of s's clients is gone: its load is freed, waiters are served. */
+extern void pool_slot_release(slot *s);
+
+/* The worker stops serving: returns true when the close was asked for. */
+extern bool pool_slot_closing(slot *s);
+
+/*
+ * A client that never got a channel goes back to the head of the
+ * waiting queue (counted as waiting, with a fresh TUNNEL_CLIENT_WAIT).
+ * Returns false when out of memory (the caller closes fd).
+ */
+extern bool pool_requeue(int fd, const char *name, int port);
+
+/*
+ * The worker is done with s (error: why the session ended, when not
+ * asked to): late clients are requeued, the loss of the last session is
+ * flagged to the janitor, and the slot is left for collection.
+ */
+extern void pool_slot_finished(slot *s, const char *error);
+
+/* ---- worker.c */
+
+/* The thread of slot arg: open, serve, tear down.  Returns NULL. */
+extern void *worker_main(void *arg);
+
+#endif							/* CHATGENIUS_POOL_SLOT_H */
