@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # pgbench -S -c 8 -T 10 side by side against the fixture's PostgreSQL:
 # direct, through OpenSSH's `ssh -N -L`, and through chatgenius-tunnel, both
-# tunnels against the same loopback sshd.  Prints the TPS of each and the
-# ratios.  Not part of the test suite.
+# tunnels against the same loopback sshd.  Prints the median TPS of each
+# over a few rounds and the ratios.  Not part of the test suite.
 #
-#   test/bench/tunnel_vs_ssh.sh [SECONDS] [CLIENTS]      (as root)
+#   test/bench/tunnel_vs_ssh.sh [SECONDS] [CLIENTS]      (as root; ROUNDS=3)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 
 SECS=${1:-10}
 CLIENTS=${2:-8}
+ROUNDS=${ROUNDS:-3}
 PGBENCH=$FX_PGBIN/pgbench
 [ -x "$FX_HELPER" ] || fx_die "no helper at $FX_HELPER (make -C helper)"
 
@@ -45,11 +46,37 @@ fx_bg "$FX_DIR/tunnel.log" "$FX_HELPER" --env-file "$FX_DIR/env"
 fx_wait_for 20 "chatgenius-tunnel port" fx_port_open "$FX_TUNNEL_PORT" ||
 	fx_die "chatgenius-tunnel failed: $(cat "$FX_DIR/tunnel.log")"
 
-direct=$(bench direct "$FX_PG_PORT")
-sshl=$(bench ssh_l "$SSH_L_PORT")
-tunnel=$(bench tunnel "$FX_TUNNEL_PORT")
+# Each round runs the three paths in a rotated order, so that neither
+# warm-up nor the machine's drift favours one; the medians are compared.
+# A short unmeasured run through each path first lets the pool grow.
+SECS_SAVED=$SECS
+SECS=2
+bench warmup_direct "$FX_PG_PORT" >/dev/null
+bench warmup_ssh_l "$SSH_L_PORT" >/dev/null
+bench warmup_tunnel "$FX_TUNNEL_PORT" >/dev/null
+SECS=$SECS_SAVED
 
-printf '\npgbench -S -c %d -j 2 -T %d, scale 10, %s cores\n' "$CLIENTS" "$SECS" "$(nproc)"
+names=(direct ssh_l tunnel)
+ports=("$FX_PG_PORT" "$SSH_L_PORT" "$FX_TUNNEL_PORT")
+declare -A tps
+for ((round = 0; round < ROUNDS; round++)); do
+	for ((k = 0; k < 3; k++)); do
+		i=$(((k + round) % 3))
+		tps[${names[i]}]+="$(bench "${names[i]}_$round" "${ports[i]}") "
+	done
+	fx_log "round $((round + 1))/$ROUNDS: direct ${tps[direct]% } | ssh -L ${tps[ssh_l]% } | tunnel ${tps[tunnel]% }"
+done
+
+median()
+{
+	tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+direct=$(median <<<"${tps[direct]}")
+sshl=$(median <<<"${tps[ssh_l]}")
+tunnel=$(median <<<"${tps[tunnel]}")
+
+printf '\npgbench -S -c %d -j 2 -T %d, scale 10, %s cores, median of %d rounds\n' \
+	"$CLIENTS" "$SECS" "$(nproc)" "$ROUNDS"
 printf '%-22s %12s\n' path TPS
 printf '%-22s %12.0f\n' direct "$direct" "ssh -N -L" "$sshl" chatgenius-tunnel "$tunnel"
 awk -v d="$direct" -v s="$sshl" -v t="$tunnel" 'BEGIN {
