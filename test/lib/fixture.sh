@@ -293,7 +293,7 @@ FX_HELPER=${FX_HELPER:-$FX_TOP/helper/chatgenius-tunnel}
 
 # fx_env_file PATH [KEY=VALUE...]: a .env.local for chatgenius-tunnel pointing
 # at this fixture's sshd and cluster, with a free local port; extra
-# assignments are appended (later lines win).
+# assignments replace the defaults of the same name.
 fx_env_file()
 {
 	local path=$1
@@ -318,9 +318,18 @@ fx_env_file()
 			SSH_HEALTH_CHECK_INTERVAL=1000
 			TUNNEL_STATE_DIR=$FX_DIR/state
 		EOF
-		local kv
-		for kv in "$@"; do printf '%s\n' "$kv"; done
 	} >"$path"
+	# Extra assignments replace a default of the same name (so the file reads
+	# as the helper will take it); anything else is appended as given.
+	local kv key
+	for kv in "$@"; do
+		key=${kv%%=*}
+		if [ "$key" != "$kv" ] && [[ $key =~ ^[A-Z_][A-Z0-9_]*$ ]]; then
+			grep -v "^$key=" "$path" >"$path.tmp" || true
+			mv "$path.tmp" "$path"
+		fi
+		printf '%s\n' "$kv" >>"$path"
+	done
 	chmod 600 "$path"
 }
 
