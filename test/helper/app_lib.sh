@@ -69,20 +69,9 @@ app_gone()
 # seconds; APP_RC is its exit code (or "timeout").
 app_wait_exit()
 {
-	local pid=$1 timeout=$2
-	APP_RC=timeout
-	if fx_wait_for "$timeout" "pid $pid to exit" app_exited "$pid"; then
-		wait "$pid"
-		APP_RC=$?
-	fi
-}
-
-# app_exited PID: true once the child PID is a zombie or gone.
-app_exited()
-{
-	local state
-	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
-	[[ $state == Z* ]]
+	fx_wait_exit "$1" "$2"
+	APP_RC=$FX_RC
+	return 0
 }
 
 # app_status_is NAME COLUMN VALUE: the tunnel_status row's column equals VALUE.
@@ -104,11 +93,11 @@ app_has_event()
 	[ "$(app_event_count "$1" "$2")" -ge "${3:-1}" ]
 }
 
-# app_tunnel_psql PORT [ARGS...]: psql as the app role through a tunnel port.
+# app_tunnel_psql PORT [ARGS...]: psql as the app role through a tunnel port,
+# one value per line (unaligned, no header).
 app_tunnel_psql()
 {
 	local port=$1
 	shift
-	PGPASSWORD=$FX_APP_PASSWORD PGCONNECT_TIMEOUT=5 psql -qXAt -v ON_ERROR_STOP=1 -h 127.0.0.1 \
-		-p "$port" -U "$FX_APP_USER" -d "$FX_APP_DB" "$@"
+	FX_TUNNEL_PORT=$port PGCONNECT_TIMEOUT=5 fx_app_psql -At "$@"
 }

@@ -39,20 +39,13 @@ tl_has()
 }
 
 # tl_wait_exit [TIMEOUT]: wait for the helper to exit; its status in TL_RC
-# ("running" when it did not exit in time).  Not in a subshell: wait(1)
-# needs the parent shell.
+# ("timeout" when it did not exit in time).
 tl_wait_exit()
 {
-	local timeout=${1:-30}
-	TL_RC=running
-	fx_wait_for "$timeout" "helper $TL_PID to exit" tl_gone || return 1
-	wait "$TL_PID" 2>/dev/null
-	TL_RC=$?
-}
-
-tl_gone()
-{
-	! kill -0 "$TL_PID" 2>/dev/null || [ "$(ps -o stat= -p "$TL_PID")" = Z ]
+	fx_wait_exit "$TL_PID" "${1:-30}"
+	local r=$?
+	TL_RC=$FX_RC
+	return "$r"
 }
 
 # tl_stop: SIGTERM and wait (status in TL_RC); TL_STOP_MS is how long it took.
@@ -76,8 +69,7 @@ tl_sanitizer_clean()
 # tl_psql ARGS...: psql as the app role through the current tunnel.
 tl_psql()
 {
-	PGPASSWORD=$FX_APP_PASSWORD PGCONNECT_TIMEOUT=20 psql -qX -v ON_ERROR_STOP=1 \
-		-h 127.0.0.1 -p "$FX_TUNNEL_PORT" -U "$FX_APP_USER" -d "$FX_APP_DB" "$@"
+	PGCONNECT_TIMEOUT=20 fx_app_psql "$@"
 }
 
 # tl_stats_field FIELD: ask for the pool figures (SIGUSR1) and print the

@@ -333,11 +333,31 @@ fx_env_file()
 	chmod 600 "$path"
 }
 
-# fx_app_psql [ARGS...]: psql as the app role through the tunnel.
+# fx_app_psql [ARGS...]: psql as the app role through the tunnel on
+# FX_TUNNEL_PORT (PGCONNECT_TIMEOUT from the caller's environment applies).
 fx_app_psql()
 {
 	PGPASSWORD=$FX_APP_PASSWORD psql -qX -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$FX_TUNNEL_PORT" \
 		-U "$FX_APP_USER" -d "$FX_APP_DB" "$@"
+}
+
+# fx_exited PID: true once the child PID has exited (a zombie or gone).
+fx_exited()
+{
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+	[[ $state == Z* ]]
+}
+
+# fx_wait_exit PID TIMEOUT: wait up to TIMEOUT seconds for the child PID to
+# exit; FX_RC is its exit status, or "timeout" (and return 1).  Must run in
+# the shell that started PID: wait(1) needs the parent.
+fx_wait_exit()
+{
+	FX_RC=timeout
+	fx_wait_for "$2" "pid $1 to exit" fx_exited "$1" || return 1
+	wait "$1" 2>/dev/null
+	FX_RC=$?
 }
 
 # ---------------------------------------------------------------- cleanup
