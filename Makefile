@@ -13,7 +13,6 @@ DATA = $(sort $(wildcard sql/chatgenius--*.sql))
 PGFILEDESC = "chatgenius - chat schema, tunnel status and health checks"
 
 REGRESS = $(sort $(notdir $(basename $(filter-out sql/chatgenius--%,$(wildcard sql/*.sql)))))
-REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 

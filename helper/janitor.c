@@ -85,13 +85,6 @@ janitor_request(janitor_request_kind kind)
 	janitor_wake();
 }
 
-/* Returns nonzero once a stop was requested. */
-int
-janitor_stop_requested(void)
-{
-	return req_stop;
-}
-
 /* Serves the reload and stats requests; returns true when a stop is asked. */
 static bool
 handle_requests(void)

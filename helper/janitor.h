@@ -27,9 +27,6 @@ extern void janitor_request(janitor_request_kind kind);
 /* Wake the janitor (the pool lost its sessions or met an auth failure). */
 extern void janitor_wake(void);
 
-/* True once a stop was requested. */
-extern int	janitor_stop_requested(void);
-
 /*
  * The first connection, with the retry policy.  Returns EXIT_CLEAN once
  * connected, EXIT_AUTH, EXIT_GAVE_UP, or -1 when a stop was requested.
