@@ -2,7 +2,8 @@
 #
 #   make                 build the extension library and helper/chatgenius-tunnel
 #   make install         install both (the helper next to PostgreSQL's programs)
-#   make installcheck    pg_regress against a running server (PGHOST/PGPORT)
+#   make installcheck    pg_regress, then the isolation specs, against a running
+#                        server (PGHOST/PGPORT)
 #
 # NO_HELPER=1 builds and installs the extension alone.
 
@@ -13,6 +14,11 @@ DATA = $(sort $(wildcard sql/chatgenius--*.sql))
 PGFILEDESC = "chatgenius - chat schema, tunnel status and health checks"
 
 REGRESS = $(sort $(notdir $(basename $(filter-out sql/chatgenius--%,$(wildcard sql/*.sql)))))
+
+# Concurrency: pg_isolation_regress reads test/isolation/specs/NAME.spec and
+# compares with expected/NAME.out (in the output folder, here the top).
+ISOLATION = $(sort $(notdir $(basename $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=.
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
