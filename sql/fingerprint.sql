@@ -36,6 +36,38 @@ INSERT INTO fp SELECT 'fresh', chatgenius.schema_fingerprint();
 SELECT count(DISTINCT fingerprint) AS fingerprints, count(*) AS installs FROM fp;
 SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
 
+-- Installed (or restored) by a superuser of another name: same fingerprint,
+-- no drift (owner and grantor names are not part of it).
+CREATE ROLE regress_cg_other_superuser SUPERUSER;
+SET ROLE regress_cg_other_superuser;
+SET client_min_messages = warning;
+DROP EXTENSION chatgenius;
+CREATE EXTENSION chatgenius;
+RESET client_min_messages;
+SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = 'chatgenius.messages'::regclass;
+SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS same_for_other_superuser;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+RESET ROLE;
+SET client_min_messages = warning;
+DROP EXTENSION chatgenius;
+CREATE EXTENSION chatgenius;
+RESET client_min_messages;
+DROP ROLE regress_cg_other_superuser;
+
+-- A deliberate change is accepted as the new baseline, with who, when and
+-- why; the drift warning goes away.  A reason is required.
+CREATE INDEX messages_user_created_idx ON chatgenius.messages (user_id, created_at);
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+SELECT chatgenius.accept_schema('  ');
+SELECT chatgenius.accept_schema('extra index for the per-user activity page') = chatgenius.schema_fingerprint() AS accepted;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+SELECT version, accepted_at > now() - interval '1 hour' AS accepted_lately, accepted_by = session_user AS by_me, accepted_reason
+  FROM chatgenius.schema_migrations WHERE accepted_at IS NOT NULL;
+DROP INDEX chatgenius.messages_user_created_idx;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
+SELECT chatgenius.accept_schema('index dropped again') = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS back_to_fresh;
+SELECT has_function_privilege('public', 'chatgenius.accept_schema(text)', 'EXECUTE') AS public_may_accept;
+
 -- A change to a member table changes it (and is seen at once, cached or
 -- not); the schema check reports the drift.
 ALTER TABLE chatgenius.users ADD COLUMN nickname text;
@@ -65,11 +97,11 @@ REVOKE SELECT ON chatgenius.messages FROM PUBLIC;
 CREATE ROLE fingerprint_app;
 GRANT USAGE ON SCHEMA chatgenius TO fingerprint_app;
 GRANT SELECT, INSERT ON chatgenius.messages TO fingerprint_app;
-GRANT EXECUTE ON FUNCTION chatgenius.report_event TO fingerprint_app;
+GRANT EXECUTE ON FUNCTION chatgenius.report_event(jsonb) TO fingerprint_app;
 SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS operator_grants_ignored;
 REVOKE USAGE ON SCHEMA chatgenius FROM fingerprint_app;
 REVOKE SELECT, INSERT ON chatgenius.messages FROM fingerprint_app;
-REVOKE EXECUTE ON FUNCTION chatgenius.report_event FROM fingerprint_app;
+REVOKE EXECUTE ON FUNCTION chatgenius.report_event(jsonb) FROM fingerprint_app;
 DROP ROLE fingerprint_app;
 ALTER FUNCTION chatgenius.health_summary() STABLE;
 SELECT chatgenius.schema_fingerprint() <> (SELECT fingerprint FROM fp WHERE install = 'fresh') AS function_counts;
@@ -91,9 +123,9 @@ VALUES ('auth0|fp', 'fp@example.com', 'fp', 'Finger Print');
 SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS data_ignored;
 
 -- A lost history row or fingerprint is reported as incomplete history.
-UPDATE chatgenius.schema_migrations SET fingerprint = NULL WHERE version = '1.2';
+UPDATE chatgenius.schema_migrations SET fingerprint = NULL WHERE version = '1.3';
 SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
-DELETE FROM chatgenius.schema_migrations WHERE version = '1.2';
+DELETE FROM chatgenius.schema_migrations WHERE version = '1.3';
 SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
 
 -- An older installed version is told that an update is available.

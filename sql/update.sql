@@ -1,4 +1,4 @@
--- ALTER EXTENSION chatgenius UPDATE through every step (1.0 -> 1.1 -> 1.2):
+-- ALTER EXTENSION chatgenius UPDATE through every step (1.0 -> 1.1 -> 1.2 -> 1.3):
 -- rows are kept, each step adds its history row, the new behaviour works.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
@@ -61,6 +61,36 @@ SELECT version, script, success, fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted
   FROM schema_migrations ORDER BY version;
 SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.2';
 SELECT count(DISTINCT fingerprint) AS distinct_fingerprints FROM schema_migrations;
+
+-- 1.3: an operator's GRANTs to the helper's role survive the update (no
+-- function is dropped), and the old entry points keep working next to the
+-- jsonb ones.
+CREATE ROLE regress_cg_helper;
+GRANT USAGE ON SCHEMA chatgenius TO regress_cg_helper;
+GRANT EXECUTE ON FUNCTION report_status(text, text, integer, integer, bigint, text, integer,
+	integer, integer, bigint, integer, bigint, bigint, integer, text, text, timestamptz, boolean),
+	report_event(text, text, text, timestamptz, text) TO regress_cg_helper;
+ALTER EXTENSION chatgenius UPDATE TO '1.3';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT p.oid::regprocedure AS function, has_function_privilege('regress_cg_helper', p.oid, 'EXECUTE') AS granted
+  FROM pg_proc p WHERE p.pronamespace = 'chatgenius'::regnamespace
+   AND p.proname IN ('report_status', 'report_event') ORDER BY 1::text;
+SET ROLE regress_cg_helper;
+SELECT report_status('old-helper', 'connected', 1000, 0, 0, NULL, 2, 1, 0, 0, 0, 0, 0, 42,
+	'host', '1.2', now());
+SELECT report_event('old-helper', 'connected', 'up', now(), 'k-old');
+RESET ROLE;
+SELECT tunnel_name, state, pool_size, helper_pid, last_heartbeat IS NOT NULL AS beat
+  FROM tunnel_status;
+SELECT tunnel_name, event, detail FROM tunnel_events;
+SELECT forget_tunnel('old-helper', true) AS forgotten;
+SELECT count(*) AS status_rows, (SELECT count(*) FROM tunnel_events) AS event_rows FROM tunnel_status;
+REVOKE ALL ON FUNCTION report_status(text, text, integer, integer, bigint, text, integer,
+	integer, integer, bigint, integer, bigint, bigint, integer, text, text, timestamptz, boolean),
+	report_event(text, text, text, timestamptz, text) FROM regress_cg_helper;
+REVOKE USAGE ON SCHEMA chatgenius FROM regress_cg_helper;
+DROP ROLE regress_cg_helper;
+SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.3';
 
 -- Already at the newest: nothing to do.
 ALTER EXTENSION chatgenius UPDATE;

@@ -29,6 +29,13 @@ extern int	cg_long_transaction_warn;
 extern int	cg_long_transaction_critical;
 extern int	cg_locks_warn_blocked;
 extern int	cg_locks_critical_blocked;
+extern int	cg_stopped_critical_after;
+extern int	cg_multixact_warn_percent;
+extern int	cg_multixact_critical_percent;
+extern int	cg_prepared_transaction_warn;
+extern int	cg_prepared_transaction_critical;
+extern int	cg_slot_xmin_warn_age;
+extern int	cg_slot_xmin_critical_age;
 
 /*
  * The installed extension as pg_extension describes it (extension_catalog.c).

@@ -98,17 +98,46 @@ watch_cache_entry(FpState *st, int cacheid, Oid oid)
 }
 
 /*
+ * aclitem_text
+ *		Returns one ACL entry as "grantee=privileges" with the grantor left
+ *		out and the owner written as "owner": the text then does not depend
+ *		on the name of the role that ran CREATE EXTENSION or the restore.
+ */
+static char *
+aclitem_text(const AclItem *item, Oid ownerid)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(aclitemout,
+														   PointerGetDatum(item)));
+	char	   *privs = strchr(text, '=');
+	char	   *slash;
+
+	if (privs == NULL)
+		return text;
+	slash = strrchr(privs, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	if (item->ai_grantee == ownerid)
+		return psprintf("owner%s", privs);
+	if (item->ai_grantee == ACL_ID_PUBLIC)
+		return psprintf("public%s", privs);
+	*privs = '\0';
+	return psprintf("%s=%s", text, privs + 1);
+}
+
+/*
  * append_acl
- *		Appends " acl=" and the sorted aclitems of an ACL datum (role names,
+ *		Appends " acl=" and the sorted entries of an ACL datum (role names,
  *		no OIDs) to buf; returns nothing.  A null ACL is printed as the
  *		default it stands for, and sorting makes the text independent of the
  *		order of GRANTs, so that equal privileges give equal text.  Columns
  *		without privileges of their own print nothing.
  *
- *		Only entries for PUBLIC and for the built-in roles (pg_monitor and
- *		the like, which the extension's scripts grant to) are described:
- *		an operator granting the app's or the helper's role access, as the
- *		README asks, is not drift, while opening a table to PUBLIC is.
+ *		Only entries for the owner, PUBLIC and the built-in roles (pg_monitor
+ *		and the like, which the extension's scripts grant to) are described,
+ *		without grantors (see aclitem_text): an operator granting the app's
+ *		or the helper's role access, as the README asks, is not drift, and
+ *		neither is a restore by a superuser of another name, while opening a
+ *		table to PUBLIC is.
  */
 static void
 append_acl(StringInfo buf, Datum acldatum, bool isnull, ObjectType objtype,
@@ -131,10 +160,10 @@ append_acl(StringInfo buf, Datum acldatum, bool isnull, ObjectType objtype,
 	for (i = 0; i < n; i++)
 	{
 		if (items[i].ai_grantee != ACL_ID_PUBLIC &&
+			items[i].ai_grantee != ownerid &&
 			items[i].ai_grantee >= FirstNormalObjectId)
 			continue;
-		strs[nkept++] = DatumGetCString(DirectFunctionCall1(aclitemout,
-															PointerGetDatum(&items[i])));
+		strs[nkept++] = aclitem_text(&items[i], ownerid);
 	}
 	if (nkept == 0 && objtype == OBJECT_COLUMN)
 		return;

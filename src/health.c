@@ -2,25 +2,34 @@
  *
  * health.c
  *	  chatgenius.health() and chatgenius.health_summary(): one row per check
- *	  (connections, each tunnel, schema, wraparound, long transactions,
- *	  locks) graded 'ok', 'warn' or 'critical' against the chatgenius.*
+ *	  (connections, each tunnel, schema, wraparound, multixact,
+ *	  long transactions, prepared transactions, replication slots, locks)
+ *	  graded 'ok', 'warn' or 'critical' against the chatgenius.*
  *	  thresholds.  Everything is read from catalogs, the backend status
- *	  array and tunnel_status directly, so that a call costs microseconds.
+ *	  array, shared memory and tunnel_status directly, so that a call costs
+ *	  microseconds.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/multixact.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "catalog/pg_database.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "postmaster/postmaster.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/timestamp.h"
 
 #include "chatgenius.h"
@@ -123,19 +132,29 @@ check_connections(CheckList *list, const CgBackendSummary *backends)
 /*
  * tunnel_status_of
  *		Returns the status of one tunnel and sets *label to what the detail
- *		says about it: failed is critical, stopped is a warning (stopped on
- *		purpose), a heartbeat older than the critical number of intervals is
- *		stale (critical), older than the warning number or (re)connecting is
- *		a warning.
+ *		says about it: failed is critical; stopped is a warning (stopped on
+ *		purpose) until it has been stopped for chatgenius.stopped_critical_after
+ *		(its helper did not come back: critical, "not restarted"); a
+ *		heartbeat older than the critical number of intervals is stale
+ *		(critical), older than the warning number or (re)connecting is a
+ *		warning.  stopped_for is the seconds since the row was last written.
  */
 static CheckStatus
-tunnel_status_of(const CgTunnelRow *row, double intervals, const char **label)
+tunnel_status_of(const CgTunnelRow *row, double intervals, double stopped_for,
+				 const char **label)
 {
 	*label = NULL;
 	if (strcmp(row->state, "failed") == 0)
 		return CHECK_CRITICAL;
 	if (strcmp(row->state, "stopped") == 0)
+	{
+		if (stopped_for >= cg_stopped_critical_after)
+		{
+			*label = "not restarted";
+			return CHECK_CRITICAL;
+		}
 		return CHECK_WARN;
+	}
 	if (intervals > cg_tunnel_critical_intervals)
 	{
 		*label = "stale";
@@ -205,7 +224,8 @@ check_tunnels(CheckList *list, const CgExtension *ext)
 		age = seconds_between(row->last_heartbeat_isnull ? row->updated_at
 							  : row->last_heartbeat, now);
 		intervals = age / interval_s;
-		status = tunnel_status_of(row, intervals, &label);
+		status = tunnel_status_of(row, intervals,
+								  seconds_between(row->updated_at, now), &label);
 
 		initStringInfo(&buf);
 		appendStringInfo(&buf, "%s: ", row->tunnel_name);
@@ -219,6 +239,8 @@ check_tunnels(CheckList *list, const CgExtension *ext)
 		else
 			appendStringInfo(&buf, ", heartbeat %.1f s ago", age);
 		appendStringInfo(&buf, ", interval %.1f s", interval_s);
+		if (strcmp(row->state, "stopped") == 0)
+			appendStringInfo(&buf, ", stopped %.1f s ago", seconds_between(row->updated_at, now));
 		add_check(list, "tunnel", status, buf.data);
 	}
 }
@@ -310,9 +332,10 @@ check_schema(CheckList *list, const CgExtension *ext)
 
 /*
  * check_wraparound
- *		Adds the wraparound row: the largest age(datfrozenxid) over all
- *		databases, in percent of the 2^31 transactions after which the
- *		cluster stops.
+ *		Adds the wraparound and multixact rows from one scan of pg_database:
+ *		the largest age(datfrozenxid) and mxid_age(datminmxid) over all
+ *		databases, each in percent of the 2^31 IDs after which the cluster
+ *		stops.
  */
 static void
 check_wraparound(CheckList *list)
@@ -321,8 +344,11 @@ check_wraparound(CheckList *list)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TransactionId next = XidFromFullTransactionId(ReadNextFullTransactionId());
+	MultiXactId next_mxid = ReadNextMultiXactId();
 	int32		max_age = 0;
+	int32		max_mxid_age = 0;
 	char	   *max_datname = NULL;
+	char	   *max_mxid_datname = NULL;
 	double		percent;
 
 	rel = table_open(DatabaseRelationId, AccessShareLock);
@@ -332,13 +358,23 @@ check_wraparound(CheckList *list)
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 		int32		age;
 
-		if (!TransactionIdIsNormal(db->datfrozenxid))
-			continue;
-		age = (int32) (next - db->datfrozenxid);
-		if (max_datname == NULL || age > max_age)
+		if (TransactionIdIsNormal(db->datfrozenxid))
 		{
-			max_age = age;
-			max_datname = pstrdup(NameStr(db->datname));
+			age = (int32) (next - db->datfrozenxid);
+			if (max_datname == NULL || age > max_age)
+			{
+				max_age = age;
+				max_datname = pstrdup(NameStr(db->datname));
+			}
+		}
+		if (MultiXactIdIsValid(db->datminmxid))
+		{
+			age = (int32) (next_mxid - db->datminmxid);
+			if (max_mxid_datname == NULL || age > max_mxid_age)
+			{
+				max_mxid_age = age;
+				max_mxid_datname = pstrdup(NameStr(db->datname));
+			}
 		}
 	}
 	systable_endscan(scan);
@@ -350,6 +386,153 @@ check_wraparound(CheckList *list)
 					cg_wraparound_critical_percent),
 			  psprintf("oldest unfrozen transaction ID is %d transactions old (%.1f%% of 2^31) in database \"%s\"",
 					   max_age, percent, max_datname ? max_datname : "?"));
+
+	percent = 100.0 * Max(max_mxid_age, 0) / 2147483648.0;
+	add_check(list, "multixact",
+			  grade(percent, cg_multixact_warn_percent,
+					cg_multixact_critical_percent),
+			  psprintf("oldest multixact ID is %d multixacts old (%.1f%% of 2^31) in database \"%s\"",
+					   max_mxid_age, percent,
+					   max_mxid_datname ? max_mxid_datname : "?"));
+}
+
+/*
+ * check_prepared_transactions
+ *		Adds the prepared_transactions row: the age of the oldest prepared
+ *		(two-phase) transaction of any database.  A forgotten one holds back
+ *		the xmin horizon like an open transaction, but survives restarts and
+ *		is invisible in pg_stat_activity.  Read through pg_prepared_xact(),
+ *		the set-returning function behind pg_prepared_xacts, called directly
+ *		(no SQL).
+ */
+static void
+check_prepared_transactions(CheckList *list)
+{
+	FmgrInfo	flinfo;
+	LOCAL_FCINFO(fcinfo, 0);
+	ReturnSetInfo rsinfo;
+	int			count = 0;
+	TimestampTz oldest = 0;
+	char	   *oldest_gid = NULL;
+	double		age;
+
+	fmgr_info(F_PG_PREPARED_XACT, &flinfo);
+	memset(&rsinfo, 0, sizeof(rsinfo));
+	rsinfo.type = T_ReturnSetInfo;
+	rsinfo.econtext = CreateStandaloneExprContext();
+	rsinfo.allowedModes = (int) SFRM_ValuePerCall;
+	rsinfo.returnMode = SFRM_ValuePerCall;
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL,
+							 (Node *) &rsinfo);
+	for (;;)
+	{
+		Datum		d;
+		bool		isnull;
+		TimestampTz prepared;
+
+		fcinfo->isnull = false;
+		rsinfo.isDone = ExprSingleResult;
+		d = FunctionCallInvoke(fcinfo);
+		if (rsinfo.isDone == ExprEndResult || fcinfo->isnull)
+			break;
+		/* columns: transaction, gid, prepared, ownerid, dbid */
+		prepared = DatumGetTimestampTz(GetAttributeByNum(DatumGetHeapTupleHeader(d),
+														 3, &isnull));
+		if (isnull)
+			continue;
+		if (count == 0 || prepared < oldest)
+		{
+			oldest = prepared;
+			oldest_gid = TextDatumGetCString(GetAttributeByNum(DatumGetHeapTupleHeader(d),
+															   2, &isnull));
+		}
+		count++;
+	}
+	FreeExprContext(rsinfo.econtext, true);
+
+	if (count == 0)
+	{
+		add_check(list, "prepared_transactions",
+				  grade(0, cg_prepared_transaction_warn,
+						cg_prepared_transaction_critical),
+				  pstrdup("no prepared transaction"));
+		return;
+	}
+	age = seconds_between(oldest, GetCurrentTimestamp());
+	add_check(list, "prepared_transactions",
+			  grade(age, cg_prepared_transaction_warn,
+					cg_prepared_transaction_critical),
+			  psprintf(count == 1
+					   ? "%d prepared transaction, the oldest prepared %.1f s ago (gid \"%s\")"
+					   : "%d prepared transactions, the oldest prepared %.1f s ago (gid \"%s\")",
+					   count, age, oldest_gid ? oldest_gid : "?"));
+}
+
+/*
+ * check_replication_slots
+ *		Adds the replication_slots row: the age, in transactions, of the
+ *		oldest xmin or catalog_xmin that a replication slot holds (an
+ *		abandoned slot keeps VACUUM from removing dead rows everywhere).
+ *		Read from the slots' shared memory under their locks.
+ */
+static void
+check_replication_slots(CheckList *list)
+{
+	TransactionId next = XidFromFullTransactionId(ReadNextFullTransactionId());
+	int32		max_age = 0;
+	char	   *max_slot = NULL;
+	const char *which = NULL;
+	int			nslots = 0;
+	int			i;
+
+	if (ReplicationSlotCtl != NULL)
+	{
+		LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+		for (i = 0; i < max_replication_slots; i++)
+		{
+			ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+			TransactionId xmin;
+			TransactionId catalog_xmin;
+			NameData	name;
+
+			if (!slot->in_use)
+				continue;
+			SpinLockAcquire(&slot->mutex);
+			xmin = slot->data.xmin;
+			catalog_xmin = slot->data.catalog_xmin;
+			name = slot->data.name;
+			SpinLockRelease(&slot->mutex);
+			nslots++;
+			if (TransactionIdIsNormal(xmin) &&
+				(max_slot == NULL || (int32) (next - xmin) > max_age))
+			{
+				max_age = (int32) (next - xmin);
+				max_slot = pstrdup(NameStr(name));
+				which = "xmin";
+			}
+			if (TransactionIdIsNormal(catalog_xmin) &&
+				(max_slot == NULL || (int32) (next - catalog_xmin) > max_age))
+			{
+				max_age = (int32) (next - catalog_xmin);
+				max_slot = pstrdup(NameStr(name));
+				which = "catalog_xmin";
+			}
+		}
+		LWLockRelease(ReplicationSlotControlLock);
+	}
+
+	if (max_slot == NULL)
+	{
+		add_check(list, "replication_slots",
+				  grade(0, cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
+				  psprintf(nslots == 1 ? "%d replication slot, none holds back xmin"
+						   : "%d replication slots, none holds back xmin", nslots));
+		return;
+	}
+	add_check(list, "replication_slots",
+			  grade(Max(max_age, 0), cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
+			  psprintf("slot \"%s\" holds %s %d transactions old",
+					   max_slot, which, max_age));
 }
 
 /*
@@ -409,6 +592,8 @@ run_checks(CheckList *list)
 	check_schema(list, have_ext ? &ext : NULL);
 	check_wraparound(list);
 	check_long_transactions(list, &backends);
+	check_prepared_transactions(list);
+	check_replication_slots(list);
 	check_locks(list, &backends);
 }
 

@@ -27,6 +27,13 @@ int			cg_long_transaction_warn = 300;
 int			cg_long_transaction_critical = 3600;
 int			cg_locks_warn_blocked = 1;
 int			cg_locks_critical_blocked = 10;
+int			cg_stopped_critical_after = 3600;
+int			cg_multixact_warn_percent = 50;
+int			cg_multixact_critical_percent = 75;
+int			cg_prepared_transaction_warn = 300;
+int			cg_prepared_transaction_critical = 3600;
+int			cg_slot_xmin_warn_age = 10000000;
+int			cg_slot_xmin_critical_age = 100000000;
 
 void		_PG_init(void);
 
@@ -90,6 +97,36 @@ _PG_init(void)
 	DefineCustomIntVariable("chatgenius.locks_critical_blocked",
 							"Number of backends waiting on a heavyweight lock at which health() reports critical.",
 							NULL, &cg_locks_critical_blocked, 10, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("chatgenius.stopped_critical_after",
+							"Time a tunnel may stay stopped (its helper not restarted) before health() reports it critical.",
+							NULL, &cg_stopped_critical_after, 3600, 0, INT_MAX / 1000,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	define_percent("chatgenius.multixact_warn_percent",
+				   "Oldest database multixact ID age, in percent of 2^31, at which health() warns.",
+				   &cg_multixact_warn_percent, 50);
+	define_percent("chatgenius.multixact_critical_percent",
+				   "Oldest database multixact ID age, in percent of 2^31, at which health() reports critical.",
+				   &cg_multixact_critical_percent, 75);
+
+	DefineCustomIntVariable("chatgenius.prepared_transaction_warn",
+							"Age of the oldest prepared transaction at which health() warns.",
+							NULL, &cg_prepared_transaction_warn, 300, 0, INT_MAX / 1000,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatgenius.prepared_transaction_critical",
+							"Age of the oldest prepared transaction at which health() reports critical.",
+							NULL, &cg_prepared_transaction_critical, 3600, 0, INT_MAX / 1000,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("chatgenius.slot_xmin_warn_age",
+							"Age, in transactions, of the oldest xmin held by a replication slot at which health() warns.",
+							NULL, &cg_slot_xmin_warn_age, 10000000, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatgenius.slot_xmin_critical_age",
+							"Age, in transactions, of the oldest xmin held by a replication slot at which health() reports critical.",
+							NULL, &cg_slot_xmin_critical_age, 100000000, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("chatgenius");

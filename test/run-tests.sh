@@ -31,14 +31,13 @@ stage()
 count_result()
 {
 	local name=$1 log=$2 status=$3 n f
-	if n=$(grep -oE 'All [0-9]+ tests passed' "$log" | grep -oE '[0-9]+'); then
+	if grep -qE 'All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed' "$log"; then
+		# pg_regress and pg_isolation_regress print one summary each.
+		n=$(grep -oE 'All [0-9]+ tests passed' "$log" | awk '{s += $2} END {print s + 0}')
 		passed=$((passed + n))
-	elif grep -qE '[0-9]+ of [0-9]+ tests failed' "$log"; then
-		f=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log" | head -1)
-		n=${f#* of }
-		n=${n%% *}
-		f=${f%% *}
-		passed=$((passed + n - f))
+		n=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log" | awk '{s += $3 - $1} END {print s + 0}')
+		f=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log" | awk '{s += $1} END {print s + 0}')
+		passed=$((passed + n))
 		failed=$((failed + f))
 	elif grep -qE 'Tests=[0-9]+' "$log"; then
 		# prove and pg_prove print one summary per run; a stage may hold several.
@@ -79,7 +78,8 @@ fi
 if [ $# -gt 0 ]; then
 	run_stage selected prove -v "$@"
 else
-	# pg_regress against a throwaway cluster of the shared fixture.
+	# pg_regress, then the isolation specs (make installcheck runs both),
+	# against a throwaway cluster of the shared fixture.
 	run_stage pg_regress bash -c '
 		. test/lib/fixture.sh
 		fx_init regress
