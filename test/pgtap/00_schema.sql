@@ -1,7 +1,7 @@
 -- The schema of the newest version: tables, columns (and their order),
 -- types, indexes and triggers.  Run on a fresh install and on an updated one.
 BEGIN;
-SELECT plan(280);
+SELECT plan(287);
 SELECT has_schema('chatgenius');
 SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_status', 'user_settings', 'user_status', 'users']);
 SELECT sequences_are('chatgenius', ARRAY['tunnel_events_id_seq']);
@@ -203,9 +203,9 @@ SELECT has_index('chatgenius', 'sync_state', 'sync_state_channel_id_idx', ARRAY[
 SELECT triggers_are('chatgenius', 'sync_state', ARRAY['sync_state_set_updated_at']::name[]);
 
 -- schema_migrations
-SELECT columns_are('chatgenius', 'schema_migrations', ARRAY['version', 'description', 'script', 'applied_at', 'applied_by', 'execution_ms', 'fingerprint', 'success']);
+SELECT columns_are('chatgenius', 'schema_migrations', ARRAY['version', 'description', 'script', 'applied_at', 'applied_by', 'execution_ms', 'fingerprint', 'success', 'accepted_at', 'accepted_by', 'accepted_reason']);
 SELECT is(ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = 'chatgenius.schema_migrations'::regclass
-	AND attnum > 0 AND NOT attisdropped ORDER BY attnum), ARRAY['version', 'description', 'script', 'applied_at', 'applied_by', 'execution_ms', 'fingerprint', 'success'],
+	AND attnum > 0 AND NOT attisdropped ORDER BY attnum), ARRAY['version', 'description', 'script', 'applied_at', 'applied_by', 'execution_ms', 'fingerprint', 'success', 'accepted_at', 'accepted_by', 'accepted_reason'],
 	'schema_migrations: columns in order');
 SELECT col_type_is('chatgenius', 'schema_migrations', 'version', 'text', 'schema_migrations.version is text');
 SELECT col_type_is('chatgenius', 'schema_migrations', 'description', 'text', 'schema_migrations.description is text');
@@ -259,7 +259,8 @@ SELECT col_type_is('chatgenius', 'tunnel_events', 'detail', 'text', 'tunnel_even
 SELECT col_type_is('chatgenius', 'tunnel_events', 'occurred_at', 'timestamp with time zone', 'tunnel_events.occurred_at is timestamp with time zone');
 SELECT col_type_is('chatgenius', 'tunnel_events', 'recorded_at', 'timestamp with time zone', 'tunnel_events.recorded_at is timestamp with time zone');
 SELECT col_type_is('chatgenius', 'tunnel_events', 'event_key', 'text', 'tunnel_events.event_key is text');
-SELECT indexes_are('chatgenius', 'tunnel_events', ARRAY['tunnel_events_pkey', 'tunnel_events_tunnel_name_event_key_key', 'tunnel_events_tunnel_name_occurred_at_idx']);
+SELECT indexes_are('chatgenius', 'tunnel_events', ARRAY['tunnel_events_pkey', 'tunnel_events_tunnel_name_event_key_key', 'tunnel_events_tunnel_name_occurred_at_idx', 'tunnel_events_occurred_at_idx']);
+SELECT has_index('chatgenius', 'tunnel_events', 'tunnel_events_occurred_at_idx', ARRAY['occurred_at']);
 SELECT has_index('chatgenius', 'tunnel_events', 'tunnel_events_pkey', ARRAY['id']);
 SELECT has_index('chatgenius', 'tunnel_events', 'tunnel_events_tunnel_name_event_key_key', ARRAY['tunnel_name', 'event_key']);
 SELECT has_index('chatgenius', 'tunnel_events', 'tunnel_events_tunnel_name_occurred_at_idx', ARRAY['tunnel_name', 'occurred_at']);
@@ -304,7 +305,10 @@ SELECT is_empty($$
 SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health', 'health_summary',
 	'pool_stats', 'report_status', 'report_event', 'set_updated_at', 'messages_check_thread',
 	'messages_refuse_archived', 'notify_message_change', 'notify_reaction_change',
-	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge']);
+	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
+	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events']);
+SELECT is_definer('chatgenius', 'report_status', ARRAY['jsonb']);
+SELECT is_definer('chatgenius', 'report_event', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_status', ARRAY['text','text','integer','integer','bigint',
 	'text','integer','integer','integer','bigint','integer','bigint','bigint','integer','text','text',
 	'timestamp with time zone','boolean']);
@@ -318,6 +322,14 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) 
 	'user_settings', 'user_status', 'message_reads', 'sync_state', 'schema_migrations',
 	'tunnel_status', 'tunnel_events', 'tunnel_events_id_seq'],
 	'every data table and sequence is dumped (pg_extension_config_dump)');
+SELECT is((SELECT e.extcondition[x.n] FROM pg_extension e, unnest(e.extconfig) WITH ORDINALITY AS x(oid, n)
+	WHERE e.extname = 'chatgenius' AND x.oid = 'chatgenius.tunnel_status'::regclass), 'WHERE false',
+	'tunnel_status rows stay out of dumps');
+SELECT set_eq($$SELECT tgname::text FROM pg_trigger
+		WHERE pg_get_triggerdef(oid) LIKE '%WHEN ((NOT chatgenius.restoring()))%'$$,
+	ARRAY['messages_check_thread', 'messages_refuse_archived', 'messages_notify', 'reactions_notify',
+	'channel_members_notify', 'user_status_notify'],
+	'the rule and NOTIFY triggers stand aside during a restore');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- Privileges: PUBLIC reads no chat data and writes no status; only ulid()
 -- is callable by everyone; pg_monitor reads the status and health.
 BEGIN;
-SELECT plan(52);
+SELECT plan(58);
 
 SELECT schema_privs_are('chatgenius', 'public', ARRAY[]::text[],
 	'PUBLIC has no USAGE on schema chatgenius');
@@ -31,6 +31,17 @@ SELECT function_privs_are('chatgenius', 'report_event',
 SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'public', ARRAY[]::text[],
 		'PUBLIC may not call ' || f || '()')
   FROM unnest(ARRAY['health', 'health_summary', 'pool_stats', 'schema_fingerprint']) AS f;
+SELECT function_privs_are('chatgenius', f, ARRAY['jsonb'], 'public', ARRAY[]::text[],
+		'PUBLIC may not call ' || f || '(jsonb)')
+  FROM unnest(ARRAY['report_status', 'report_event']) AS f;
+SELECT function_privs_are('chatgenius', 'accept_schema', ARRAY['text'], 'public', ARRAY[]::text[],
+	'PUBLIC may not accept the schema');
+SELECT function_privs_are('chatgenius', 'forget_tunnel', ARRAY['text', 'boolean'], 'public', ARRAY[]::text[],
+	'PUBLIC may not forget a tunnel');
+SELECT function_privs_are('chatgenius', 'prune_tunnel_events', ARRAY['interval'], 'public', ARRAY[]::text[],
+	'PUBLIC may not prune events');
+SELECT function_privs_are('chatgenius', 'restoring', ARRAY[]::text[], 'public', ARRAY['EXECUTE'],
+	'PUBLIC may call restoring() (trigger WHEN clauses run as the writing role)');
 SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'pg_monitor', ARRAY['EXECUTE'],
 		'pg_monitor may call ' || f || '()')
   FROM unnest(ARRAY['health', 'health_summary', 'pool_stats', 'schema_fingerprint']) AS f;

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs every pgTAP suite in test/pgtap/ with pg_prove against a throwaway
-# cluster, three times: on a fresh install of the newest version, on a
-# database created at 1.0 with data then updated, and on one created at 1.1
-# with data then updated.  Exits non-zero if any run fails.
+# cluster, four times: on a fresh install of the newest version, and on
+# databases at 1.0, 1.1 and 1.2 with data, then updated.  Exits non-zero if any run fails.
 #
 #   make NO_HELPER=1 install && bash test/pgtap/run.sh
 set -uo pipefail
@@ -26,16 +25,20 @@ make_db()
 		fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' || return 1
 		return 0
 	fi
-	fx_psql -d "$db" -c "CREATE EXTENSION chatgenius VERSION '$from'" || return 1
+	# data-1.0.sql names channels.topic: 1.2 is reached after it is loaded.
+	fx_psql -d "$db" -c "CREATE EXTENSION chatgenius VERSION '${from/1.2/1.1}'" || return 1
 	fx_psql -d "$db" -f "$TOP/test/upgrade/data-1.0.sql" >/dev/null || return 1
 	if [ "$from" != 1.0 ]; then
 		fx_psql -d "$db" -f "$TOP/test/upgrade/data-1.1.sql" >/dev/null || return 1
+	fi
+	if [ "$from" = 1.2 ]; then
+		fx_psql -d "$db" -c "ALTER EXTENSION chatgenius UPDATE TO '1.2'" || return 1
 	fi
 	fx_psql -d "$db" -c 'ALTER EXTENSION chatgenius UPDATE' || return 1
 }
 
 rc=0
-for setup in fresh: from_1_0:1.0 from_1_1:1.1; do
+for setup in fresh: from_1_0:1.0 from_1_1:1.1 from_1_2:1.2; do
 	db=tap_${setup%%:*}
 	from=${setup#*:}
 	if [ -n "$from" ]; then
