@@ -6,7 +6,9 @@
 #     backend status array on every call (pg_stat_clear_snapshot), so that
 #     nothing but the function itself is measured;
 #   - health_summary() the same way;
-#   - end to end: pgbench, one statement per transaction over the socket.
+#   - end to end: pgbench, one statement per transaction over the socket;
+#   - the alternative to the C fingerprint: hashing the SQL description of
+#     test/upgrade/describe.sql on every call (pgbench).
 # Exits 1 when health() takes 1000 µs or more per call in-server.
 #
 #   test/bench/health.sh [CALLS]      (as root; the extension must be installed)
@@ -89,10 +91,20 @@ chown postgres: "$FX_DIR/health.sql"
 pgbench_latency=$("$FX_PGBIN/pgbench" -n -M prepared -c 1 -t "$calls" -f "$FX_DIR/health.sql" "$db" 2>&1 |
 	sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
 
+# The SQL description, hashed as the fingerprint would be, once per call.
+{
+	sed -n '/^WITH ext AS/,$p' "$top/test/upgrade/describe.sql" |
+		sed 's/^SELECT line FROM lines ORDER BY line COLLATE "C";$/SELECT sha256(convert_to(string_agg(line, E'"'"'\\n'"'"' ORDER BY line COLLATE "C"), '"'"'UTF8'"'"')) FROM lines;/'
+} >"$FX_DIR/describe.sql"
+chown postgres: "$FX_DIR/describe.sql"
+describe_latency=$("$FX_PGBIN/pgbench" -n -M simple -c 1 -t 50 -f "$FX_DIR/describe.sql" "$db" 2>&1 |
+	sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p')
+
 echo "chatgenius health() benchmark: 100 tunnels, $events tunnel_events, $calls calls"
 echo "health():         ${health_us} µs per call in-server (first call in the session: ${health_first_us} µs)"
 echo "health_summary(): ${summary_us} µs per call in-server (first call in the session: ${summary_first_us} µs)"
 echo "health() via pgbench, one call per transaction: $(awk -v ms="$pgbench_latency" 'BEGIN { printf "%.1f", ms * 1000 }') µs per call"
+echo "the SQL description of the extension hashed per call (the alternative to the C fingerprint): ${describe_latency} ms per call"
 
 if awk -v us="$health_us" -v budget="$budget_us" 'BEGIN { exit !(us + 0 >= budget) }'; then
 	echo "FAIL: health() takes ${health_us} µs per call, the budget is ${budget_us} µs"
