@@ -5,8 +5,8 @@
  *  - concurrency: the thread and archive rules lock the row they read;
  *  - drift: accept_schema() takes the current objects as the new baseline;
  *  - tunnels: forget_tunnel(), prune_tunnel_events() and its index, and a
- *    write path whose signature never changes (report_status(jsonb),
- *    report_event(jsonb)); the positional functions stay for older helpers.
+ *    write path whose signature never changes (report_status_json(jsonb),
+ *    report_event_json(jsonb)); the positional functions stay for older helpers.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
@@ -295,7 +295,7 @@ COMMENT ON FUNCTION @extschema@.prune_tunnel_events(interval) IS
  * 0, so newer and older helpers call the same function: its signature
  * never changes, and neither do the operator's GRANTs on it.
  */
-CREATE FUNCTION @extschema@.report_status(report jsonb) RETURNS void
+CREATE FUNCTION @extschema@.report_status_json(report jsonb) RETURNS void
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
@@ -335,7 +335,7 @@ BEGIN
 		updated_at = pg_catalog.now();
 END
 $$;
-COMMENT ON FUNCTION @extschema@.report_status(jsonb) IS
+COMMENT ON FUNCTION @extschema@.report_status_json(jsonb) IS
 	'the tunnel helper''s status report (keys: tunnel_status''s columns, "heartbeat"): upserts its tunnel_status row';
 
 -- The 1.0 entry point, kept for helpers older than 1.3: the same report.
@@ -348,7 +348,7 @@ CREATE OR REPLACE FUNCTION @extschema@.report_status(p_tunnel_name text, p_state
 	RETURNS void
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
-SELECT @extschema@.report_status(pg_catalog.jsonb_build_object(
+SELECT @extschema@.report_status_json(pg_catalog.jsonb_build_object(
 	'tunnel_name', p_tunnel_name, 'state', p_state,
 	'heartbeat_interval_ms', p_heartbeat_interval_ms, 'retries', p_retries,
 	'reconnects', p_reconnects, 'last_error', p_last_error, 'pool_size', p_pool_size,
@@ -366,7 +366,7 @@ $$;
  * chatgenius_tunnel.  The announced detail is cut to 1000 characters so that
  * the payload stays under NOTIFY's limit; the row keeps all of it.
  */
-CREATE FUNCTION @extschema@.report_event(event jsonb) RETURNS boolean
+CREATE FUNCTION @extschema@.report_event_json(event jsonb) RETURNS boolean
 	LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
@@ -390,7 +390,7 @@ BEGIN
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.report_event(jsonb) IS
+COMMENT ON FUNCTION @extschema@.report_event_json(jsonb) IS
 	'the tunnel helper''s event log (keys: tunnel_name, event, detail, occurred_at, event_key): inserts once per (tunnel_name, event_key) and notifies chatgenius_tunnel';
 
 -- The 1.0 entry point, kept for helpers older than 1.3: the same event.
@@ -399,7 +399,7 @@ CREATE OR REPLACE FUNCTION @extschema@.report_event(p_tunnel_name text, p_event 
 	RETURNS boolean
 	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
-SELECT @extschema@.report_event(pg_catalog.jsonb_build_object(
+SELECT @extschema@.report_event_json(pg_catalog.jsonb_build_object(
 	'tunnel_name', p_tunnel_name, 'event', p_event, 'detail', p_detail,
 	'occurred_at', p_occurred_at, 'event_key', p_event_key));
 $$;
@@ -415,8 +415,8 @@ COMMENT ON FUNCTION @extschema@.health() IS
 REVOKE EXECUTE ON FUNCTION @extschema@.accept_schema(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.forget_tunnel(text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION @extschema@.prune_tunnel_events(interval) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION @extschema@.report_status(jsonb) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION @extschema@.report_event(jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.report_status_json(jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.report_event_json(jsonb) FROM PUBLIC;
 
 ------------------------------------------------------------------ history (last)
 

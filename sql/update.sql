@@ -63,8 +63,8 @@ SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHE
 SELECT count(DISTINCT fingerprint) AS distinct_fingerprints FROM schema_migrations;
 
 -- 1.3: an operator's GRANTs to the helper's role survive the update (no
--- function is dropped), and the old entry points keep working next to the
--- jsonb ones.
+-- function is dropped), and the positional entry points keep working next
+-- to the jsonb ones.
 CREATE ROLE regress_cg_helper;
 GRANT USAGE ON SCHEMA chatgenius TO regress_cg_helper;
 GRANT EXECUTE ON FUNCTION report_status(text, text, integer, integer, bigint, text, integer,
@@ -74,15 +74,23 @@ ALTER EXTENSION chatgenius UPDATE TO '1.3';
 SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
 SELECT p.oid::regprocedure AS function, has_function_privilege('regress_cg_helper', p.oid, 'EXECUTE') AS granted
   FROM pg_proc p WHERE p.pronamespace = 'chatgenius'::regnamespace
-   AND p.proname IN ('report_status', 'report_event') ORDER BY 1::text;
+   AND p.proname LIKE 'report\_%' ORDER BY 1::text;
 SET ROLE regress_cg_helper;
 SELECT report_status('old-helper', 'connected', 1000, 0, 0, NULL, 2, 1, 0, 0, 0, 0, 0, 42,
 	'host', '1.2', now());
 SELECT report_event('old-helper', 'connected', 'up', now(), 'k-old');
 RESET ROLE;
+-- The jsonb entry points have names of their own: a GRANT by name alone
+-- stays unambiguous.
+GRANT EXECUTE ON FUNCTION report_status_json, report_event_json TO regress_cg_helper;
+SET ROLE regress_cg_helper;
+SELECT report_event_json(jsonb_build_object('tunnel_name', 'old-helper', 'event', 'disconnected',
+	'occurred_at', now(), 'event_key', 'k-new'));
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION report_status_json, report_event_json FROM regress_cg_helper;
 SELECT tunnel_name, state, pool_size, helper_pid, last_heartbeat IS NOT NULL AS beat
   FROM tunnel_status;
-SELECT tunnel_name, event, detail FROM tunnel_events;
+SELECT tunnel_name, event, detail FROM tunnel_events ORDER BY id;
 SELECT forget_tunnel('old-helper', true) AS forgotten;
 SELECT count(*) AS status_rows, (SELECT count(*) FROM tunnel_events) AS event_rows FROM tunnel_status;
 REVOKE ALL ON FUNCTION report_status(text, text, integer, integer, bigint, text, integer,

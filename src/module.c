@@ -50,6 +50,32 @@ define_percent(const char *name, const char *desc, int *var, int boot)
 }
 
 /*
+ * define_seconds
+ *		Defines one time threshold in seconds (accepting units such as
+ *		'5min'); returns nothing.  Exists because five settings share the
+ *		same range, unit and context.
+ */
+static void
+define_seconds(const char *name, const char *desc, int *var, int boot)
+{
+	DefineCustomIntVariable(name, desc, NULL, var, boot, 0, INT_MAX / 1000,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+/*
+ * define_count
+ *		Defines one threshold counted in backends or transactions; returns
+ *		nothing.  Exists because four settings share the same range and
+ *		context.
+ */
+static void
+define_count(const char *name, const char *desc, int *var, int boot)
+{
+	DefineCustomIntVariable(name, desc, NULL, var, boot, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
  * _PG_init
  *		Library load hook; returns nothing.  Defines the health thresholds
  *		and reserves the chatgenius. prefix so that misspelt settings are
@@ -81,28 +107,23 @@ _PG_init(void)
 				   "Oldest database transaction ID age, in percent of 2^31, at which health() reports critical.",
 				   &cg_wraparound_critical_percent, 75);
 
-	DefineCustomIntVariable("chatgenius.long_transaction_warn",
-							"Age of the oldest client transaction at which health() warns.",
-							NULL, &cg_long_transaction_warn, 300, 0, INT_MAX / 1000,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("chatgenius.long_transaction_critical",
-							"Age of the oldest client transaction at which health() reports critical.",
-							NULL, &cg_long_transaction_critical, 3600, 0, INT_MAX / 1000,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	define_seconds("chatgenius.long_transaction_warn",
+				   "Age of the oldest client transaction at which health() warns.",
+				   &cg_long_transaction_warn, 300);
+	define_seconds("chatgenius.long_transaction_critical",
+				   "Age of the oldest client transaction at which health() reports critical.",
+				   &cg_long_transaction_critical, 3600);
 
-	DefineCustomIntVariable("chatgenius.locks_warn_blocked",
-							"Number of backends waiting on a heavyweight lock at which health() warns.",
-							NULL, &cg_locks_warn_blocked, 1, 0, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("chatgenius.locks_critical_blocked",
-							"Number of backends waiting on a heavyweight lock at which health() reports critical.",
-							NULL, &cg_locks_critical_blocked, 10, 0, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+	define_count("chatgenius.locks_warn_blocked",
+				 "Number of backends waiting on a heavyweight lock at which health() warns.",
+				 &cg_locks_warn_blocked, 1);
+	define_count("chatgenius.locks_critical_blocked",
+				 "Number of backends waiting on a heavyweight lock at which health() reports critical.",
+				 &cg_locks_critical_blocked, 10);
 
-	DefineCustomIntVariable("chatgenius.stopped_critical_after",
-							"Time a tunnel may stay stopped (its helper not restarted) before health() reports it critical.",
-							NULL, &cg_stopped_critical_after, 3600, 0, INT_MAX / 1000,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	define_seconds("chatgenius.stopped_critical_after",
+				   "Time a tunnel may stay stopped (its helper not restarted) before health() reports it critical.",
+				   &cg_stopped_critical_after, 3600);
 
 	define_percent("chatgenius.multixact_warn_percent",
 				   "Oldest database multixact ID age, in percent of 2^31, at which health() warns.",
@@ -111,23 +132,19 @@ _PG_init(void)
 				   "Oldest database multixact ID age, in percent of 2^31, at which health() reports critical.",
 				   &cg_multixact_critical_percent, 75);
 
-	DefineCustomIntVariable("chatgenius.prepared_transaction_warn",
-							"Age of the oldest prepared transaction at which health() warns.",
-							NULL, &cg_prepared_transaction_warn, 300, 0, INT_MAX / 1000,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("chatgenius.prepared_transaction_critical",
-							"Age of the oldest prepared transaction at which health() reports critical.",
-							NULL, &cg_prepared_transaction_critical, 3600, 0, INT_MAX / 1000,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	define_seconds("chatgenius.prepared_transaction_warn",
+				   "Age of the oldest prepared transaction at which health() warns.",
+				   &cg_prepared_transaction_warn, 300);
+	define_seconds("chatgenius.prepared_transaction_critical",
+				   "Age of the oldest prepared transaction at which health() reports critical.",
+				   &cg_prepared_transaction_critical, 3600);
 
-	DefineCustomIntVariable("chatgenius.slot_xmin_warn_age",
-							"Age, in transactions, of the oldest xmin held by a replication slot at which health() warns.",
-							NULL, &cg_slot_xmin_warn_age, 10000000, 0, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("chatgenius.slot_xmin_critical_age",
-							"Age, in transactions, of the oldest xmin held by a replication slot at which health() reports critical.",
-							NULL, &cg_slot_xmin_critical_age, 100000000, 0, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+	define_count("chatgenius.slot_xmin_warn_age",
+				 "Age, in transactions, of the oldest xmin held by a replication slot at which health() warns.",
+				 &cg_slot_xmin_warn_age, 10000000);
+	define_count("chatgenius.slot_xmin_critical_age",
+				 "Age, in transactions, of the oldest xmin held by a replication slot at which health() reports critical.",
+				 &cg_slot_xmin_critical_age, 100000000);
 
 	MarkGUCPrefixReserved("chatgenius");
 }

@@ -306,9 +306,10 @@ SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health',
 	'pool_stats', 'report_status', 'report_event', 'set_updated_at', 'messages_check_thread',
 	'messages_refuse_archived', 'notify_message_change', 'notify_reaction_change',
 	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
-	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events']);
-SELECT is_definer('chatgenius', 'report_status', ARRAY['jsonb']);
-SELECT is_definer('chatgenius', 'report_event', ARRAY['jsonb']);
+	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events', 'report_status_json',
+	'report_event_json']);
+SELECT is_definer('chatgenius', 'report_status_json', ARRAY['jsonb']);
+SELECT is_definer('chatgenius', 'report_event_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_status', ARRAY['text','text','integer','integer','bigint',
 	'text','integer','integer','integer','bigint','integer','bigint','bigint','integer','text','text',
 	'timestamp with time zone','boolean']);

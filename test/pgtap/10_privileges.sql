@@ -33,7 +33,7 @@ SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'public', ARRAY[]::t
   FROM unnest(ARRAY['health', 'health_summary', 'pool_stats', 'schema_fingerprint']) AS f;
 SELECT function_privs_are('chatgenius', f, ARRAY['jsonb'], 'public', ARRAY[]::text[],
 		'PUBLIC may not call ' || f || '(jsonb)')
-  FROM unnest(ARRAY['report_status', 'report_event']) AS f;
+  FROM unnest(ARRAY['report_status_json', 'report_event_json']) AS f;
 SELECT function_privs_are('chatgenius', 'accept_schema', ARRAY['text'], 'public', ARRAY[]::text[],
 	'PUBLIC may not accept the schema');
 SELECT function_privs_are('chatgenius', 'forget_tunnel', ARRAY['text', 'boolean'], 'public', ARRAY[]::text[],
