@@ -10,10 +10,10 @@
 #              dump (tables, indexes, triggers and foreign keys exist
 #              before the COPY);
 #   procedure  the README's "Backups and restores" procedure (replica mode).
-# The installed extension version is the one measured; run it once per
-# version to compare.
+# The source database is at VERSION (default: the installed default
+# version); run once per version, or with an older package, to compare.
 #
-#   test/bench/restore.sh [MESSAGES]      (as root; the extension must be installed)
+#   [VERSION=1.2] test/bench/restore.sh [MESSAGES]   (as root; the extension must be installed)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,7 +30,7 @@ chown postgres: "$work"
 
 fx_log "loading $messages messages"
 fx_psql -d postgres -c 'CREATE DATABASE app' -c 'CREATE DATABASE plainsrc' >/dev/null
-fx_psql -d app -c 'CREATE EXTENSION chatgenius' >/dev/null
+fx_psql -d app -c "CREATE EXTENSION chatgenius ${VERSION:+VERSION '$VERSION'}" >/dev/null
 # ULID-shaped ids from a number (uppercase hex is valid Crockford base32);
 # ten messages in a row share a channel, the sixth replies to the fifth.
 # Loaded in replica mode: no trigger, no NOTIFY while generating.
