@@ -3,7 +3,7 @@
 BEGIN;
 SELECT plan(280);
 SELECT has_schema('chatgenius');
-SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_status', 'user_settings', 'user_status', 'users']);
+SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'realtime_outbox', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_status', 'user_settings', 'user_status', 'users']);
 SELECT sequences_are('chatgenius', ARRAY['tunnel_events_id_seq']);
 
 -- users
@@ -304,7 +304,8 @@ SELECT is_empty($$
 SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health', 'health_summary',
 	'pool_stats', 'report_status', 'report_event', 'set_updated_at', 'messages_check_thread',
 	'messages_refuse_archived', 'notify_message_change', 'notify_reaction_change',
-	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge']);
+	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
+	'realtime_status']);
 SELECT is_definer('chatgenius', 'report_status', ARRAY['text','text','integer','integer','bigint',
 	'text','integer','integer','integer','bigint','integer','bigint','bigint','integer','text','text',
 	'timestamp with time zone','boolean']);
