@@ -16,9 +16,10 @@ SELECT pg_catalog.set_config('chatgenius_migration.started_at',
 
 /*
  * Changes committed but not yet sent.  The notifier deletes the rows it
- * sends in the transaction that sends them.  No index (the notifier reads
- * it whole, it stays small); vacuumed often, being a queue.  Not dumped:
- * a restored database has no listener waiting for them.
+ * sends in the transaction that sends them, and reads from the xmin of its
+ * previous snapshot on through the index, so the dead rows of a queue cost
+ * it nothing until vacuum removes them.  Vacuumed often, being a queue.
+ * Not dumped: a restored database has no listener waiting for them.
  */
 CREATE TABLE @extschema@.realtime_outbox (
 	xid xid8 NOT NULL,
@@ -28,6 +29,7 @@ CREATE TABLE @extschema@.realtime_outbox (
 	created_at timestamptz NOT NULL
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
 	autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 1000);
+CREATE INDEX realtime_outbox_xid_seq_idx ON @extschema@.realtime_outbox (xid, seq);
 COMMENT ON TABLE @extschema@.realtime_outbox IS
 	'changes committed and not yet sent by the notifier: writer''s transaction, order within it, channel, payload';
 GRANT SELECT ON @extschema@.realtime_outbox TO pg_monitor;

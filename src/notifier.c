@@ -18,7 +18,8 @@
  * Commit order: outbox ids assigned during the writing transaction do not
  * follow commit order, so no "position > last" reader is used.  Instead a
  * batch is every row visible in one snapshot, and delivered rows are
- * deleted:
+ * deleted (the scan starts at the previous snapshot's xmin, see
+ * notifier_read_batch, which keeps it short):
  *  - a transaction that commits after the snapshot is invisible to it and
  *    lands in a later batch, however early its rows were written, so no
  *    row is skipped and no earlier batch can hold a later commit;
@@ -39,7 +40,9 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_type_d.h"
 #include "catalog/namespace.h"
 #include "commands/async.h"
 #include "common/hashfn.h"
@@ -106,11 +109,20 @@ notifier_outbox_exists(void)
  * notifier_read_batch
  *		Returns the rows visible now, in delivery order, copied into cxt;
  *		*nrows is their count.  One read-only transaction, one snapshot.
+ *
+ * Only rows with xid >= *horizon are read, through the index: a row that
+ * was not visible to the previous batch's snapshot belongs to a transaction
+ * that was running then or began later, so its xid is at least that
+ * snapshot's xmin.  Everything older was delivered, and its dead index
+ * entries are never visited again.  *horizon becomes this snapshot's xmin.
  */
 static NotifierRow *
-notifier_read_batch(MemoryContext cxt, int *nrows)
+notifier_read_batch(MemoryContext cxt, int *nrows, Datum *horizon)
 {
 	NotifierRow *rows = NULL;
+	Oid			argtypes[1] = {XID8OID};
+	Datum		next_horizon;
+	bool		isnull;
 	uint64		i;
 
 	SetCurrentStatementStartTimestamp();
@@ -119,8 +131,16 @@ notifier_read_batch(MemoryContext cxt, int *nrows)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "reading the outbox");
-	if (SPI_execute("SELECT ctid, xid, channel, payload FROM chatgenius.realtime_outbox"
-					" ORDER BY xid, seq", true, 0) != SPI_OK_SELECT)
+
+	/* read_only: both statements run in the snapshot pushed above */
+	if (SPI_execute("SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the snapshot's xmin");
+	next_horizon = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+	if (SPI_execute_with_args("SELECT ctid, xid, channel, payload FROM chatgenius.realtime_outbox"
+							  " WHERE xid >= $1 ORDER BY xid, seq",
+							  1, argtypes, horizon, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read chatgenius.realtime_outbox");
 
 	*nrows = (int) SPI_processed;
@@ -133,7 +153,6 @@ notifier_read_batch(MemoryContext cxt, int *nrows)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
 
 			rows[i].ctid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 1, &isnull));
 			rows[i].xid = DatumGetFullTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
@@ -142,6 +161,7 @@ notifier_read_batch(MemoryContext cxt, int *nrows)
 		}
 		MemoryContextSwitchTo(old);
 	}
+	*horizon = next_horizon;
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -232,14 +252,14 @@ notifier_send_chunk(NotifierRow *rows, int first, int end)
  *		Delivers every outbox row visible now; returns how many.
  */
 static int
-notifier_deliver(Oid dboid, MemoryContext cxt)
+notifier_deliver(Oid dboid, MemoryContext cxt, Datum *horizon)
 {
 	NotifierRow *rows;
 	int			nrows;
 	int			first = 0;
 
 	cg_notifier_clear_pending(dboid);
-	rows = notifier_read_batch(cxt, &nrows);
+	rows = notifier_read_batch(cxt, &nrows, horizon);
 	while (first < nrows)
 	{
 		int			end = notifier_chunk_end(rows, first, nrows);
@@ -267,6 +287,7 @@ chatgenius_notifier_main(Datum main_arg)
 	Oid			dboid = DatumGetObjectId(main_arg);
 	MemoryContext cxt;
 	TimestampTz last_work;
+	Datum		horizon = FullTransactionIdGetDatum(FullTransactionIdFromEpochAndXid(0, 0));
 
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -278,6 +299,10 @@ chatgenius_notifier_main(Datum main_arg)
 	before_shmem_exit(cg_notifier_release, ObjectIdGetDatum(dboid));
 	if (!notifier_outbox_exists())
 		proc_exit(0);
+
+	/* The outbox is a queue: read it through its index, never whole. */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "chatgenius notifier batch",
 								ALLOCSET_DEFAULT_SIZES);
@@ -292,7 +317,7 @@ chatgenius_notifier_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (notifier_deliver(dboid, cxt) > 0)
+		if (notifier_deliver(dboid, cxt, &horizon) > 0)
 		{
 			last_work = GetCurrentTimestamp();
 			/* The gap between batches: one NOTIFY lock per interval. */

@@ -13,7 +13,10 @@
 #           writing transaction (the C triggers);
 #   v1.2    the extension at version 1.2, in another database: today's
 #           PL/pgSQL triggers with NOTIFY in the writing transaction;
-#   off     the extension, chatgenius.realtime = off: no notification.
+#   off     the extension, chatgenius.realtime = off: no notification;
+#   norules the extension as on, with the rule triggers messages_check_thread
+#           and messages_refuse_archived disabled for the run: the most
+#           that merging or rewriting them could gain.
 # A listener on each database counts what arrives.  Printed per run: write
 # transactions per second, the ratio to bare at the same writer count, the
 # delivery delay (p50, p99: receive time minus the ULID time of the row) and
@@ -25,7 +28,8 @@
 #
 #   make install && bash test/bench/realtime.sh [SECONDS] [ROUNDS] [TARGETS]
 #   (defaults: 8 s per run, 1 round, "bare on direct v1.2 off";
-#    environment: WRITERS="1 4 16", MIX=chat|post, SYNC_COMMIT=on|off)
+#    environment: WRITERS="1 4 16", MIX=chat|post, SYNC_COMMIT=on|off,
+#    BATCH_DELAY=ms for chatgenius.realtime_batch_delay)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -68,6 +72,10 @@ seed()
 }
 
 fx_psql -d "$DB" -c 'CREATE EXTENSION chatgenius' >/dev/null
+if [ -n "${BATCH_DELAY:-}" ]; then
+	fx_psql -d postgres -c "ALTER SYSTEM SET chatgenius.realtime_batch_delay = '${BATCH_DELAY}ms'" \
+		-c 'SELECT pg_reload_conf()' >/dev/null
+fi
 fx_psql -d postgres -c "CREATE DATABASE $DB12" >/dev/null
 fx_psql -d "$DB12" -c "CREATE EXTENSION chatgenius VERSION '1.2'" >/dev/null
 # The bare tables: LIKE ... INCLUDING ALL copies columns, defaults, checks
@@ -168,6 +176,8 @@ run()
 	direct) opts='-c chatgenius.realtime=direct' ;;
 	off) opts='-c chatgenius.realtime=off' ;;
 	v1.2) db=$DB12 listener=v12 ;;
+	norules) fx_psql -d "$DB" -c 'ALTER TABLE chatgenius.messages
+		DISABLE TRIGGER messages_check_thread, DISABLE TRIGGER messages_refuse_archived' >/dev/null ;;
 	esac
 	local mix
 	case $MIX in
@@ -185,6 +195,8 @@ run()
 	PGOPTIONS="-c synchronous_commit=$SYNC_COMMIT $opts" "$PGBENCH" -n -M prepared -d "$db" -c "$n" \
 		-j "$((n < 2 ? 1 : 2))" -T "$SECS" $mix >"$log" 2>&1 ||
 		fx_die "pgbench failed: $(tail -5 "$log")"
+	[ "$target" = norules ] && fx_psql -d "$DB" -c 'ALTER TABLE chatgenius.messages
+		ENABLE TRIGGER messages_check_thread, ENABLE TRIGGER messages_refuse_archived' >/dev/null
 	after_rows=$(changes "$db" "$schema")
 	expected=$((after_rows - before_rows))
 	# write tps: the sum of the w_ scripts' tps.

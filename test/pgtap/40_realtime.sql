@@ -7,8 +7,8 @@ SELECT columns_are('chatgenius', 'realtime_outbox', ARRAY['xid', 'seq', 'channel
 SELECT col_type_is('chatgenius', 'realtime_outbox', 'xid', 'xid8', 'outbox xid is the writer''s xid8');
 SELECT col_type_is('chatgenius', 'realtime_outbox', 'seq', 'bigint', 'outbox seq is a bigint');
 SELECT hasnt_pk('chatgenius', 'realtime_outbox');
-SELECT is((SELECT count(*)::int FROM pg_index WHERE indrelid = 'chatgenius.realtime_outbox'::regclass), 0,
-	'the outbox has no index (the notifier reads it whole)');
+SELECT indexes_are('chatgenius', 'realtime_outbox', ARRAY['realtime_outbox_xid_seq_idx'],
+	'the outbox has one index, on (xid, seq): the notifier''s order');
 SELECT triggers_are('chatgenius', 'realtime_outbox', ARRAY[]::name[]);
 SELECT is((SELECT count(*)::int FROM pg_extension e, unnest(e.extconfig) AS x(oid)
 	WHERE e.extname = 'chatgenius' AND x.oid = 'chatgenius.realtime_outbox'::regclass), 0,
