@@ -306,6 +306,32 @@ cg_notifier_claim(Oid dboid)
 }
 
 /*
+ * rt_vacate
+ *		Gives up this process's claim on the slot of dboid, unless only_idle
+ *		and a writer committed outbox rows since the last batch's snapshot;
+ *		returns whether it did.  requested_at is what the slot then records as
+ *		the last start request.
+ */
+static bool
+rt_vacate(Oid dboid, bool only_idle, TimestampTz requested_at)
+{
+	RtSlot	   *slot;
+	bool		vacated = false;
+
+	SpinLockAcquire(&rt_shared->mutex);
+	slot = rt_find_slot(dboid, false);
+	if (slot && slot->pid == MyProcPid && !(only_idle && slot->pending))
+	{
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->requested_at = requested_at;
+		vacated = true;
+	}
+	SpinLockRelease(&rt_shared->mutex);
+	return vacated;
+}
+
+/*
  * cg_notifier_release
  *		before_shmem_exit callback of the notifier; returns nothing.  Frees
  *		the slot.  After a failure (code != 0) the postmaster restarts the
@@ -315,17 +341,7 @@ cg_notifier_claim(Oid dboid)
 void
 cg_notifier_release(int code, Datum arg)
 {
-	RtSlot	   *slot;
-
-	SpinLockAcquire(&rt_shared->mutex);
-	slot = rt_find_slot(DatumGetObjectId(arg), false);
-	if (slot && slot->pid == MyProcPid)
-	{
-		slot->pid = 0;
-		slot->latch = NULL;
-		slot->requested_at = code != 0 ? GetCurrentTimestamp() : 0;
-	}
-	SpinLockRelease(&rt_shared->mutex);
+	(void) rt_vacate(DatumGetObjectId(arg), false, code != 0 ? GetCurrentTimestamp() : 0);
 }
 
 /*
@@ -354,20 +370,7 @@ cg_notifier_clear_pending(Oid dboid)
 bool
 cg_notifier_try_retire(Oid dboid)
 {
-	RtSlot	   *slot;
-	bool		retire = false;
-
-	SpinLockAcquire(&rt_shared->mutex);
-	slot = rt_find_slot(dboid, false);
-	if (slot && slot->pid == MyProcPid && !slot->pending)
-	{
-		slot->pid = 0;
-		slot->latch = NULL;
-		slot->requested_at = 0;
-		retire = true;
-	}
-	SpinLockRelease(&rt_shared->mutex);
-	return retire;
+	return rt_vacate(dboid, true, 0);
 }
 
 /*

@@ -22,26 +22,16 @@ WRITERS=8
 CHANNEL=01C00000000000000000000001
 USER0=01A00000000000000000000000
 
-q()
-{
-	timeout 60 psql -qX -v ON_ERROR_STOP=1 -Atd "$db" -c "$1"
-}
-
-q_is()
-{
-	[ "$(q "$1")" = "$2" ]
-}
-
 # post ID CONTENT: one message by USER0 with a known id.
 post()
 {
-	q "INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
+	rt_q "INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
 		VALUES ('$1', '$CHANNEL', '$USER0', '$2')" >/dev/null
 }
 
 fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
 ok $? "CREATE EXTENSION chatgenius"
-is "$(q "SELECT mode || ' ' || preloaded FROM chatgenius.realtime_status()")" "notifier true" \
+is "$(rt_q "SELECT mode || ' ' || preloaded FROM chatgenius.realtime_status()")" "notifier true" \
 	"preloaded: changes go through the notifier"
 
 fx_psql -d "$db" >/dev/null <<SQL
@@ -84,18 +74,18 @@ rc=$?
 ok $rc "$WRITERS writers posted, reacted, edited and rolled back for 6 s"
 [ $rc -eq 0 ] || diag "$(tail -20 "$FX_DIR/pgbench.log")"
 
-posts=$(q "SELECT count(*) FROM chatgenius.messages WHERE content IN ('post', 'pair')")
-reactions=$(q "SELECT count(*) FROM chatgenius.reactions")
-edits=$(q "SELECT count(*) FROM public.edits")
+posts=$(rt_q "SELECT count(*) FROM chatgenius.messages WHERE content IN ('post', 'pair')")
+reactions=$(rt_q "SELECT count(*) FROM chatgenius.reactions")
+edits=$(rt_q "SELECT count(*) FROM public.edits")
 total=$((posts + reactions + edits))
 diag "committed: $posts messages, $reactions reactions, $edits edits"
 cmp_ok "$posts" -gt 100 "the writers committed messages"
 cmp_ok "$edits" -gt 1 "the writers edited one message several times"
-fx_wait_for 60 "the outbox to drain" q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
+fx_wait_for 60 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 ok $? "the notifier emptied the outbox"
 fx_wait_for 30 "all $total changes at the listener" rt_count_at_least all "$total"
 is "$(rt_count all)" "$total" "the listener received one notification per committed change"
-q "SELECT user_id, id FROM chatgenius.messages WHERE content IN ('post', 'pair')" |
+rt_q "SELECT user_id, id FROM chatgenius.messages WHERE content IN ('post', 'pair')" |
 	tr '|' '\t' >"$FX_DIR/expected"
 perl "$top/test/realtime/check_delivery.pl" "$FX_DIR/all.log" "$FX_DIR/expected" >"$FX_DIR/check"
 figure()
@@ -109,13 +99,13 @@ is "$(figure out_of_order)" 0 "each writer's messages arrive in the order it com
 is "$(figure reaction_first)" 0 "a transaction's changes arrive in statement order"
 is "$(rt_count all '"operation" : "UPDATE"')" "$edits" \
 	"identical payloads of different transactions (edits of one message) all arrive"
-is "$(q "SELECT count(*) FROM chatgenius.messages WHERE content = 'rolled back'")" 0 \
+is "$(rt_q "SELECT count(*) FROM chatgenius.messages WHERE content = 'rolled back'")" 0 \
 	"the rolled-back posts are not in the table"
-cmp_ok "$(q "SELECT batches FROM chatgenius.realtime_status()")" -lt "$total" \
+cmp_ok "$(rt_q "SELECT batches FROM chatgenius.realtime_status()")" -lt "$total" \
 	"the notifier sent them in batches (fewer batches than changes)"
 
 # A rolled-back change with a known id: never delivered; the next commit is.
-q "BEGIN; INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
+rt_q "BEGIN; INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
 	VALUES ('01M000000000000000000000RB', '$CHANNEL', '$USER0', 'no'); ROLLBACK;" >/dev/null
 post 01M000000000000000000000C1 yes
 fx_wait_for 20 "the committed message" rt_count_is all 1 '01M000000000000000000000C1'

@@ -21,16 +21,6 @@ db=$FX_APP_DB
 CHANNEL=01C00000000000000000000001
 USER0=01A00000000000000000000000
 
-q()
-{
-	timeout 60 psql -qX -v ON_ERROR_STOP=1 -Atd "$db" -c "$1"
-}
-
-q_is()
-{
-	[ "$(q "$1")" = "$2" ]
-}
-
 # post N PREFIX: N messages, one transaction each, with ids PREFIX00..,
 # committed with synchronous_commit on (the fixture turns it off, and an
 # immediate stop may lose an asynchronous commit).
@@ -59,7 +49,7 @@ expect_ids()
 
 notifier_pid()
 {
-	q "SELECT notifier_pid FROM chatgenius.realtime_status()"
+	rt_q "SELECT notifier_pid FROM chatgenius.realtime_status()"
 }
 
 notifier_running()
@@ -89,29 +79,29 @@ fx_wait_for 20 "the first message" rt_count_is a 1
 ok $? "a change is delivered (the first commit starts the notifier)"
 pid=$(notifier_pid)
 cmp_ok "${pid:-0}" -gt 0 "realtime_status() shows the notifier's pid"
-is "$(q "SELECT backend_type FROM pg_stat_activity WHERE pid = ${pid:-0}")" "chatgenius notifier" \
+is "$(rt_q "SELECT backend_type FROM pg_stat_activity WHERE pid = ${pid:-0}")" "chatgenius notifier" \
 	"pg_stat_activity shows it as a chatgenius notifier"
-is "$(q "SELECT pg_terminate_backend(${pid:-0})")" t "the notifier terminated"
+is "$(rt_q "SELECT pg_terminate_backend(${pid:-0})")" t "the notifier terminated"
 post 10 BB
 fx_wait_for 30 "a new notifier" notifier_other_than "$pid"
 ok $? "the postmaster started a new notifier"
 fx_wait_for 30 "the messages posted meanwhile" rt_count_is a 11
 is "$(ids a BB)" "$(expect_ids BB 10)" "the changes committed while it was down arrive once, in order"
-is "$(q "SELECT count(*) FROM chatgenius.realtime_outbox")" 0 "the outbox is empty"
+is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 0 "the outbox is empty"
 
 # ------------------------------------------------- a server crash
 
 pid=$(notifier_pid)
 kill -STOP "$pid"
 post 10 CC
-is "$(q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
+is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
 	"with the notifier stopped, committed changes wait in the outbox"
 rt_stop_listener a
 fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate -w -t 60 stop >/dev/null
 ok $? "pg_ctl stop -m immediate"
 kill -CONT "$pid" 2>/dev/null
 fx_pg_start_again
-is "$(q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
+is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
 	"after crash recovery the committed changes are still in the outbox"
 rt_listen b message_change
 post 1 DD

@@ -63,3 +63,16 @@ rt_count_at_least()
 {
 	[ "$(rt_count "$1" "${3:-.}")" -ge "$2" ]
 }
+
+# rt_q SQL: one statement as the superuser in the app's database, in a new
+# session, values unaligned; never waits more than 60 s.
+rt_q()
+{
+	timeout 60 psql -qX -v ON_ERROR_STOP=1 -Atd "$FX_APP_DB" -c "$1"
+}
+
+# rt_q_is SQL WANT: true when SQL's output is WANT (for fx_wait_for).
+rt_q_is()
+{
+	[ "$(rt_q "$1")" = "$2" ]
+}
