@@ -66,6 +66,7 @@
 #include "realtime.h"
 
 #define NOTIFIER_IDLE_WAIT_MS	1000	/* re-check without a wake-up */
+#define NOTIFIER_CHUNK_MAX		10000	/* rows per notifier transaction */
 #define NOTIFIER_RETIRE_MS		3000	/* exit when idle this long: DROP
 										 * DATABASE waits up to 5 s for
 										 * other sessions to leave */
@@ -172,7 +173,9 @@ notifier_read_batch(MemoryContext cxt, int *nrows, Datum *horizon)
  * notifier_chunk_end
  *		Returns the end (exclusive) of the chunk that starts at first: rows
  *		up to the first whose (channel, payload) was already sent in this
- *		chunk by another transaction, which NOTIFY would drop.
+ *		chunk by another transaction, which NOTIFY would drop, and at most
+ *		NOTIFIER_CHUNK_MAX rows (a backlog after an outage goes out in
+ *		several transactions; the order holds, the list being one snapshot's).
  */
 static int
 notifier_chunk_end(NotifierRow *rows, int first, int nrows)
@@ -186,7 +189,7 @@ notifier_chunk_end(NotifierRow *rows, int first, int nrows)
 	ctl.hcxt = CurrentMemoryContext;
 	sent = hash_create("chatgenius sent payloads", 256, &ctl,
 					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	for (i = first; i < nrows; i++)
+	for (i = first; i < nrows && i - first < NOTIFIER_CHUNK_MAX; i++)
 	{
 		uint64		h;
 		bool		found;

@@ -239,8 +239,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	done
 done
 
-# The table: medians over the rounds; the ratio is to bare at the same
-# writer count.
+# The table: per writer count and path, the median write tps over the
+# rounds and its ratio to bare's median; the median p50 and the highest p99
+# of the rounds; the changes of all rounds; exactly once if every round was.
 echo
 if [ "$MIX" = post ]; then
 	echo "message posts only, ${SECS} s per run, ${ROUNDS} round(s), $(nproc) cores, synchronous_commit=$SYNC_COMMIT"
@@ -259,7 +260,12 @@ perl -e '
 		push @order, $k unless $seen{$k}++;
 		push @{$rows{$k}}, \@f;
 	}
-	sub median { my @v = sort { $a <=> $b } @_; return $v[int($#v / 2)]; }
+	sub median {
+		my @v = sort { $a <=> $b } grep { $_ ne "-" } @_;
+		return "-" unless @v;
+		return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+	}
+	sub highest { my @v = sort { $b <=> $a } grep { $_ ne "-" } @_; return @v ? $v[0] : "-"; }
 	my %bare;
 	for my $k (@order) {
 		my ($n, $t) = split /\t/, $k;
@@ -270,11 +276,13 @@ perl -e '
 		my @r = @{$rows{$k}};
 		my $tps = median(map { $_->[2] } @r);
 		my $ratio = $bare{$n} ? sprintf("%.2f", $tps / $bare{$n}) : "-";
-		my $p50 = join("/", map { $_->[3] } @r);
-		my $p99 = join("/", map { $_->[4] } @r);
-		my $ch = join("/", map { $_->[5] } @r);
-		my $ex = join("/", map { $_->[6] } @r);
-		print "| $n | $t | $tps | $ratio | $p50 | $p99 | $ch | $ex |\n";
+		my $p50 = median(map { $_->[3] } @r);
+		my $p99 = highest(map { $_->[4] } @r);
+		my $changes = 0;
+		$changes += $_->[5] for @r;
+		my @ex = map { $_->[6] } @r;
+		my $ex = (grep { $_ ne $ex[0] } @ex) ? join("; ", @ex) : $ex[0];
+		printf "| %s | %s | %.0f | %s | %s | %s | %d | %s |\n", $n, $t, $tps, $ratio, $p50, $p99, $changes, $ex;
 	}' <"$FX_DIR/results"
 rt_stop_listener main
 rt_stop_listener v12
