@@ -1,12 +1,16 @@
 -- The realtime NOTIFY triggers: channels, operations and JSON payloads (ids,
 -- never a message's content: a 100 kB message still notifies).  psql prints
 -- each notification with the sending backend's pid, so the block's output
--- goes through sed to make it stable.
+-- goes through sed to make it stable.  The payloads are sent here with
+-- chatgenius.realtime = direct (NOTIFY in the writing transaction), so that
+-- each arrives right after its statement; the same payloads through the
+-- outbox and the notifier are tested in test/realtime/.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
 CREATE EXTENSION chatgenius;
 RESET client_min_messages;
 SET search_path = chatgenius, public;
+SET chatgenius.realtime = direct;
 
 INSERT INTO users (id, auth0_id, email, username, full_name) VALUES
 	('01A00000000000000000000001', 'auth0|alice', 'alice@example.com', 'alice', 'Alice A'),
@@ -59,3 +63,25 @@ SELECT length(content) AS stored_length FROM messages WHERE id = '01M00000000000
 SELECT length(detail) AS stored_detail FROM tunnel_events WHERE event_key = 'e2';
 
 UNLISTEN *;
+
+-- With the switch on (the default) the same payloads go to the outbox, in
+-- the writing transaction, for the notifier; a rollback takes them back.
+BEGIN;
+SET LOCAL chatgenius.realtime = on;
+SELECT mode FROM realtime_status();
+UPDATE messages SET content = 'hello again' WHERE id = '01M00000000000000000000001';
+INSERT INTO reactions (id, message_id, user_id, emoji)
+VALUES ('01R00000000000000000000002', '01M00000000000000000000001', '01A00000000000000000000001', ':tada:');
+SELECT seq - min(seq) OVER () AS seq, channel, payload FROM realtime_outbox
+ WHERE xid = pg_current_xact_id() ORDER BY seq;
+ROLLBACK;
+SELECT count(*) AS outbox_after_rollback FROM realtime_outbox
+ WHERE payload LIKE '%01R00000000000000000000002%';
+
+-- off: nothing at all.
+BEGIN;
+SET LOCAL chatgenius.realtime = off;
+INSERT INTO reactions (id, message_id, user_id, emoji)
+VALUES ('01R00000000000000000000003', '01M00000000000000000000001', '01A00000000000000000000001', ':eyes:');
+SELECT count(*) AS outbox_rows FROM realtime_outbox WHERE xid = pg_current_xact_id();
+ROLLBACK;

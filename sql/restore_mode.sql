@@ -24,6 +24,8 @@ VALUES ('01M00000000000000000000001', '01C00000000000000000000001', '01A00000000
 
 -- ...while the same row from a dump (the archiving and the message in one
 -- transaction: equal times) is loaded, with no notification queued.
+-- NOTIFY in the writing transaction, so that psql shows what was sent.
+SET chatgenius.realtime = direct;
 LISTEN message_change;
 SET check_function_bodies = off;
 SELECT restoring();

@@ -1,4 +1,5 @@
--- ALTER EXTENSION chatgenius UPDATE through every step (1.0 -> 1.1 -> 1.2 -> 1.3):
+-- ALTER EXTENSION chatgenius UPDATE through every step (1.0 -> 1.1 -> 1.2
+-- -> 1.3 -> 1.4):
 -- rows are kept, each step adds its history row, the new behaviour works.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
@@ -56,12 +57,6 @@ VALUES ('01C00000000000000000000002', '01A00000000000000000000001', 'still archi
 \echo :LAST_ERROR_SQLSTATE
 SELECT topic FROM channels;
 
--- One history row per step; the last one's fingerprint is the schema's now.
-SELECT version, script, success, fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted
-  FROM schema_migrations ORDER BY version;
-SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.2';
-SELECT count(DISTINCT fingerprint) AS distinct_fingerprints FROM schema_migrations;
-
 -- 1.3: an operator's GRANTs to the helper's role survive the update (no
 -- function is dropped), and the positional entry points keep working next
 -- to the jsonb ones.
@@ -99,6 +94,27 @@ REVOKE ALL ON FUNCTION report_status(text, text, integer, integer, bigint, text,
 REVOKE USAGE ON SCHEMA chatgenius FROM regress_cg_helper;
 DROP ROLE regress_cg_helper;
 SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.3';
+
+-- 1.4: the realtime trigger functions become C, the outbox appears; the
+-- triggers and the rows stay.
+ALTER EXTENSION chatgenius UPDATE TO '1.4';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT p.proname, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'chatgenius'::regnamespace AND p.proname LIKE 'notify%' ORDER BY 1;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'chatgenius.messages'::regclass AND NOT tgisinternal ORDER BY 1;
+SELECT count(*) AS messages, (SELECT count(*) FROM reactions) AS reactions FROM messages;
+BEGIN;
+SET LOCAL chatgenius.realtime = on;
+INSERT INTO reactions (id, message_id, user_id, emoji)
+VALUES ('01R00000000000000000000009', '01M00000000000000000000003', '01A00000000000000000000001', ':wave:');
+SELECT channel, payload FROM realtime_outbox WHERE xid = pg_current_xact_id();
+ROLLBACK;
+
+-- One history row per step; the last one's fingerprint is the schema's now.
+SELECT version, script, success, fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted
+  FROM schema_migrations ORDER BY version;
+SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.4';
+SELECT count(DISTINCT fingerprint) AS distinct_fingerprints FROM schema_migrations;
 
 -- Already at the newest: nothing to do.
 ALTER EXTENSION chatgenius UPDATE;

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * module.c
- *	  The chatgenius shared library: module magic, load-time initialisation
- *	  and the chatgenius.* settings that health() compares its checks with.
+ *	  The chatgenius shared library: module magic, load-time initialisation,
+ *	  the chatgenius.* settings that health() compares its checks with and
+ *	  the realtime switch.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,9 +12,11 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "chatgenius.h"
+#include "realtime.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,6 +37,17 @@ int			cg_prepared_transaction_warn = 300;
 int			cg_prepared_transaction_critical = 3600;
 int			cg_slot_xmin_warn_age = 10000000;
 int			cg_slot_xmin_critical_age = 100000000;
+int			cg_realtime = CG_REALTIME_ON;
+int			cg_realtime_batch_delay = 2;
+
+static const struct config_enum_entry realtime_options[] = {
+	{"on", CG_REALTIME_ON, false},
+	{"direct", CG_REALTIME_DIRECT, false},
+	{"off", CG_REALTIME_OFF, false},
+	{"true", CG_REALTIME_ON, true},
+	{"false", CG_REALTIME_OFF, true},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -78,8 +92,9 @@ define_count(const char *name, const char *desc, int *var, int boot)
 /*
  * _PG_init
  *		Library load hook; returns nothing.  Defines the health thresholds
- *		and reserves the chatgenius. prefix so that misspelt settings are
- *		reported instead of silently ignored.
+ *		and the realtime settings, reserves the chatgenius. prefix so that
+ *		misspelt settings are reported instead of silently ignored, and, when
+ *		preloaded, reserves the shared memory of the notifiers.
  */
 void
 _PG_init(void)
@@ -146,5 +161,23 @@ _PG_init(void)
 				 "Age, in transactions, of the oldest xmin held by a replication slot at which health() reports critical.",
 				 &cg_slot_xmin_critical_age, 100000000);
 
+	/*
+	 * Superuser only: a session that turned it off would silence its
+	 * changes for every listener.
+	 */
+	DefineCustomEnumVariable("chatgenius.realtime",
+							 "How changes to messages, reactions, channel_members and user_status reach listeners: on (outbox and notifier), direct (NOTIFY in the writing transaction) or off.",
+							 "Without chatgenius in shared_preload_libraries, on behaves as direct.",
+							 &cg_realtime, CG_REALTIME_ON, realtime_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatgenius.realtime_batch_delay",
+							"Pause of the notifier between two batches of notifications.",
+							NULL, &cg_realtime_batch_delay, 2, 0, 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("chatgenius");
+
+	cg_realtime_xact_callback_register();
+	if (process_shared_preload_libraries_in_progress)
+		cg_realtime_shmem_init_hooks();
 }

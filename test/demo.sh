@@ -49,6 +49,9 @@ step "chatgenius-tunnel setup (as the superuser, through its own tunnel): 1.0 ->
 POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
 	"$FX_HELPER" setup --env-file "$env_file"
 
+echo "real-time delivery (shared_preload_libraries = 'chatgenius', set by the fixture):"
+fx_psql -d "$FX_APP_DB" -c "SELECT mode, preloaded FROM chatgenius.realtime_status()"
+
 step "grants for the app's role (chat) and the helper's role (here the same role)"
 fx_psql -d "$FX_APP_DB" <<-EOF
 	GRANT USAGE ON SCHEMA chatgenius TO $FX_APP_USER;

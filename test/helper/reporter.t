@@ -54,7 +54,8 @@ ok $? "the status row goes live: state 'connected'"
 row=$(app_sql "SELECT helper_pid, helper_version, heartbeat_interval_ms, pool_size, sessions_open >= 1,
 	started_at IS NOT NULL, last_heartbeat IS NOT NULL, helper_host = '$(hostname)'
 	FROM chatgenius.tunnel_status WHERE tunnel_name = 'live'")
-is "$row" "$APP_PID|1.2|1000|10|t|t|t|t" "row: pid, version, interval, pool size, sessions, started_at, heartbeat, host"
+version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
+is "$row" "$APP_PID|$version|1000|10|t|t|t|t" "row: pid, version, interval, pool size, sessions, started_at, heartbeat, host"
 hb1=$(app_sql "SELECT last_heartbeat FROM chatgenius.tunnel_status WHERE tunnel_name = 'live'")
 fx_wait_for 10 "heartbeat advances" hb_after live "$hb1"
 ok $? "the heartbeat advances"

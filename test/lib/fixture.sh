@@ -120,6 +120,8 @@ fx_pg_start()
 		max_connections = 100
 		log_min_messages = warning
 		timezone = 'UTC'
+		# the realtime notifier (a background worker) needs the library at start
+		shared_preload_libraries = 'chatgenius'
 	EOF
 	cat >"$FX_PG_DIR/data/pg_hba.conf" <<-EOF
 		local all all trust

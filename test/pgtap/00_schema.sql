@@ -3,7 +3,7 @@
 BEGIN;
 SELECT plan(287);
 SELECT has_schema('chatgenius');
-SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_status', 'user_settings', 'user_status', 'users']);
+SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'realtime_outbox', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_status', 'user_settings', 'user_status', 'users']);
 SELECT sequences_are('chatgenius', ARRAY['tunnel_events_id_seq']);
 
 -- users
@@ -307,7 +307,7 @@ SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health',
 	'messages_refuse_archived', 'notify_message_change', 'notify_reaction_change',
 	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
 	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events', 'report_status_json',
-	'report_event_json']);
+	'report_event_json', 'realtime_status']);
 SELECT is_definer('chatgenius', 'report_status_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_event_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_status', ARRAY['text','text','integer','integer','bigint',

@@ -3,7 +3,7 @@
 #   A = fresh install of the newest version
 #   B = 1.0 with data in every table, updated, then more data (an archived channel)
 #   C = 1.1 with data, updated
-#   F = 1.2 with data, updated
+#   F = 1.2 with data, updated;  G = 1.3 with data, updated
 #   D = B dumped (pg_dump -Fc) and restored with pg_restore into a new database
 #   E = B dumped as plain SQL and restored with psql
 # The catalog description of the extension (test/upgrade/describe.sql) must
@@ -107,7 +107,7 @@ is "$(q b "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" "
 rows b survived 1.0
 same "B: every row survived the update from 1.0" "$OUT/b.rows.old" "$OUT/b.rows.survived"
 is "$(q b "SELECT string_agg(version, ',' ORDER BY version) FROM chatgenius.schema_migrations")" \
-	"1.0,1.1,1.2,1.3" "B: history has 1.0, 1.1, 1.2, 1.3"
+	"1.0,1.1,1.2,1.3,1.4" "B: history has 1.0, 1.1, 1.2, 1.3, 1.4"
 fx_psql -d b -f "$HERE/data-1.1.sql" >/dev/null
 ok $? "B: an archived channel with messages"
 
@@ -125,18 +125,22 @@ same "C: every row survived the update from 1.1" "$OUT/c.rows.old" "$OUT/c.rows.
 is "$(q c "SELECT archived_by FROM chatgenius.channels WHERE archived_at IS NOT NULL")" \
 	01D00000000000000000000001 "C: the archived channel is still archived"
 
-# F: 1.2 + data, updated.
-setup f
-fx_psql -d f -c "CREATE EXTENSION chatgenius VERSION '1.1'" &&
-	fx_psql -d f -f "$HERE/data-1.0.sql" >/dev/null &&
-	fx_psql -d f -f "$HERE/data-1.1.sql" >/dev/null &&
-	fx_psql -d f -c "ALTER EXTENSION chatgenius UPDATE TO '1.2'"
-ok $? "F: 1.2 with data"
-rows f old-1.2
-fx_psql -d f -c 'ALTER EXTENSION chatgenius UPDATE'
-ok $? "F: ALTER EXTENSION chatgenius UPDATE from 1.2"
-rows f survived 1.2
-same "F: every row survived the update from 1.2" "$OUT/f.rows.old-1.2" "$OUT/f.rows.survived"
+# F and G: 1.2 and 1.3 with data, updated (the columns have their 1.2 names).
+for from in 1.2:f 1.3:g; do
+	v=${from%%:*}
+	db=${from#*:}
+	setup "$db"
+	fx_psql -d "$db" -c "CREATE EXTENSION chatgenius VERSION '$v'" &&
+		sed 's/INSERT INTO chatgenius.channels (id, name, topic,/INSERT INTO chatgenius.channels (id, name, description,/' \
+			"$HERE/data-1.0.sql" | fx_psql -d "$db" >/dev/null &&
+		fx_psql -d "$db" -f "$HERE/data-1.1.sql" >/dev/null
+	ok $? "${db^^}: $v installed with data"
+	rows "$db" before
+	fx_psql -d "$db" -c 'ALTER EXTENSION chatgenius UPDATE'
+	ok $? "${db^^}: ALTER EXTENSION chatgenius UPDATE from $v"
+	rows "$db" survived "$v"
+	same "${db^^}: every row survived the update from $v" "$OUT/$db.rows.before" "$OUT/$db.rows.survived"
+done
 
 # D: B dumped in custom format and restored.
 # pg_dump warns that messages (thread_id -> messages.id) has a circular
@@ -157,13 +161,14 @@ pg_dump -d b -f "$OUT/b.sql" 2>/dev/null && fx_psql -d e -f "$OUT/b.sql" >/dev/n
 ok $? "E: plain pg_dump of B restored with psql (ON_ERROR_STOP)"
 
 # Same extension everywhere.
-for db in a b c d e f; do
+for db in a b c d e f g; do
 	describe "$db" || bail_out "describe.sql failed on $db"
 done
 cmp_ok "$(wc -l <"$OUT/a.describe")" -gt 200 "the description is not empty"
 same "catalog: fresh (A) = updated from 1.0 (B)" "$OUT/a.describe" "$OUT/b.describe"
 same "catalog: fresh (A) = updated from 1.1 (C)" "$OUT/a.describe" "$OUT/c.describe"
 same "catalog: fresh (A) = updated from 1.2 (F)" "$OUT/a.describe" "$OUT/f.describe"
+same "catalog: fresh (A) = updated from 1.3 (G)" "$OUT/a.describe" "$OUT/g.describe"
 same "catalog: fresh (A) = dumped and restored (D)" "$OUT/a.describe" "$OUT/d.describe"
 same "catalog: fresh (A) = plain dump restored (E)" "$OUT/a.describe" "$OUT/e.describe"
 is "$(q a 'SELECT chatgenius.schema_fingerprint()')" "$(q d 'SELECT chatgenius.schema_fingerprint()')" \
@@ -175,7 +180,7 @@ rows d restored
 rows e restored
 same "rows: B = D (pg_restore), history included" "$OUT/b.rows.new" "$OUT/d.rows.new"
 same "rows: B = E (psql)" "$OUT/b.rows.new" "$OUT/e.rows.new"
-is "$(q d "SELECT count(*) FROM chatgenius.schema_migrations")" 4 "D: one history row per version"
+is "$(q d "SELECT count(*) FROM chatgenius.schema_migrations")" 5 "D: one history row per version"
 is "$(q d "SELECT count(*) FROM chatgenius.tunnel_status")" 0 "D: the source's tunnel_status rows stay behind"
 is "$(q d "SELECT string_agg(applied_at::text, ',' ORDER BY version) FROM chatgenius.schema_migrations")" \
 	"$(q b "SELECT string_agg(applied_at::text, ',' ORDER BY version) FROM chatgenius.schema_migrations")" \
@@ -184,7 +189,7 @@ is "$(q d "SELECT archived_at = (SELECT max(created_at) FROM chatgenius.channels
 	FROM chatgenius.channels WHERE id = '01E00000000000000000000002'")" t "D: the channel is still archived"
 
 # The restored databases work.
-for db in a b c d e f; do
+for db in a b c d e f g; do
 	is "$(q "$db" "SELECT status || ': ' || detail FROM chatgenius.health() WHERE check_name = 'schema'" |
 		cut -d: -f1)" ok "$db: health() schema check is ok"
 done

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Realtime delivery across failures, against a real cluster: the notifier
+# terminated (the postmaster restarts it; changes committed meanwhile wait in
+# the outbox), a server crash (pg_ctl stop -m immediate) with changes
+# committed but not yet sent, and a server without chatgenius in
+# shared_preload_libraries (CREATE EXTENSION warns; the triggers NOTIFY in the
+# writing transaction).
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/fixture.sh
+. "$top/test/lib/fixture.sh"
+# shellcheck source=../lib/tap.sh
+. "$top/test/lib/tap.sh"
+# shellcheck source=rt_lib.sh
+. "$top/test/realtime/rt_lib.sh"
+
+fx_init realtime-recovery
+fx_pg_start
+db=$FX_APP_DB
+CHANNEL=01C00000000000000000000001
+USER0=01A00000000000000000000000
+
+# post N PREFIX: N messages, one transaction each, with ids PREFIX00..,
+# committed with synchronous_commit on (the fixture turns it off, and an
+# immediate stop may lose an asynchronous commit).
+post()
+{
+	local i sql="SET synchronous_commit = on;"
+	for ((i = 0; i < $1; i++)); do
+		sql+="INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
+			VALUES ('01M0000000000000000000$2$(printf %02d "$i")', '$CHANNEL', '$USER0', 'm');"
+	done
+	psql -qX -v ON_ERROR_STOP=1 -d "$db" <<<"$sql" >/dev/null
+}
+
+# ids NAME PREFIX: the message ids with PREFIX NAME received, in order.
+ids()
+{
+	rt_lines "$1" | grep -o "01M0000000000000000000$2[0-9][0-9]" | tr '\n' ' '
+}
+
+# expect_ids PREFIX N: the ids post N PREFIX made, in order.
+expect_ids()
+{
+	local i
+	for ((i = 0; i < $2; i++)); do printf '01M0000000000000000000%s%02d ' "$1" "$i"; done
+}
+
+notifier_pid()
+{
+	rt_q "SELECT notifier_pid FROM chatgenius.realtime_status()"
+}
+
+notifier_running()
+{
+	[ -n "$(notifier_pid)" ]
+}
+
+notifier_other_than()
+{
+	local pid
+	pid=$(notifier_pid)
+	[ -n "$pid" ] && [ "$pid" != "$1" ]
+}
+
+fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
+fx_psql -d "$db" >/dev/null <<SQL
+INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
+VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
+INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
+SQL
+rt_listen a message_change
+
+# ------------------------------------------------- the notifier terminated
+
+post 1 AA
+fx_wait_for 20 "the first message" rt_count_is a 1
+ok $? "a change is delivered (the first commit starts the notifier)"
+pid=$(notifier_pid)
+cmp_ok "${pid:-0}" -gt 0 "realtime_status() shows the notifier's pid"
+is "$(rt_q "SELECT backend_type FROM pg_stat_activity WHERE pid = ${pid:-0}")" "chatgenius notifier" \
+	"pg_stat_activity shows it as a chatgenius notifier"
+is "$(rt_q "SELECT pg_terminate_backend(${pid:-0})")" t "the notifier terminated"
+post 10 BB
+fx_wait_for 30 "a new notifier" notifier_other_than "$pid"
+ok $? "the postmaster started a new notifier"
+fx_wait_for 30 "the messages posted meanwhile" rt_count_is a 11
+is "$(ids a BB)" "$(expect_ids BB 10)" "the changes committed while it was down arrive once, in order"
+is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 0 "the outbox is empty"
+
+# ------------------------------------------------- a server crash
+
+pid=$(notifier_pid)
+kill -STOP "$pid"
+post 10 CC
+is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
+	"with the notifier stopped, committed changes wait in the outbox"
+rt_stop_listener a
+fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate -w -t 60 stop >/dev/null
+ok $? "pg_ctl stop -m immediate"
+kill -CONT "$pid" 2>/dev/null
+fx_pg_start_again
+is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
+	"after crash recovery the committed changes are still in the outbox"
+rt_listen b message_change
+post 1 DD
+fx_wait_for 30 "the messages of before the crash and the new one" rt_count_is b 11
+ok $? "after the restart the listener receives them, with the next change"
+is "$(ids b CC)" "$(expect_ids CC 10)" "the changes committed before the crash arrive once, in order"
+is "$(rt_lines b | tail -1 | grep -o '01M0000000000000000000DD00')" 01M0000000000000000000DD00 \
+	"and before the change committed after the restart"
+is "$(rt_count b '01M0000000000000000000BB')" 0 "nothing delivered before the crash is sent again"
+rt_stop_listener b
+
+# ------------------------------------------------- not preloaded
+
+fx_pg_stop
+sed -i '/^shared_preload_libraries/d' "$FX_PG_DIR/data/postgresql.conf"
+fx_pg_start_again
+fx_psql -d postgres -c 'CREATE DATABASE plain' >/dev/null
+warning=$(psql -qX -d plain -c 'CREATE EXTENSION chatgenius' 2>&1)
+ok $? "CREATE EXTENSION works without shared_preload_libraries"
+like "$warning" 'WARNING:  chatgenius is not in shared_preload_libraries' "and warns that it falls back"
+is "$(psql -qXAt -d plain -c "SELECT mode || ' ' || preloaded FROM chatgenius.realtime_status()")" \
+	"direct false" "realtime_status(): direct NOTIFY, not preloaded"
+rt_listen c message_change plain
+psql -qX -v ON_ERROR_STOP=1 -d plain >/dev/null <<SQL
+INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
+VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
+INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
+INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
+VALUES ('01M0000000000000000000EE00', '$CHANNEL', '$USER0', 'direct');
+SQL
+fx_wait_for 20 "the direct notification" rt_count_is c 1
+ok $? "the change is delivered by NOTIFY in the writing transaction"
+is "$(psql -qXAt -d plain -c 'SELECT count(*) FROM chatgenius.realtime_outbox')" 0 "the outbox stays empty"
+rt_stop_listener c
+
+done_testing
