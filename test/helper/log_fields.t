@@ -8,6 +8,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
+. test/helper/fault_lib.sh
 . test/helper/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
@@ -29,6 +30,7 @@ well_formed()
 	' "$1"
 }
 
+fault_begin
 # A known_hosts path holding a quote, a backslash and a newline: it ends up in
 # the session_failed line (and in ssh_refused).
 odd=$'\x27kh" \\ two\nlines'
@@ -54,6 +56,6 @@ tl_wait_exit 30
 is "$TL_RC" 3 "a user the server refuses: exit 3"
 is "$(well_formed "$TL_LOG")" "" "every line is one well-formed log line"
 like "$(grep 'msg=session_failed' "$TL_LOG")" 'ro\\"ot\\\\x@127\.0\.0\.1: Permission denied' "the server's refusal, escaped"
-echo "# reliability: refused-input=log-field-injection"
+fault_end refused-input log-field-injection
 
 done_testing

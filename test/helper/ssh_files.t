@@ -11,6 +11,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
+. test/helper/fault_lib.sh
 . test/helper/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
@@ -68,6 +69,7 @@ chmod 600 "$FX_DIR/svc/id_ed25519"
 svc_env=(SSH_KEY_PATH="$FX_DIR/svc/id_ed25519" TUNNEL_STATE_DIR="$FX_DIR/svc/state")
 
 # ------------------------------------------------ known_hosts unreadable
+fault_begin
 printf '%s %s\n' "$hp" "$host_ed25519" >"$FX_DIR/known_root_only"
 chmod 600 "$FX_DIR/known_root_only"
 run_as postgres kh_unreadable "${svc_env[@]}" SSH_KNOWN_HOSTS="$FX_DIR/known_root_only"
@@ -75,7 +77,7 @@ refused "known_hosts unreadable by the service user" \
 	"load_hostkeys: fopen $FX_DIR/known_root_only: Permission denied \\(SSH_KNOWN_HOSTS must be readable by the user chatgenius-tunnel runs as: postgres" \
 	"Permission denied, naming the file and the user"
 unlike "$(cat "$TL_LOG")" 'No ED25519 host key is known' "known_hosts unreadable: not reported as an unknown host"
-echo "# reliability: refused-input=known-hosts-unreadable"
+fault_end refused-input known-hosts-unreadable
 
 # ------------------------------------------------ lines libssh2 1.10 cannot parse
 {
@@ -99,6 +101,7 @@ refused "host unknown, file has an unparsable line" \
 	"says which line was skipped"
 
 # ------------------------------------------------ @revoked
+fault_begin
 {
 	printf '@revoked %s %s\n' "$hp" "$host_ed25519"
 	printf '%s %s\n' "$hp" "$host_ed25519"
@@ -106,7 +109,7 @@ refused "host unknown, file has an unparsable line" \
 tl_start kh_revoked SSH_KNOWN_HOSTS="$FX_DIR/known_revoked"
 refused "a @revoked host key" "WARNING: REVOKED HOST KEY DETECTED! The ED25519 host key for \\[127\\.0\\.0\\.1\\]:$FX_SSH_PORT is marked as revoked" \
 	"OpenSSH's REVOKED HOST KEY warning"
-echo "# reliability: refused-input=known-hosts-revoked"
+fault_end refused-input known-hosts-revoked
 
 {
 	printf '@revoked %s %s\n' "$hp" "$stranger"
@@ -146,22 +149,24 @@ connects "an ed25519 key for port 22 and the ECDSA key for the port"
 unlike "$(cat "$TL_LOG")" 'REMOTE HOST IDENTIFICATION HAS CHANGED' "no false host key change"
 
 # ------------------------------------------------ private key unreadable by the service user
+fault_begin
 cp "$FX_SSH_KEY" "$FX_DIR/root_key"
 chmod 600 "$FX_DIR/root_key"
 run_as postgres key_unreadable "${svc_env[@]}" SSH_KEY_PATH="$FX_DIR/root_key"
 refused "a key the service user cannot read" "Load key \"$FX_DIR/root_key\": Permission denied" \
 	"OpenSSH's Load key ...: Permission denied"
 unlike "$(cat "$TL_LOG")" 'invalid format' "not reported as an invalid format"
-echo "# reliability: refused-input=key-unreadable"
+fault_end refused-input key-unreadable
 
 # ------------------------------------------------ private key owned by another user
+fault_begin
 cp "$FX_SSH_KEY" "$FX_DIR/other_owner_key"
 chown postgres "$FX_DIR/other_owner_key"
 chmod 600 "$FX_DIR/other_owner_key"
 tl_start key_owner SSH_KEY_PATH="$FX_DIR/other_owner_key"
 refused "a key owned by another user" "Bad owner or permissions on $FX_DIR/other_owner_key" \
 	"Bad owner or permissions"
-echo "# reliability: refused-input=key-bad-owner"
+fault_end refused-input key-bad-owner
 
 # ------------------------------------------------ symlinked keys (ssh follows them, checks the target)
 ln -s "$FX_SSH_KEY" "$FX_DIR/link_key"
