@@ -153,7 +153,7 @@ fault_begin
 cp "$FX_SSH_KEY" "$FX_DIR/root_key"
 chmod 600 "$FX_DIR/root_key"
 run_as postgres key_unreadable "${svc_env[@]}" SSH_KEY_PATH="$FX_DIR/root_key"
-refused "a key the service user cannot read" "Load key \"$FX_DIR/root_key\": Permission denied" \
+refused "a key the service user cannot read" "Load key \\\\\"$FX_DIR/root_key\\\\\": Permission denied" \
 	"OpenSSH's Load key ...: Permission denied"
 unlike "$(cat "$TL_LOG")" 'invalid format' "not reported as an invalid format"
 fault_end refused-input key-unreadable
