@@ -359,6 +359,7 @@ janitor_main(void *arg)
 			stats_snapshot_take(&snap);
 			if (reporter_check(jcfg, jport, &snap, err, sizeof(err)) != 0)
 			{
+				ssh_channel_failure_append(err, sizeof(err), next_check - jcfg->health_interval_ms);
 				event_emit(LOG_WARN, "health_check_failed", "error=%s",
 						   log_quote(q, sizeof(q), err));
 				rc = reconnect(err);
