@@ -100,6 +100,14 @@ refused "host unknown, file has an unparsable line" \
 	"No (ED25519|ECDSA) host key is known for \\[127\\.0\\.0\\.1\\]:$FX_SSH_PORT.*1 line\\(s\\) of $FX_DIR/known_garbage could not be read and were skipped \\(first: line 1" \
 	"says which line was skipped"
 
+# ------------------------------------------------ hashed names (HashKnownHosts)
+printf '%s %s\n' "$hp" "$host_ed25519" >"$FX_DIR/known_hashed"
+ssh-keygen -q -H -f "$FX_DIR/known_hashed" >/dev/null 2>&1
+rm -f "$FX_DIR/known_hashed.old"
+like "$(cat "$FX_DIR/known_hashed")" '^\|1\|' "the known_hosts line is hashed"
+tl_start kh_hashed SSH_KNOWN_HOSTS="$FX_DIR/known_hashed"
+connects "a hashed [host]:port entry"
+
 # ------------------------------------------------ @revoked
 fault_begin
 {
