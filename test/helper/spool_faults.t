@@ -123,6 +123,30 @@ stop_helper
 is "$APP_RC" 0 "corrupt spool: clean stop"
 fault_end fault corrupt-spool
 
+# ---------------------------------------------------------------- acknowledgements across a restart
+fault_begin
+# A spool left by a run that stopped with 1,500 events, 1,490 of them
+# acknowledged: only the 10 others are sent, and the file is compacted.
+perl -e '
+	for my $i (1 .. 1500) { printf "v1\tack-%04d\t2020-01-02 03:04:05.123456+00\tconnected\tn=%d\n", $i, $i }
+	for my $i (1 .. 1490) { printf "a1\tack-%04d\n", $i }' >>"$cspool"
+app_restart corrupt
+ten_written()
+{
+	[ "$(app_sql "SELECT count(*) FROM chatgenius.tunnel_events WHERE event_key LIKE 'ack-%'")" -ge 10 ]
+}
+fx_wait_for 20 "the 10 pending events" ten_written
+ok $? "acks: the pending events are written"
+is "$(app_sql "SELECT count(*) FROM chatgenius.tunnel_events WHERE event_key LIKE 'ack-%'")" 10 \
+	"acks: no acknowledged event is sent again"
+is "$(app_sql "SELECT min(event_key) FROM chatgenius.tunnel_events WHERE event_key LIKE 'ack-%'")" ack-1491 \
+	"acks: the first pending one is the 1,491st"
+fx_wait_for 15 "spool emptied" spool_empty "$cspool"
+ok $? "acks: the spool file is empty once everything is written"
+stop_helper
+is "$APP_RC" 0 "acks: clean stop"
+fault_end fault spool-acks-restart
+
 # ---------------------------------------------------------------- unwritable state folder
 fault_begin
 mkdir -p "$FX_DIR/svc" "$FX_DIR/rootonly"
