@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "known_hosts.h"
+#include "service_user.h"
 
 /* A known_hosts file larger than this is refused (OpenSSH has no limit). */
 #define KNOWN_HOSTS_MAX (64 * 1024 * 1024)
@@ -75,22 +75,6 @@ read_all(int fd, size_t *len)
 	}
 	buf[n] = '\0';
 	*len = n;
-	return buf;
-}
-
-/* See known_hosts.h.  Returns buf: "name, uid N" of the effective user. */
-const char *
-service_user(char *buf, size_t len)
-{
-	struct passwd pwd,
-			   *pw = NULL;
-	char		tmp[1024];
-	uid_t		uid = geteuid();
-
-	if (getpwuid_r(uid, &pwd, tmp, sizeof(tmp), &pw) != 0 || pw == NULL)
-		snprintf(buf, len, "uid %d", (int) uid);
-	else
-		snprintf(buf, len, "%s, uid %d", pw->pw_name, (int) uid);
 	return buf;
 }
 

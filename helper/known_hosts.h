@@ -57,12 +57,6 @@ extern int	known_hosts_has_ca(known_hosts *kh);
  */
 extern void known_hosts_explain(known_hosts *kh, char *buf, size_t len);
 
-/*
- * Writes "name, uid N" of the user the helper runs as (for messages about
- * files that user must own or read).  Returns buf.
- */
-extern const char *service_user(char *buf, size_t len);
-
 /* Frees what known_hosts_load made.  A zeroed kh is accepted. */
 extern void known_hosts_free(known_hosts *kh);
 

@@ -41,8 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "known_hosts.h"
 #include "log.h"
+#include "service_user.h"
 #include "spool.h"
 
 static pthread_mutex_t spool_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "known_hosts.h"
+#include "service_user.h"
 #include "ssh_session.h"
 
 /* A private key file larger than this is not a key (OpenSSH: 1 MB too). */
