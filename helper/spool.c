@@ -235,7 +235,8 @@ warn_write(const char *what)
 }
 
 /*
- * Appends text to out_buf (spool_lock held).  Returns 0, or -1 out of
+ * Appends text to out_buf (spool_lock held; file_path is set and cleared
+ * with both locks held, so it can be read here).  Returns 0, or -1 out of
  * memory (out_lost is then set: the next flush rewrites the file).
  */
 static bool out_lost;
@@ -243,6 +244,8 @@ static bool out_lost;
 static int
 out_append(const char *text, size_t len)
 {
+	if (file_path == NULL)
+		return 0;				/* memory-only: nothing to write */
 	if (out_len + len + 1 > out_cap)
 	{
 		size_t		ncap = out_cap ? out_cap * 2 : 4096;
