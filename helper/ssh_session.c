@@ -366,8 +366,8 @@ load_private_key(const char *path, size_t *len, char *err, size_t errlen)
 	if (st.st_uid != geteuid() && st.st_uid != 0)
 	{
 		snprintf(err, errlen,
-				 "Bad owner or permissions on %s: owned by uid %d, not by the user "
-				 "chatgenius-tunnel runs as (%s) or root. This private key will be ignored.",
+				 "Bad owner or permissions on %s: owned by uid %d, not by root or by the "
+				 "user chatgenius-tunnel runs as (%s). This private key will be ignored.",
 				 path, (int) st.st_uid, service_user(who, sizeof(who)));
 		goto fail;
 	}
@@ -848,16 +848,16 @@ ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, int port,
 	int			code = libssh2_session_last_error(session, &last, NULL, 0);
 	const char *msg = last != NULL ? last : "unknown error";
 
+	/* short enough for a pump's 160-byte error with a long host name */
 	if (code == LIBSSH2_ERROR_CHANNEL_FAILURE && strstr(msg, "(connect failed)") != NULL)
 		snprintf(err, errlen,
-				 "open failed: connect failed: the SSH server could not connect to %s port %d "
-				 "(Connection refused, unreachable or unknown there: check POSTGRES_REMOTE_HOST "
-				 "and POSTGRES_REMOTE_PORT)", host, port);
+				 "open failed: connect failed: the SSH server cannot reach %s port %d "
+				 "(POSTGRES_REMOTE_HOST/POSTGRES_REMOTE_PORT)", host, port);
 	else if (code == LIBSSH2_ERROR_CHANNEL_FAILURE &&
 			 strstr(msg, "(administratively prohibited)") != NULL)
 		snprintf(err, errlen,
 				 "open failed: administratively prohibited: the SSH server refuses to forward "
-				 "to %s port %d (AllowTcpForwarding or PermitOpen in its sshd_config)", host, port);
+				 "to %s port %d (AllowTcpForwarding/PermitOpen)", host, port);
 	else if (code == LIBSSH2_ERROR_CHANNEL_FAILURE &&
 			 strstr(msg, "(resource shortage)") != NULL)
 		snprintf(err, errlen, "open failed: resource shortage: the SSH server cannot open "
@@ -874,14 +874,21 @@ ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, int port,
 	return code;
 }
 
-/* See ssh_session.h.  Returns nothing. */
+/*
+ * See ssh_session.h: the refusal goes first, since it is the cause and the
+ * message after it (libpq's) may be cut at len.  Returns nothing.
+ */
 void
 ssh_channel_failure_append(char *buf, size_t len, int64_t since_ms)
 {
-	size_t		n = strlen(buf);
+	char	   *old;
 
 	pthread_mutex_lock(&channel_failure_lock);
-	if (channel_failure[0] != '\0' && channel_failure_ms >= since_ms && n < len)
-		snprintf(buf + n, len - n, " (last channel open: %s)", channel_failure);
+	if (channel_failure[0] != '\0' && channel_failure_ms >= since_ms && len > 0 &&
+		(old = strdup(buf)) != NULL)
+	{
+		snprintf(buf, len, "%s; then: %s", channel_failure, old);
+		free(old);
+	}
 	pthread_mutex_unlock(&channel_failure_lock);
 }

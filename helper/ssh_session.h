@@ -63,8 +63,10 @@ extern int	ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, in
 								   char *err, size_t errlen);
 
 /*
- * Appends " (last channel open: <text>)" to buf when a channel open was
- * refused at or after since_ms (ssh_now_ms time).  Returns nothing.
+ * When a channel open was refused at or after since_ms (ssh_now_ms time),
+ * rewrites buf as "<refusal>; then: <buf>", so that a failure seen
+ * through the tunnel (libpq's "server closed the connection") names its
+ * cause.  Returns nothing.
  */
 extern void ssh_channel_failure_append(char *buf, size_t len, int64_t since_ms);
 

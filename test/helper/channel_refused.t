@@ -45,7 +45,7 @@ bad_port=$(fx_free_port)
 before=$(sshd_conns)
 tl_start wrongport POSTGRES_REMOTE_PORT="$bad_port" SSH_MAX_RETRIES=2 SSH_RETRY_DELAY=100
 gives_up "wrong POSTGRES_REMOTE_PORT" \
-	"open failed: connect failed: the SSH server could not connect to 127\\.0\\.0\\.1 port $bad_port \\(Connection refused" "$before"
+	"open failed: connect failed: the SSH server cannot reach 127\\.0\\.0\\.1 port $bad_port \\(POSTGRES_REMOTE_HOST/POSTGRES_REMOTE_PORT\\)" "$before"
 fault_end refused-input wrong-remote-port
 
 # ---------------------------------------------------------------- forwarding denied
@@ -56,7 +56,7 @@ fx_sshd_start 'Match all' 'AllowTcpForwarding no'
 before=$(sshd_conns)
 tl_start nofwd SSH_MAX_RETRIES=2 SSH_RETRY_DELAY=100
 gives_up "AllowTcpForwarding no" \
-	"open failed: administratively prohibited: the SSH server refuses to forward to 127\\.0\\.0\\.1 port $FX_PG_PORT" "$before"
+	"open failed: administratively prohibited: the SSH server refuses to forward to 127\\.0\\.0\\.1 port $FX_PG_PORT \\(AllowTcpForwarding/PermitOpen\\)" "$before"
 fault_end fault forwarding-denied
 
 fault_begin
@@ -65,7 +65,7 @@ fx_sshd_start "PermitOpen 127.0.0.1:1"
 before=$(sshd_conns)
 tl_start permitopen SSH_MAX_RETRIES=2 SSH_RETRY_DELAY=100
 gives_up "PermitOpen elsewhere" \
-	"open failed: administratively prohibited: the SSH server refuses to forward to 127\\.0\\.0\\.1 port $FX_PG_PORT" "$before"
+	"open failed: administratively prohibited: the SSH server refuses to forward to 127\\.0\\.0\\.1 port $FX_PG_PORT \\(AllowTcpForwarding/PermitOpen\\)" "$before"
 fault_end fault permitopen-elsewhere
 
 done_testing
