@@ -92,13 +92,13 @@ fx_bg "$FX_DIR/slow.log" bash -c 'PGCONNECT_TIMEOUT=20 PGPASSWORD="$1" psql -X -
 	sh "$FX_APP_PASSWORD" "$FX_TUNNEL_PORT" "$FX_APP_USER" "$FX_APP_DB"
 slow=$FX_BG_PID
 max=0
-for _ in $(seq 1 16); do
+for _ in $(seq 1 12); do
 	sleep 0.5 # sampling RSS over time: there is no state to wait for
 	r=$(rss_kb "$TL_PID")
 	[ "$r" -gt "$max" ] && max=$r
 done
 growth=$(((max - rss0) / 1024))
-diag "slow reader: helper RSS $((rss0 / 1024)) MB at start, at most $((max / 1024)) MB over 8 s"
+diag "slow reader: helper RSS $((rss0 / 1024)) MB at start, at most $((max / 1024)) MB over 6 s"
 kill -0 "$slow" 2>/dev/null
 ok $? "slow reader: the client is still reading (the server is far ahead of it)"
 cmp_ok "$growth" -le 16 "slow reader: the helper's RSS grew by at most 16 MB (${growth} MB)"
