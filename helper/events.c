@@ -35,10 +35,10 @@ event_emit(log_level level, const char *event, const char *detail, ...)
 	if (detail != NULL)
 	{
 		va_start(ap, detail);
-		vsnprintf(buf, sizeof(buf), detail, ap);
+		log_vformat(buf, sizeof(buf), detail, ap);
 		va_end(ap);
 	}
-	log_event(level, event, "%s", buf);
+	log_event_formatted(level, event, buf);
 	if (spool_is_open())
 		(void) spool_add(event, buf);
 }

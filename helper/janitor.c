@@ -186,6 +186,7 @@ attempt(bool check, char *err, size_t errlen)
 	snap.state = STATE_RECONNECTING;
 	if (reporter_check(jcfg, jport, &snap, err, errlen) == 0)
 		return SSH_OK;
+	ssh_channel_failure_append(err, errlen, ssh_now_ms() - jcfg->connect_timeout_ms);
 	pool_pause();
 	pool_close_all();
 	stats_set_state(STATE_RECONNECTING);
@@ -358,6 +359,7 @@ janitor_main(void *arg)
 			stats_snapshot_take(&snap);
 			if (reporter_check(jcfg, jport, &snap, err, sizeof(err)) != 0)
 			{
+				ssh_channel_failure_append(err, sizeof(err), next_check - jcfg->health_interval_ms);
 				event_emit(LOG_WARN, "health_check_failed", "error=%s",
 						   log_quote(q, sizeof(q), err));
 				rc = reconnect(err);

@@ -31,6 +31,18 @@ static pthread_t accept_thread;
 static bool running;
 static volatile int stopping;
 
+/*
+ * Out of file descriptors (or kernel memory), accept(2) fails at once while
+ * the client stays in the backlog, so the listening socket stays readable:
+ * polling it again would spin and log on every pass.  As PgBouncer does,
+ * accepting pauses for ACCEPT_PAUSE_MS; the backlog keeps the clients, and
+ * one line is logged per episode (accept_paused, then accept_resumed).
+ * Touched by the accept thread only.
+ */
+#define ACCEPT_PAUSE_MS 1000
+static int64_t accept_paused_until;	/* ssh_now_ms; 0 when accepting */
+static int	accept_pauses;		/* pauses in the current episode */
+
 /* Returns 0 once host:*port is bound and listening, else -1 with err. */
 int
 listener_open(const char *host, int *port, char *err, size_t errlen)
@@ -132,9 +144,23 @@ accept_all(void)
 		{
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			{
+				accept_paused_until = ssh_now_ms() + ACCEPT_PAUSE_MS;
+				if (accept_pauses++ == 0)
+					log_msg(LOG_WARN, "accept_paused", "error=\"%s\" pause_ms=%d "
+							"detail=\"clients wait in the backlog; raise LimitNOFILE\"",
+							strerror(errno), ACCEPT_PAUSE_MS);
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_msg(LOG_WARN, "accept_failed", "error=\"%s\"", strerror(errno));
 			return;
+		}
+		if (accept_pauses > 0)
+		{
+			log_msg(LOG_INFO, "accept_resumed", "pauses=%d", accept_pauses);
+			accept_pauses = 0;
 		}
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 			log_msg(LOG_DEBUG, "nodelay_failed", "error=\"%s\"", strerror(errno));
@@ -161,6 +187,18 @@ listener_main(void *arg)
 		int			timeout = -1;
 		int			rc;
 
+		if (accept_paused_until != 0)
+		{
+			if (ssh_now_ms() >= accept_paused_until)
+				accept_paused_until = 0;
+			else
+			{
+				/* the listening socket is left out of this poll */
+				pfds[0].fd = -1;
+				if (deadline < 0 || deadline > accept_paused_until)
+					deadline = accept_paused_until;
+			}
+		}
 		if (deadline >= 0)
 		{
 			int64_t		left = deadline - ssh_now_ms();

@@ -6,6 +6,10 @@
  *		that lines from different threads never interleave.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,13 +125,299 @@ log_quote(char *buf, size_t buflen, const char *value)
 	return buf;
 }
 
+/* Output buffer of log_vformat: truncates, always NUL-terminated. */
+typedef struct out_buf
+{
+	char	   *buf;
+	size_t		len;
+	size_t		n;				/* characters wanted so far */
+} out_buf;
+
+static void
+out_char(out_buf *o, char c)
+{
+	if (o->n + 1 < o->len)
+		o->buf[o->n] = c;
+	o->n++;
+}
+
+static void
+out_str(out_buf *o, const char *s)
+{
+	for (; *s; s++)
+		out_char(o, *s);
+}
+
 /*
- * Format and write one line.  key is "event" or "msg".  Returns nothing:
- * a log line that cannot be written has nowhere else to go.
+ * Appends value escaped for the inside of a double-quoted field: \" \\ \n
+ * \r \t, other control characters as \xHH.  Returns nothing.
+ */
+static void
+out_escaped(out_buf *o, const char *value)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) value; *p; p++)
+	{
+		switch (*p)
+		{
+			case '"':
+				out_str(o, "\\\"");
+				break;
+			case '\\':
+				out_str(o, "\\\\");
+				break;
+			case '\n':
+				out_str(o, "\\n");
+				break;
+			case '\r':
+				out_str(o, "\\r");
+				break;
+			case '\t':
+				out_str(o, "\\t");
+				break;
+			default:
+				if (*p < ' ' || *p == 0x7f)
+				{
+					out_str(o, "\\x");
+					out_char(o, hex[*p >> 4]);
+					out_char(o, hex[*p & 15]);
+				}
+				else
+					out_char(o, (char) *p);
+				break;
+		}
+	}
+}
+
+/*
+ * Returns whether value is already one well-formed quoted field value (as
+ * log_quote makes them): "...", with every quote and backslash inside
+ * escaped and no control character.
+ */
+static bool
+is_quoted_value(const char *value)
+{
+	size_t		len = strlen(value);
+	const unsigned char *p;
+
+	if (len < 2 || value[0] != '"' || value[len - 1] != '"')
+		return false;
+	for (p = (const unsigned char *) value + 1; p < (const unsigned char *) value + len - 1; p++)
+	{
+		if (*p < ' ' || *p == 0x7f || *p == '"')
+			return false;
+		if (*p == '\\')
+		{
+			p++;
+			if (p >= (const unsigned char *) value + len - 1 || strchr("\"\\nrtx", *p) == NULL)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Appends a value that stands alone after "key=": as is when it needs no
+ * quotes (or is already a quoted value), else quoted and escaped.
+ */
+static void
+out_value(out_buf *o, const char *value)
+{
+	const unsigned char *p;
+	bool		needs = *value == '\0';
+
+	if (is_quoted_value(value))
+	{
+		out_str(o, value);
+		return;
+	}
+	for (p = (const unsigned char *) value; *p && !needs; p++)
+		if (*p <= ' ' || *p == '"' || *p == '\\' || *p == '=' || *p == 0x7f)
+			needs = true;
+	if (!needs)
+	{
+		out_str(o, value);
+		return;
+	}
+	out_char(o, '"');
+	out_escaped(o, value);
+	out_char(o, '"');
+}
+
+/*
+ * See log.h.  Every %s goes through out_value, or through out_escaped when
+ * the format puts it between double quotes (error="%s"), so no caller can
+ * write a raw quote, backslash or newline into a line.  Other conversions
+ * are handed to snprintf one at a time.  Returns the length wanted (as
+ * vsnprintf does).
+ */
+size_t
+log_vformat(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	out_buf		o = {buf, len, 0};
+	bool		in_quotes = false;
+	const char *f;
+	va_list		aq;
+
+	va_copy(aq, ap);
+	for (f = fmt; *f; f++)
+	{
+		char		spec[48];
+		char		tmp[2048];
+		size_t		sn = 0;
+		char		lenmod[3] = "";
+		char		conv;
+
+		if (*f != '%')
+		{
+			if (*f == '"')
+				in_quotes = !in_quotes;
+			out_char(&o, *f);
+			continue;
+		}
+		if (f[1] == '%')
+		{
+			out_char(&o, '%');
+			f++;
+			continue;
+		}
+		spec[sn++] = *f++;
+		while (*f && strchr("-+ #0", *f) && sn < 20)
+			spec[sn++] = *f++;
+		if (*f == '*')
+		{
+			sn += (size_t) snprintf(spec + sn, sizeof(spec) - sn, "%d", va_arg(aq, int));
+			f++;
+		}
+		while (*f >= '0' && *f <= '9' && sn < 30)
+			spec[sn++] = *f++;
+		if (*f == '.')
+		{
+			spec[sn++] = *f++;
+			if (*f == '*')
+			{
+				sn += (size_t) snprintf(spec + sn, sizeof(spec) - sn, "%d", va_arg(aq, int));
+				f++;
+			}
+			while (*f >= '0' && *f <= '9' && sn < 40)
+				spec[sn++] = *f++;
+		}
+		while (*f && strchr("hlzjtL", *f) && strlen(lenmod) < 2)
+		{
+			lenmod[strlen(lenmod)] = *f;
+			spec[sn++] = *f++;
+		}
+		conv = *f;
+		if (conv == '\0')
+			break;
+		spec[sn++] = conv;
+		spec[sn] = '\0';
+		tmp[0] = '\0';
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		switch (conv)
+		{
+			case 's':
+				{
+					const char *v = va_arg(aq, const char *);
+
+					snprintf(tmp, sizeof(tmp), spec, v ? v : "(null)");
+					if (in_quotes)
+						out_escaped(&o, tmp);
+					else
+						out_value(&o, tmp);
+					continue;
+				}
+			case 'c':
+				snprintf(tmp, sizeof(tmp), spec, va_arg(aq, int));
+				break;
+			case 'd':
+			case 'i':
+				if (strcmp(lenmod, "l") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, long));
+				else if (strcmp(lenmod, "ll") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, long long));
+				else if (strcmp(lenmod, "z") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, ssize_t));
+				else if (strcmp(lenmod, "j") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, intmax_t));
+				else if (strcmp(lenmod, "t") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, ptrdiff_t));
+				else
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, int));
+				break;
+			case 'u':
+			case 'x':
+			case 'X':
+			case 'o':
+				if (strcmp(lenmod, "l") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, unsigned long));
+				else if (strcmp(lenmod, "ll") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, unsigned long long));
+				else if (strcmp(lenmod, "z") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, size_t));
+				else if (strcmp(lenmod, "j") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, uintmax_t));
+				else if (strcmp(lenmod, "t") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, ptrdiff_t));
+				else
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, unsigned int));
+				break;
+			case 'f':
+			case 'F':
+			case 'e':
+			case 'E':
+			case 'g':
+			case 'G':
+			case 'a':
+			case 'A':
+				if (strcmp(lenmod, "L") == 0)
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, long double));
+				else
+					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, double));
+				break;
+			case 'p':
+				snprintf(tmp, sizeof(tmp), spec, va_arg(aq, void *));
+				break;
+			default:
+				/* %n and unknown conversions are not written */
+				snprintf(tmp, sizeof(tmp), "?");
+				break;
+		}
+#pragma GCC diagnostic pop
+		out_str(&o, tmp);
+	}
+	va_end(aq);
+	if (len > 0)
+		buf[o.n < len ? o.n : len - 1] = '\0';
+	return o.n;
+}
+
+/* See log.h.  Returns the length wanted (as snprintf does). */
+size_t
+log_format(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list		ap;
+	size_t		n;
+
+	va_start(ap, fmt);
+	n = log_vformat(buf, len, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/*
+ * Format and write one line.  key is "event" or "msg"; fields is a format
+ * with its arguments in *ap, or (ap NULL) fields already made by
+ * log_vformat.  Returns nothing: a log line that cannot be written has
+ * nowhere else to go.
  */
 static void
 log_write(log_level level, const char *key, const char *name,
-		  const char *fields, va_list ap)
+		  const char *fields, va_list *ap)
 {
 	char		line[LOG_LINE_MAX];
 	struct timespec ts;
@@ -160,7 +450,10 @@ log_write(log_level level, const char *key, const char *name,
 	if (fields != NULL && fields[0] != '\0' && n < sizeof(line) - 2)
 	{
 		line[n++] = ' ';
-		r = vsnprintf(line + n, sizeof(line) - n, fields, ap);
+		if (ap == NULL)
+			r = snprintf(line + n, sizeof(line) - n, "%s", fields);
+		else
+			r = (int) log_vformat(line + n, sizeof(line) - n, fields, *ap);
 		if (r > 0)
 			n += (size_t) r < sizeof(line) - n ? (size_t) r : sizeof(line) - n - 1;
 		else
@@ -191,7 +484,7 @@ log_event(log_level level, const char *event, const char *fields, ...)
 	va_list		ap;
 
 	va_start(ap, fields);
-	log_write(level, "event", event, fields, ap);
+	log_write(level, "event", event, fields, &ap);
 	va_end(ap);
 }
 
@@ -202,6 +495,13 @@ log_msg(log_level level, const char *msg, const char *fields, ...)
 	va_list		ap;
 
 	va_start(ap, fields);
-	log_write(level, "msg", msg, fields, ap);
+	log_write(level, "msg", msg, fields, &ap);
 	va_end(ap);
+}
+
+/* Write an event line whose fields were made by log_format.  Returns nothing. */
+void
+log_event_formatted(log_level level, const char *event, const char *fields)
+{
+	log_write(level, "event", event, fields, NULL);
 }

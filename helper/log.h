@@ -7,6 +7,7 @@
 #ifndef CHATGENIUS_LOG_H
 #define CHATGENIUS_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum log_level
@@ -24,14 +25,26 @@ extern int	log_parse_level(const char *name, log_level *out);
 /*
  * Write one line.  what is the event name (printed as event=...) or, for
  * lines that are not events, a short message key (printed as msg=...; pass
- * event NULL).  fields is printf-style "key=value key=value"; values that
- * may hold spaces go through log_quote().  Thread-safe: one write(2) per
- * line.
+ * event NULL).  fields is printf-style "key=value key=value", formatted
+ * by log_vformat: every %s value is escaped there (key=%s quotes it when it
+ * needs quotes, key="%s" escapes it inside the quotes), so a value cannot
+ * break the line whatever it holds.  Thread-safe: one write(2) per line.
  */
 extern void log_event(log_level level, const char *event, const char *fields, ...)
 			__attribute__((format(printf, 3, 4)));
 extern void log_msg(log_level level, const char *msg, const char *fields, ...)
 			__attribute__((format(printf, 3, 4)));
+
+/*
+ * Format "key=value ..." fields as log_event does (see above) into buf,
+ * truncating.  Returns the length wanted, as vsnprintf does.
+ */
+extern size_t log_vformat(char *buf, size_t len, const char *fmt, va_list ap);
+extern size_t log_format(char *buf, size_t len, const char *fmt, ...)
+			__attribute__((format(printf, 3, 4)));
+
+/* Write an event line with fields already made by log_format. */
+extern void log_event_formatted(log_level level, const char *event, const char *fields);
 
 /*
  * Quote a value for a key=value field: returned as is when it has no

@@ -618,16 +618,14 @@ pool_config(void)
 	return pool.cfg;
 }
 
-/* Returns ssh_conn_open's result; one handshake at a time in the pool. */
+/*
+ * Returns ssh_conn_open's result; one handshake at a time in the pool (the
+ * name lookup and the key read happen before the lock is taken).
+ */
 ssh_result
 pool_handshake(ssh_conn **conn, char *err, size_t errlen)
 {
-	ssh_result	r;
-
-	pthread_mutex_lock(&pool.handshake);
-	r = ssh_conn_open(pool.cfg, conn, err, errlen);
-	pthread_mutex_unlock(&pool.handshake);
-	return r;
+	return ssh_conn_open_locked(pool.cfg, &pool.handshake, conn, err, errlen);
 }
 
 /* Marks s live (counted, logged) and gives it waiting clients. */

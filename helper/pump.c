@@ -126,7 +126,7 @@ pump_open_step(pump *p, LIBSSH2_SESSION *session, const tunnel_config *cfg)
 	}
 	note_done(p, PUMP_OP_OPEN);
 	p->opening = false;
-	rc = note_error(p, session, "channel open");
+	rc = ssh_channel_open_error(session, cfg->remote_host, cfg->remote_port, p->error, sizeof(p->error));
 	return session_level_error(rc) ? PUMP_SESSION_ERROR : PUMP_CHANNEL_REFUSED;
 }
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pgconn.h"
 
+/* setup's own limit, for the server's timeouts and for our deadline */
 #define SETUP_TIMEOUT_MS 300000
 
 /*
@@ -73,6 +74,7 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 	char		installed[64] = "";
 	char		available[64] = "";
 	char		before[64] = "";
+	char		limit[32];
 	bool		superuser;
 	int			rc = EXIT_CLEAN;
 	const char *v[1];
@@ -91,6 +93,22 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 		snprintf(available, sizeof(available), "%s", PQgetvalue(res, 0, 1));
 	superuser = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 	snprintf(before, sizeof(before), "%s", PQgetvalue(res, 0, 3));
+	PQclear(res);
+
+	/*
+	 * The connection was opened with statement_timeout and lock_timeout set
+	 * from the connect deadline (pgconn.c), fit for the health check.  An
+	 * install or update may wait on locks and run long: it gets setup's own
+	 * limit instead, so the server cancels nothing before the helper would.
+	 */
+	snprintf(limit, sizeof(limit), "%d", SETUP_TIMEOUT_MS);
+	v[0] = limit;
+	res = run(conn,
+			  "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
+			  "pg_catalog.set_config('lock_timeout', $1, false)",
+			  1, v, deadline, "setting setup's time limit", cfg, superuser, &rc);
+	if (res == NULL)
+		return rc;
 	PQclear(res);
 
 	if (available[0] == '\0')

@@ -1,9 +1,31 @@
 /*
  * spool.c
- *		The event spool (see spool.h): an in-memory queue guarded by one
- *		mutex, mirrored in an append-only file that is rewritten (temp file
- *		+ rename) whenever events leave the queue.  A lock file keeps two
- *		helpers with the same tunnel name from sharing one spool.
+ *		The event spool (see spool.h): an in-memory queue guarded by
+ *		spool_lock, mirrored in an append-only file whose I/O is serialised
+ *		by file_lock (never held with spool_lock, so that no event waits on
+ *		a rewrite).  An event leaving the queue appends an acknowledgement
+ *		line ("a1 <key>"); the file is emptied when the queue is, and
+ *		compacted (temp file + rename) when acknowledgements dominate it.
+ *		A lock file keeps two helpers with the same tunnel name from sharing
+ *		one spool.
+ *
+ *		Why nothing is lost across a power cut, not only a crash:
+ *		- spool_add returns only after its line is on disk: write(2), then
+ *		  fdatasync(2), which also makes the new file size durable.
+ *		  Concurrent adders share one fdatasync (group commit).
+ *		- An acknowledgement is written without a sync of its own: losing
+ *		  one replays an event that already reached the database, and the
+ *		  database takes events idempotently by key (report_event).  The
+ *		  same holds for an emptied file that comes back.
+ *		- A new file (compaction, or a first file) is written to NAME.tmp
+ *		  (O_EXCL|O_NOFOLLOW), fdatasync'ed, renamed over NAME, and the
+ *		  folder is fsync'ed before any later event is appended to it, so
+ *		  the folder entry can never point to a file older than an event
+ *		  already reported as kept.  A crash before the rename leaves the
+ *		  old file, which holds a superset of the pending events.
+ *		- The folder itself is fsync'ed in its parent when created.
+ *		- At load, a line cut short by the cut (no newline) or damaged is
+ *		  reported and skipped; the file is then rewritten from what parsed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +42,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "service_user.h"
 #include "spool.h"
 
 static pthread_mutex_t spool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static spool_event *queue;
 static int	qlen;
 static int	qcap;
@@ -35,6 +59,21 @@ static int	lock_fd = -1;
 static char *file_path;
 static bool needs_rewrite;		/* the file is out of step with the queue */
 static bool warned_write;
+
+/*
+ * Lines rendered under spool_lock and not yet written (out_buf), with the
+ * sequence numbers that tell an adder whether its line is synced.  Guarded
+ * by spool_lock; the file's own state (fd, acks_in_file) by file_lock.
+ */
+static char *out_buf;
+static size_t out_len;
+static size_t out_cap;
+static uint64_t out_seq;		/* last line put into out_buf */
+static uint64_t synced_seq;		/* last line known to be on disk */
+static int	acks_in_file;		/* acknowledgement lines since the last rewrite */
+
+/* Compact the file when it holds more acknowledgements than this... */
+#define COMPACT_MIN_ACKS 1024
 
 static int64_t start_us;
 static uint64_t seq;
@@ -182,59 +221,199 @@ write_all(int wfd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Warn once about a spool file that cannot be written. */
+/* Warn once about a spool file that cannot be written (file_lock held). */
 static void
 warn_write(const char *what)
 {
-	char		q[1024];
-
 	if (warned_write)
 		return;
 	warned_write = true;
-	log_msg(LOG_WARN, "spool_unwritable", "file=%s op=%s error=%s detail=\"events kept in memory\"",
-			log_quote(q, sizeof(q), file_path ? file_path : "-"), what, log_quote((char[256]) {0}, 256, strerror(errno)));
+	log_msg(LOG_WARN, "spool_unwritable", "file=%s op=%s error=%s detail=\"%s\"",
+			file_path ? file_path : "-", what, strerror(errno),
+			"events kept in memory only, not across a restart; "
+			"TUNNEL_STATE_DIR must be writable by its owner, the user chatgenius-tunnel runs as");
 }
 
 /*
- * Replace the file with the queue's contents (temp file, fsync, rename)
- * and reopen it for appending.  Returns 0, or -1 (needs_rewrite stays set).
- * Called with the lock held.
+ * Appends text to out_buf (spool_lock held; file_path is set and cleared
+ * with both locks held, so it can be read here).  Returns 0, or -1 out of
+ * memory (out_lost is then set: the next flush rewrites the file).
+ */
+static bool out_lost;
+
+static int
+out_append(const char *text, size_t len)
+{
+	if (file_path == NULL)
+		return 0;				/* memory-only: nothing to write */
+	if (out_len + len + 1 > out_cap)
+	{
+		size_t		ncap = out_cap ? out_cap * 2 : 4096;
+		char	   *nb;
+
+		while (ncap < out_len + len + 1)
+			ncap *= 2;
+		nb = realloc(out_buf, ncap);
+		if (nb == NULL)
+		{
+			out_lost = true;
+			return -1;
+		}
+		out_buf = nb;
+		out_cap = ncap;
+	}
+	memcpy(out_buf + out_len, text, len);
+	out_len += len;
+	return 0;
+}
+
+/*
+ * Puts an event's line into out_buf (spool_lock held).  Returns its
+ * sequence number, which spool_add waits to see synced.
+ */
+static uint64_t
+out_event(const spool_event *e)
+{
+	size_t		len;
+	char	   *line = render_line(e, &len);
+
+	if (line == NULL)
+		out_lost = true;
+	else
+		(void) out_append(line, len);
+	free(line);
+	return ++out_seq;
+}
+
+/* Puts an acknowledgement line for key into out_buf (spool_lock held). */
+static void
+out_ack(const char *key)
+{
+	char		line[SPOOL_KEY_MAX + 8];
+	int			n = snprintf(line, sizeof(line), "a1\t%s\n", key);
+
+	(void) out_append(line, (size_t) n);
+}
+
+/* fsync(2) the folder holding path, so a rename or creation in it lasts. */
+static int
+sync_parent(const char *path)
+{
+	char		dir[4096];
+	char	   *slash;
+	int			dfd,
+				rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	rc = fsync(dfd);
+	close(dfd);
+	return rc;
+}
+
+/*
+ * Replace the file with the queue's contents (file_lock held, spool_lock
+ * not): snapshot the queue and what waits in out_buf under spool_lock,
+ * then NAME.tmp (O_EXCL|O_NOFOLLOW), fdatasync, rename, fsync of the
+ * folder, and reopen for appending.  Returns 0, or -1 (needs_rewrite stays
+ * set).
  */
 static int
 rewrite_file(void)
 {
 	char		tmp[4096];
+	char	   *buf = NULL;
+	size_t		len = 0,
+				cap = 0;
+	uint64_t	snap_seq;
 	int			tfd;
 	int			i;
+	bool		oom = false;
 
 	if (file_path == NULL)
 		return -1;
 	needs_rewrite = true;
+
+	pthread_mutex_lock(&spool_lock);
+	for (i = 0; i < qlen && !oom; i++)
+	{
+		size_t		llen;
+		char	   *line = render_line(&queue[i], &llen);
+
+		if (line == NULL)
+			oom = true;
+		else
+		{
+			if (len + llen > cap)
+			{
+				size_t		ncap = cap ? cap * 2 : 65536;
+				char	   *nb;
+
+				while (ncap < len + llen)
+					ncap *= 2;
+				nb = realloc(buf, ncap);
+				if (nb == NULL)
+					oom = true;
+				else
+				{
+					buf = nb;
+					cap = ncap;
+				}
+			}
+			if (!oom)
+			{
+				memcpy(buf + len, line, llen);
+				len += llen;
+			}
+			free(line);
+		}
+	}
+	snap_seq = out_seq;
+	if (!oom)
+	{
+		/* the snapshot holds every line waiting in out_buf */
+		out_len = 0;
+		out_lost = false;
+	}
+	pthread_mutex_unlock(&spool_lock);
+	if (oom)
+	{
+		free(buf);
+		errno = ENOMEM;
+		warn_write("rewrite");
+		return -1;
+	}
+
 	snprintf(tmp, sizeof(tmp), "%s.tmp", file_path);
-	tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	(void) unlink(tmp);			/* left by a crash; O_EXCL refuses it */
+	tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (tfd < 0)
 	{
+		free(buf);
 		warn_write("create");
 		return -1;
 	}
-	for (i = 0; i < qlen; i++)
+	if ((len > 0 && write_all(tfd, buf, len) != 0) || fdatasync(tfd) != 0)
 	{
-		size_t		len;
-		char	   *line = render_line(&queue[i], &len);
-
-		if (line == NULL || write_all(tfd, line, len) != 0)
-		{
-			free(line);
-			warn_write("write");
-			close(tfd);
-			unlink(tmp);
-			return -1;
-		}
-		free(line);
+		free(buf);
+		warn_write("write");
+		close(tfd);
+		unlink(tmp);
+		return -1;
 	}
-	if (fdatasync(tfd) != 0 || close(tfd) != 0)
+	free(buf);
+	if (close(tfd) != 0)
 	{
-		warn_write("sync");
+		warn_write("close");
 		unlink(tmp);
 		return -1;
 	}
@@ -244,9 +423,15 @@ rewrite_file(void)
 		unlink(tmp);
 		return -1;
 	}
+	/* the new name must last before any event is appended to it */
+	if (sync_parent(file_path) != 0)
+	{
+		warn_write("sync folder");
+		return -1;
+	}
 	if (fd >= 0)
 		close(fd);
-	fd = open(file_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	fd = open(file_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 	{
 		warn_write("open");
@@ -254,30 +439,90 @@ rewrite_file(void)
 	}
 	needs_rewrite = false;
 	warned_write = false;
+	acks_in_file = 0;
+	if (snap_seq > synced_seq)
+		synced_seq = snap_seq;
 	return 0;
 }
 
-/* Append one event's line to the file (or rewrite it when out of step). */
+/*
+ * Write what waits in out_buf to the file (file_lock held, spool_lock
+ * not), with fdatasync when sync is set; empty the file when the queue is
+ * empty, rewrite it when it is out of step, compact it when
+ * acknowledgements dominate.  Returns nothing: failures are warned about
+ * once, and the events stay in memory.
+ */
 static void
-file_append(const spool_event *e)
+file_flush(bool sync)
 {
+	char	   *buf;
 	size_t		len;
-	char	   *line;
+	uint64_t	seq_now;
+	int			pending,
+				acks = 0;
+	bool		lost;
 
 	if (file_path == NULL)
 		return;
-	if (needs_rewrite || fd < 0)
+	pthread_mutex_lock(&spool_lock);
+	lost = out_lost;
+	pending = qlen;
+	seq_now = out_seq;
+	buf = out_buf;
+	len = out_len;
+	out_buf = NULL;
+	out_len = out_cap = 0;
+	pthread_mutex_unlock(&spool_lock);
+
+	for (size_t i = 0; i + 2 < len; i++)
+		if ((i == 0 || buf[i - 1] == '\n') && buf[i] == 'a' && buf[i + 1] == '1')
+			acks++;
+
+	if (needs_rewrite || fd < 0 || lost)
 	{
+		/* the rewrite snapshots the queue: buf's lines are in it or acked */
+		free(buf);
+		pthread_mutex_lock(&spool_lock);
+		out_lost = false;
+		pthread_mutex_unlock(&spool_lock);
 		rewrite_file();
+		if (seq_now > synced_seq)
+			synced_seq = seq_now;	/* kept in memory if the rewrite failed */
 		return;
 	}
-	line = render_line(e, &len);
-	if (line == NULL || write_all(fd, line, len) != 0)
+	if (pending == 0)
 	{
-		warn_write("append");
-		needs_rewrite = true;
+		/* every event reached the database: the file can be empty */
+		if (ftruncate(fd, 0) != 0)
+		{
+			warn_write("truncate");
+			needs_rewrite = true;
+		}
+		acks_in_file = 0;
 	}
-	free(line);
+	else
+	{
+		/*
+		 * An adder's line may have been written by a flush without sync (an
+		 * acknowledgement's): a sync then still happens here, with buf empty.
+		 */
+		if (len > 0 && write_all(fd, buf, len) != 0)
+		{
+			warn_write("append");
+			needs_rewrite = true;
+		}
+		else if (sync && fdatasync(fd) != 0)
+		{
+			warn_write("sync");
+			needs_rewrite = true;
+		}
+		acks_in_file += acks;
+	}
+	free(buf);
+	if ((sync || pending == 0) && seq_now > synced_seq)
+		synced_seq = seq_now;
+	if (acks_in_file > COMPACT_MIN_ACKS && acks_in_file > pending)
+		rewrite_file();
 }
 
 /*
@@ -355,6 +600,27 @@ parse_line(char *line, spool_event *e)
 }
 
 /*
+ * Forget the pending event with this key: its acknowledgement line was
+ * read.  Acknowledgements come oldest first, so the head matches at once.
+ * Returns 0, or -1 when no pending event has the key.
+ */
+static int
+ack_key(const char *key)
+{
+	int			i;
+
+	for (i = 0; i < qlen; i++)
+		if (strcmp(queue[i].key, key) == 0)
+		{
+			event_free(&queue[i]);
+			memmove(queue + i, queue + i + 1, (size_t) (qlen - i - 1) * sizeof(*queue));
+			qlen--;
+			return 0;
+		}
+	return -1;
+}
+
+/*
  * Load the events an earlier run left in the file.  Returns how many
  * lines were skipped (corrupt or beyond the bound).
  */
@@ -367,7 +633,7 @@ load_file(void)
 	ssize_t		len;
 	int			lineno = 0;
 	int			skipped = 0;
-	char		q[1024];
+	int			acked = 0;
 
 	if (f == NULL)
 	{
@@ -383,16 +649,23 @@ load_file(void)
 		if (len == 0 || line[len - 1] != '\n')
 		{
 			log_msg(LOG_WARN, "spool_corrupt_line", "file=%s line=%d reason=truncated",
-					log_quote(q, sizeof(q), file_path), lineno);
+					file_path, lineno);
 			skipped++;
 			continue;
 		}
 		line[len - 1] = '\0';
+		if (strncmp(line, "a1\t", 3) == 0)
+		{
+			/* an event dropped at the bound may have its ack: harmless */
+			(void) ack_key(line + 3);
+			acked++;
+			continue;
+		}
 		memset(&e, 0, sizeof(e));
 		if (parse_line(line, &e) != 0)
 		{
 			log_msg(LOG_WARN, "spool_corrupt_line", "file=%s line=%d reason=unparsable",
-					log_quote(q, sizeof(q), file_path), lineno);
+					file_path, lineno);
 			skipped++;
 			continue;
 		}
@@ -411,12 +684,15 @@ load_file(void)
 	free(line);
 	fclose(f);
 	if (qlen > 0)
-		log_msg(LOG_INFO, "spool_loaded", "file=%s events=%d",
-				log_quote(q, sizeof(q), file_path), qlen);
+		log_msg(LOG_INFO, "spool_loaded", "file=%s events=%d", file_path, qlen);
+	acks_in_file = acked;
 	return skipped;
 }
 
-/* mkdir -p with mode 0700 for the folders it creates.  Returns 0 or -1. */
+/*
+ * mkdir -p with mode 0700 for the folders it creates, each made durable in
+ * its parent.  Returns 0 or -1 with errno set.
+ */
 static int
 make_dirs(const char *dir)
 {
@@ -429,22 +705,58 @@ make_dirs(const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	for (p = buf + 1; *p; p++)
+	for (p = buf + 1;; p++)
 	{
-		if (*p != '/')
+		bool		last = *p == '\0';
+
+		if (!last && *p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0700) == 0)
+			(void) sync_parent(buf);
+		else if (errno != EEXIST)
 			return -1;
+		if (last)
+			break;
 		*p = '/';
 	}
-	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-		return -1;
 	if (stat(buf, &st) != 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode))
 	{
 		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the state folder is safe to trust, as OpenSSH judges ~/.ssh
+ * (secure_permissions): owned by the user the helper runs as or by root,
+ * and writable by nobody else.  Returns 0, or -1 with the reason in err.
+ */
+static int
+check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+	{
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022) != 0)
+	{
+		snprintf(err, errlen,
+				 "Bad owner or permissions on %s (owner uid %d, mode 0%03o): "
+				 "TUNNEL_STATE_DIR must be owned by the user chatgenius-tunnel runs as "
+				 "and writable by nobody else",
+				 dir, (int) st.st_uid, (unsigned int) (st.st_mode & 0777));
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) != 0)
+	{
+		snprintf(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -474,7 +786,10 @@ spool_file_name(const char *tunnel_name, char *buf, size_t len)
 	snprintf(buf, len, "%s-%08" PRIx32 ".spool", safe, h);
 }
 
-/* Add an events_dropped record when events were dropped and room is back. */
+/*
+ * Add an events_dropped record when events were dropped and room is back
+ * (spool_lock held; the caller flushes).
+ */
 static void
 note_dropped(void)
 {
@@ -493,7 +808,7 @@ note_dropped(void)
 	if (queue_push(&e) == 0)
 	{
 		dropped = 0;
-		file_append(&queue[qlen - 1]);
+		(void) out_event(&queue[qlen - 1]);
 	}
 }
 
@@ -503,10 +818,12 @@ spool_open(const char *dir, const char *tunnel_name, int max)
 {
 	char		name[256];
 	char		lock_path[4200];
+	char		why[512];
 	size_t		plen;
 	int			skipped;
-	char		q[1024];
+	int			rc;
 
+	pthread_mutex_lock(&file_lock);
 	pthread_mutex_lock(&spool_lock);
 	is_open = true;
 	max_events = max > 0 ? max : 1;
@@ -514,12 +831,24 @@ spool_open(const char *dir, const char *tunnel_name, int max)
 	seq = 0;
 	spool_file_name(tunnel_name, name, sizeof(name));
 
-	if (dir == NULL || make_dirs(dir) != 0)
+	why[0] = '\0';
+	if (dir == NULL)
+		snprintf(why, sizeof(why), "no folder");
+	else if (make_dirs(dir) != 0)
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	else
+		(void) check_dir(dir, why, sizeof(why));
+	if (why[0] != '\0')
 	{
-		log_msg(LOG_WARN, "spool_unwritable", "dir=%s error=%s detail=\"events kept in memory\"",
-				log_quote(q, sizeof(q), dir ? dir : "-"),
-				log_quote((char[256]) {0}, 256, strerror(errno)));
+		char		who[128];
+
+		log_msg(LOG_WARN, "spool_unwritable", "dir=%s error=\"%s\" detail=\"%s (%s)\"",
+				dir ? dir : "-", why,
+				"events kept in memory only, not across a restart; TUNNEL_STATE_DIR "
+				"must be a folder writable by the user chatgenius-tunnel runs as",
+				service_user(who, sizeof(who)));
 		pthread_mutex_unlock(&spool_lock);
+		pthread_mutex_unlock(&file_lock);
 		return -1;
 	}
 	plen = strlen(dir) + strlen(name) + 2;
@@ -527,34 +856,36 @@ spool_open(const char *dir, const char *tunnel_name, int max)
 	if (file_path == NULL)
 	{
 		pthread_mutex_unlock(&spool_lock);
+		pthread_mutex_unlock(&file_lock);
 		return -1;
 	}
 	snprintf(file_path, plen, "%s/%s", dir, name);
 	snprintf(lock_path, sizeof(lock_path), "%s.lock", file_path);
-	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
 	{
 		bool		busy = lock_fd >= 0 && errno == EWOULDBLOCK;
 
 		log_msg(LOG_WARN, "spool_unwritable", "file=%s error=%s detail=\"events kept in memory\"",
-				log_quote(q, sizeof(q), file_path),
+				file_path,
 				busy ? "\"another chatgenius-tunnel with this TUNNEL_NAME holds the spool\""
-				: log_quote((char[256]) {0}, 256, strerror(errno)));
+				: strerror(errno));
 		if (lock_fd >= 0)
 			close(lock_fd);
 		lock_fd = -1;
 		free(file_path);
 		file_path = NULL;
 		pthread_mutex_unlock(&spool_lock);
+		pthread_mutex_unlock(&file_lock);
 		return -1;
 	}
 
 	skipped = load_file();
 	if (skipped > 0 || access(file_path, F_OK) != 0)
-		rewrite_file();
+		needs_rewrite = true;
 	else
 	{
-		fd = open(file_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		fd = open(file_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 		{
 			warn_write("open");
@@ -563,7 +894,13 @@ spool_open(const char *dir, const char *tunnel_name, int max)
 	}
 	note_dropped();
 	pthread_mutex_unlock(&spool_lock);
-	return file_path != NULL && !needs_rewrite ? 0 : -1;
+	if (needs_rewrite)
+		rewrite_file();
+	else
+		file_flush(true);
+	rc = file_path != NULL && !needs_rewrite ? 0 : -1;
+	pthread_mutex_unlock(&file_lock);
+	return rc;
 }
 
 /* See spool.h: a reload changed TUNNEL_SPOOL_MAX.  Returns nothing. */
@@ -575,14 +912,22 @@ spool_set_max(int max)
 		max_events = max;
 	note_dropped();
 	pthread_mutex_unlock(&spool_lock);
+	pthread_mutex_lock(&file_lock);
+	file_flush(true);
+	pthread_mutex_unlock(&file_lock);
 }
 
-/* See spool.h.  Returns 0 when the event is kept, -1 when dropped. */
+/*
+ * See spool.h.  Returns 0 when the event is kept (on disk when the spool
+ * has a file: its line is fdatasync'ed before this returns), -1 when
+ * dropped.
+ */
 int
 spool_add(const char *event, const char *detail)
 {
 	spool_event e;
 	int			rc = 0;
+	uint64_t	my_seq = 0;
 
 	memset(&e, 0, sizeof(e));
 	snprintf(e.event, sizeof(e.event), "%s", event);
@@ -603,8 +948,14 @@ spool_add(const char *event, const char *detail)
 		rc = -1;
 	}
 	else
-		file_append(&queue[qlen - 1]);
+		my_seq = out_event(&queue[qlen - 1]);
 	pthread_mutex_unlock(&spool_lock);
+
+	/* group commit: whoever holds file_lock syncs every line written so far */
+	pthread_mutex_lock(&file_lock);
+	if (my_seq > synced_seq)
+		file_flush(true);
+	pthread_mutex_unlock(&file_lock);
 	return rc;
 }
 
@@ -638,7 +989,11 @@ spool_events_free(spool_event *events, int n)
 		event_free(&events[i]);
 }
 
-/* See spool.h: the oldest n reached the database.  Returns nothing. */
+/*
+ * See spool.h: the oldest n reached the database.  An acknowledgement line
+ * per event, appended without a sync of its own (see the top of the file);
+ * the queue lock is held only for the memory work.  Returns nothing.
+ */
 void
 spool_ack(int n)
 {
@@ -650,14 +1005,20 @@ spool_ack(int n)
 	if (n > 0)
 	{
 		for (i = 0; i < n; i++)
+		{
+			out_ack(queue[i].key);
 			event_free(&queue[i]);
+		}
 		memmove(queue, queue + n, (size_t) (qlen - n) * sizeof(*queue));
 		qlen -= n;
-		if (file_path != NULL)
-			rewrite_file();
 	}
 	note_dropped();
 	pthread_mutex_unlock(&spool_lock);
+	if (n <= 0)
+		return;
+	pthread_mutex_lock(&file_lock);
+	file_flush(false);
+	pthread_mutex_unlock(&file_lock);
 }
 
 /* Returns the number of events not yet written to the database. */
@@ -690,14 +1051,18 @@ spool_close(void)
 {
 	int			i;
 
+	pthread_mutex_lock(&file_lock);
+	file_flush(true);
 	pthread_mutex_lock(&spool_lock);
-	if (file_path != NULL && needs_rewrite)
-		rewrite_file();
 	for (i = 0; i < qlen; i++)
 		event_free(&queue[i]);
 	free(queue);
 	queue = NULL;
 	qlen = qcap = 0;
+	free(out_buf);
+	out_buf = NULL;
+	out_len = out_cap = 0;
+	out_lost = false;
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
@@ -709,6 +1074,8 @@ spool_close(void)
 	is_open = false;
 	needs_rewrite = false;
 	warned_write = false;
+	acks_in_file = 0;
 	dropped = 0;
 	pthread_mutex_unlock(&spool_lock);
+	pthread_mutex_unlock(&file_lock);
 }

@@ -5,11 +5,14 @@
  *		one file per tunnel name.  Events spooled by an earlier run are
  *		loaded at open and sent first.
  *
- *		File format, one event per line, tab-separated:
- *			v1 <event_key> <occurred_at> <event> <detail>
+ *		File format, one record per line, tab-separated:
+ *			v1 <event_key> <occurred_at> <event> <detail>	an event
+ *			a1 <event_key>					it reached the database
  *		occurred_at is UTC with microseconds ("2026-11-26 14:40:00.123456+00");
  *		detail escapes \\ \t \n \r.  A line that does not parse is skipped
- *		with a warning.
+ *		with a warning.  Each event line is on disk (fdatasync) before
+ *		spool_add returns; see spool.c for the ordering that makes this hold
+ *		across a power cut.
  */
 #ifndef CHATGENIUS_SPOOL_H
 #define CHATGENIUS_SPOOL_H
@@ -29,7 +32,9 @@ typedef struct spool_event
 /*
  * Open the spool for tunnel_name under dir (created 0700), load what an
  * earlier run left, and keep at most max_events.  A folder or file that
- * cannot be used is a warning: the spool is then memory-only.  Returns 0
+ * cannot be used is a warning: the spool is then memory-only.  So is an
+ * existing folder that group or others can write, or that belongs to
+ * another user than the helper's (or root), as OpenSSH judges ~/.ssh.  Returns 0
  * when the file is in use, -1 when memory-only.
  */
 extern int	spool_open(const char *dir, const char *tunnel_name, int max_events);
@@ -52,8 +57,10 @@ extern int	spool_peek(spool_event *out, int max);
 extern void spool_events_free(spool_event *events, int n);
 
 /*
- * Forget the oldest n events (they reached the database) and rewrite the
- * file.  Returns nothing.
+ * Forget the oldest n events (they reached the database): an
+ * acknowledgement line each, appended outside the queue's lock; the file
+ * is emptied once nothing is pending and compacted when acknowledgements
+ * dominate it.  Returns nothing.
  */
 extern void spool_ack(int n);
 

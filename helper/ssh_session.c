@@ -14,6 +14,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "known_hosts.h"
+#include "service_user.h"
 #include "ssh_session.h"
 
-/* Host key types: known_hosts bit, method names, OpenSSH's label. */
+/* A private key file larger than this is not a key (OpenSSH: 1 MB too). */
+#define KEY_FILE_MAX (1024 * 1024)
+
+/*
+ * Host key types: known_hosts bit, method names, OpenSSH's label.  Only
+ * names libssh2 1.10 knows: it has no rsa-sha2-* host key methods, and an
+ * unknown name in the preference list fails the whole list.
+ */
 typedef struct key_kind
 {
 	int			knownhost_type;
@@ -43,7 +54,7 @@ static const key_kind key_kinds[] = {
 	{LIBSSH2_KNOWNHOST_KEY_ECDSA_521, LIBSSH2_HOSTKEY_TYPE_ECDSA_521,
 	"ecdsa-sha2-nistp521", "ECDSA"},
 	{LIBSSH2_KNOWNHOST_KEY_SSHRSA, LIBSSH2_HOSTKEY_TYPE_RSA,
-	"rsa-sha2-512,rsa-sha2-256,ssh-rsa", "RSA"},
+	"ssh-rsa", "RSA"},
 };
 
 #define N_KEY_KINDS ((int) (sizeof(key_kinds) / sizeof(key_kinds[0])))
@@ -129,30 +140,145 @@ ssh_conn_wait(ssh_conn *conn, int64_t deadline_ms)
 }
 
 /*
- * Returns a connected TCP socket to host:port or -1 with OpenSSH's
- * "connect to host H port P: <strerror>" in err ("Connection refused" for
- * ECONNREFUSED), trying each resolved address until the deadline.
+ * One name lookup handed to a thread of its own, so that the caller can
+ * give up at its deadline: getaddrinfo(3) has no timeout of its own (the
+ * resolver's, from resolv.conf, can add up to minutes).  The last of the
+ * two owners (caller, thread) frees the job.
  */
-static int
-tcp_connect(const char *host, int port, int64_t deadline, char *err, size_t errlen)
+typedef struct resolve_job
 {
-	struct addrinfo hints,
-			   *res = NULL,
-			   *ai;
-	char		portstr[16];
-	int			rc,
-				saved = ETIMEDOUT;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv;
+	int			owners;
+	bool		done;
+	char	   *host;
+	char		port[16];
+	int			rc;
+	struct addrinfo *res;
+} resolve_job;
+
+/* Drops one owner of job; the last one frees it.  Returns nothing. */
+static void
+resolve_release(resolve_job *job)
+{
+	bool		last;
+
+	pthread_mutex_lock(&job->lock);
+	last = --job->owners == 0;
+	pthread_mutex_unlock(&job->lock);
+	if (!last)
+		return;
+	if (job->res != NULL)
+		freeaddrinfo(job->res);
+	pthread_cond_destroy(&job->done_cv);
+	pthread_mutex_destroy(&job->lock);
+	free(job->host);
+	free(job);
+}
+
+/* The lookup thread: getaddrinfo, then wake the caller.  Returns NULL. */
+static void *
+resolve_main(void *arg)
+{
+	resolve_job *job = arg;
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	int			rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	rc = getaddrinfo(host, portstr, &hints, &res);
-	if (rc != 0)
+	rc = getaddrinfo(job->host, job->port, &hints, &res);
+	pthread_mutex_lock(&job->lock);
+	job->rc = rc;
+	job->res = rc == 0 ? res : NULL;
+	job->done = true;
+	pthread_cond_signal(&job->done_cv);
+	pthread_mutex_unlock(&job->lock);
+	resolve_release(job);
+	return NULL;
+}
+
+/*
+ * Resolves host:port before deadline (monotonic ms).  Returns 0 with *out
+ * set (the caller frees it with freeaddrinfo), or -1 with OpenSSH's
+ * "Could not resolve hostname H: reason" in err.
+ */
+static int
+resolve(const char *host, int port, int64_t deadline, struct addrinfo **out,
+		char *err, size_t errlen)
+{
+	resolve_job *job = calloc(1, sizeof(*job));
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t	tid;
+	int			rc = -1;
+
+	*out = NULL;
+	if (job == NULL || (job->host = strdup(host)) == NULL)
 	{
-		snprintf(err, errlen, "Could not resolve hostname %s: %s", host, gai_strerror(rc));
+		free(job);
+		snprintf(err, errlen, "Could not resolve hostname %s: out of memory", host);
 		return -1;
 	}
+	snprintf(job->port, sizeof(job->port), "%d", port);
+	job->owners = 2;
+	pthread_mutex_init(&job->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&job->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &ta, resolve_main, job) != 0)
+	{
+		pthread_attr_destroy(&ta);
+		job->owners = 1;
+		snprintf(err, errlen, "Could not resolve hostname %s: cannot start a lookup thread", host);
+		resolve_release(job);
+		return -1;
+	}
+	pthread_attr_destroy(&ta);
+
+	pthread_mutex_lock(&job->lock);
+	while (!job->done)
+	{
+		struct timespec ts;
+
+		if (ssh_now_ms() >= deadline)
+			break;
+		ts.tv_sec = deadline / 1000;
+		ts.tv_nsec = (long) (deadline % 1000) * 1000000L;
+		(void) pthread_cond_timedwait(&job->done_cv, &job->lock, &ts);
+	}
+	if (!job->done)
+		snprintf(err, errlen, "Could not resolve hostname %s: timed out (SSH_CONNECT_TIMEOUT)", host);
+	else if (job->rc != 0)
+		snprintf(err, errlen, "Could not resolve hostname %s: %s", host, gai_strerror(job->rc));
+	else
+	{
+		*out = job->res;
+		job->res = NULL;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&job->lock);
+	resolve_release(job);
+	return rc;
+}
+
+/*
+ * Returns a connected TCP socket to host:port or -1 with OpenSSH's
+ * "connect to host H port P: <strerror>" in err ("Connection refused" for
+ * ECONNREFUSED), trying each resolved address (res) until the deadline.
+ */
+static int
+tcp_connect(const char *host, int port, struct addrinfo *res, int64_t deadline,
+			char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	int			rc,
+				saved = ETIMEDOUT;
+
 	for (ai = res; ai != NULL; ai = ai->ai_next)
 	{
 		int			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -173,7 +299,6 @@ tcp_connect(const char *host, int port, int64_t deadline, char *err, size_t errl
 		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		{
-			freeaddrinfo(res);
 			return fd;
 		}
 		if (errno == EINPROGRESS)
@@ -190,7 +315,6 @@ tcp_connect(const char *host, int port, int64_t deadline, char *err, size_t errl
 			{
 				if (soerr == 0)
 				{
-					freeaddrinfo(res);
 					return fd;
 				}
 				saved = soerr;
@@ -202,24 +326,50 @@ tcp_connect(const char *host, int port, int64_t deadline, char *err, size_t errl
 			saved = errno;
 		close(fd);
 	}
-	freeaddrinfo(res);
 	snprintf(err, errlen, "connect to host %s port %d: %s", host, port, strerror(saved));
 	return -1;
 }
 
 /*
- * Returns 0 when the private key file is private to its owner; otherwise
- * -1 with OpenSSH's refusal ("Permissions 0644 for '...' are too open.").
+ * Reads the private key the way OpenSSH's sshkey_load_private does: one
+ * open(2) (a symlink is followed, as ssh does; every check is then made on
+ * the file actually opened, through fstat, so nothing can be swapped in
+ * between), a regular file owned by the user the helper runs as (or root),
+ * not accessible by group or others, read into memory for
+ * libssh2_userauth_publickey_frommemory.  Returns the malloc'd key text
+ * (length in *len), or NULL with OpenSSH's words in err.
  */
-static int
-check_key_permissions(const char *path, char *err, size_t errlen)
+static char *
+load_private_key(const char *path, size_t *len, char *err, size_t errlen)
 {
+	int			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
+	char	   *buf = NULL;
+	size_t		n = 0;
+	char		who[128];
 
-	if (stat(path, &st) != 0)
+	if (fd < 0)
 	{
 		snprintf(err, errlen, "Load key \"%s\": %s", path, strerror(errno));
-		return -1;
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0)
+	{
+		snprintf(err, errlen, "Load key \"%s\": %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		snprintf(err, errlen, "Load key \"%s\": not a regular file", path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+	{
+		snprintf(err, errlen,
+				 "Bad owner or permissions on %s: owned by uid %d, not by root or by the "
+				 "user chatgenius-tunnel runs as (%s). This private key will be ignored.",
+				 path, (int) st.st_uid, service_user(who, sizeof(who)));
+		goto fail;
 	}
 	if ((st.st_mode & 077) != 0)
 	{
@@ -228,40 +378,73 @@ check_key_permissions(const char *path, char *err, size_t errlen)
 				 "It is required that your private key files are NOT accessible by others. "
 				 "This private key will be ignored.",
 				 (unsigned int) (st.st_mode & 0777), path);
-		return -1;
+		goto fail;
 	}
-	return 0;
+	if (st.st_size <= 0 || st.st_size > KEY_FILE_MAX)
+	{
+		snprintf(err, errlen, "Load key \"%s\": invalid format", path);
+		goto fail;
+	}
+	buf = malloc((size_t) st.st_size + 1);
+	if (buf == NULL)
+	{
+		snprintf(err, errlen, "Load key \"%s\": out of memory", path);
+		goto fail;
+	}
+	while (n < (size_t) st.st_size)
+	{
+		ssize_t		r = read(fd, buf + n, (size_t) st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+		{
+			snprintf(err, errlen, "Load key \"%s\": %s", path,
+					 r < 0 ? strerror(errno) : "file shrank while read");
+			explicit_bzero(buf, n);
+			free(buf);
+			buf = NULL;
+			goto fail;
+		}
+		n += (size_t) r;
+	}
+	buf[n] = '\0';
+	*len = n;
+	close(fd);
+	return buf;
+
+fail:
+	close(fd);
+	return NULL;
 }
 
-/* Writes the known_hosts name of the server: host, or [host]:port. */
+/* Frees the key text after wiping it.  Returns nothing. */
 static void
-host_label(const tunnel_config *cfg, char *buf, size_t len)
+free_private_key(char *key, size_t len)
 {
-	if (cfg->ssh_port == 22)
-		snprintf(buf, len, "%s", cfg->ssh_host);
-	else
-		snprintf(buf, len, "[%s]:%d", cfg->ssh_host, cfg->ssh_port);
+	if (key == NULL)
+		return;
+	explicit_bzero(key, len);
+	free(key);
 }
 
 /*
- * Returns a bit per key_kinds entry that known_hosts holds for the host.
- * A probe key of each type is checked: a mismatch means a key of that type
- * is known (the type is in the check mask, so other types do not count).
+ * Returns a bit per key_kinds entry that known_hosts holds for the host
+ * under its OpenSSH name (so a plain "host" entry never counts for another
+ * port).  A probe key of each type is checked: a mismatch means a key of
+ * that type is known (the type is in the check mask, so other types do not
+ * count).
  */
 static int
-known_kinds(LIBSSH2_KNOWNHOSTS *hosts, const tunnel_config *cfg)
+known_kinds(known_hosts *kh)
 {
 	static const char probe[] = "chatgenius-probe";
 	int			mask = 0;
 
 	for (int i = 0; i < N_KEY_KINDS; i++)
 	{
-		int			rc = libssh2_knownhost_checkp(hosts, cfg->ssh_host, cfg->ssh_port,
-												  probe, sizeof(probe) - 1,
-												  LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-												  LIBSSH2_KNOWNHOST_KEYENC_RAW |
-												  key_kinds[i].knownhost_type,
-												  NULL);
+		int			rc = known_hosts_check(kh, probe, sizeof(probe) - 1,
+										   key_kinds[i].knownhost_type);
 
 		if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH || rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
 			mask |= 1 << i;
@@ -329,37 +512,43 @@ fingerprint(LIBSSH2_SESSION *session, char *buf, size_t len)
 	} while (0)
 
 /*
- * Returns SSH_OK when the server's host key is in known_hosts, else
- * SSH_FAIL_AUTH with OpenSSH's words for an unknown or a changed key.
+ * Returns SSH_OK when the server's host key is in known_hosts and not
+ * revoked, else SSH_FAIL_AUTH with OpenSSH's words for a revoked, changed
+ * or unknown key (plus what made it unknown: a missing file, skipped
+ * lines, a @cert-authority line).
  */
 static ssh_result
-verify_host_key(ssh_conn *conn, LIBSSH2_KNOWNHOSTS *hosts, const tunnel_config *cfg,
-				char *err, size_t errlen)
+verify_host_key(ssh_conn *conn, known_hosts *kh, char *err, size_t errlen)
 {
 	size_t		keylen = 0;
 	int			type = 0;
 	const char *key = libssh2_session_hostkey(conn->session, &keylen, &type);
 	const key_kind *kind = NULL;
-	char		label[300];
 	char		fp[80];
+	char		why[600];
 	int			rc;
 
-	host_label(cfg, label, sizeof(label));
 	for (int i = 0; i < N_KEY_KINDS; i++)
 		if (key_kinds[i].hostkey_type == type)
 			kind = &key_kinds[i];
 	if (key == NULL || kind == NULL)
 	{
-		snprintf(err, errlen, "Host key verification failed. Unsupported host key type from %s.", label);
+		snprintf(err, errlen, "Host key verification failed. Unsupported host key type from %s.", kh->name);
 		return SSH_FAIL_AUTH;
 	}
-	rc = libssh2_knownhost_checkp(hosts, cfg->ssh_host, cfg->ssh_port, key, keylen,
-								  LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-								  LIBSSH2_KNOWNHOST_KEYENC_RAW |
-								  kind->knownhost_type, NULL);
+	fingerprint(conn->session, fp, sizeof(fp));
+	if (known_hosts_revoked(kh, key, keylen, kind->knownhost_type))
+	{
+		snprintf(err, errlen,
+				 "WARNING: REVOKED HOST KEY DETECTED! The %s host key for %s is marked as "
+				 "revoked (%s, known hosts file %s). This could mean that a stolen key is "
+				 "being used to impersonate this host. Host key verification failed.",
+				 kind->label, kh->name, fp, kh->path);
+		return SSH_FAIL_AUTH;
+	}
+	rc = known_hosts_check(kh, key, keylen, kind->knownhost_type);
 	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
 		return SSH_OK;
-	fingerprint(conn->session, fp, sizeof(fp));
 	if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
 		snprintf(err, errlen,
 				 "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! "
@@ -367,12 +556,15 @@ verify_host_key(ssh_conn *conn, LIBSSH2_KNOWNHOSTS *hosts, const tunnel_config *
 				 "The fingerprint for the %s key sent by the remote host is %s. "
 				 "Host key for %s has changed and you have requested strict checking. "
 				 "Host key verification failed.",
-				 kind->label, fp, label);
+				 kind->label, fp, kh->name);
 	else
+	{
+		known_hosts_explain(kh, why, sizeof(why));
 		snprintf(err, errlen,
 				 "No %s host key is known for %s and you have requested strict checking "
-				 "(server key %s, known hosts file %s). Host key verification failed.",
-				 kind->label, label, fp, cfg->known_hosts);
+				 "(server key %s, known hosts file %s).%s Host key verification failed.",
+				 kind->label, kh->name, fp, kh->path, why);
+	}
 	return SSH_FAIL_AUTH;
 }
 
@@ -383,8 +575,8 @@ verify_host_key(ssh_conn *conn, LIBSSH2_KNOWNHOSTS *hosts, const tunnel_config *
  * SSH_FAIL_RETRY on a network failure or timeout.
  */
 static ssh_result
-authenticate(ssh_conn *conn, const tunnel_config *cfg, int64_t deadline,
-			 char *err, size_t errlen)
+authenticate(ssh_conn *conn, const tunnel_config *cfg, const char *key, size_t keylen,
+			 int64_t deadline, char *err, size_t errlen)
 {
 	const char *user = cfg->ssh_user;
 	char	   *methods;
@@ -415,10 +607,9 @@ authenticate(ssh_conn *conn, const tunnel_config *cfg, int64_t deadline,
 		return SSH_FAIL_AUTH;
 	}
 	DRIVE(conn, deadline,
-		  libssh2_userauth_publickey_fromfile_ex(conn->session, user,
-												 (unsigned int) strlen(user), NULL,
-												 cfg->ssh_key_path,
-												 cfg->ssh_key_passphrase),
+		  libssh2_userauth_publickey_frommemory(conn->session, user, strlen(user),
+												NULL, 0, key, keylen,
+												cfg->ssh_key_passphrase),
 		  rc);
 	if (rc == 0)
 		return SSH_OK;
@@ -426,6 +617,12 @@ authenticate(ssh_conn *conn, const tunnel_config *cfg, int64_t deadline,
 		rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
 	{
 		snprintf(err, errlen, "%s@%s: Permission denied (publickey).", user, cfg->ssh_host);
+		return SSH_FAIL_AUTH;
+	}
+	if (rc == LIBSSH2_ERROR_KEYFILE_AUTH_FAILED)
+	{
+		snprintf(err, errlen, "Load key \"%s\": incorrect passphrase supplied to decrypt private key",
+				 cfg->ssh_key_path);
 		return SSH_FAIL_AUTH;
 	}
 	if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
@@ -445,23 +642,43 @@ authenticate(ssh_conn *conn, const tunnel_config *cfg, int64_t deadline,
 }
 
 /*
- * Returns SSH_OK with *out set to an authenticated non-blocking session,
- * or the failure class and reason.  Every failure frees what it made.
+ * Makes the libssh2 session of conn: non-blocking, with the receive hook
+ * that notes liveness.  The one place where a session is created, so that
+ * socket I/O callbacks are installed here too.  Returns 0, or -1 with the
+ * reason in err.
  */
-ssh_result
-ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen)
+static int
+session_create(ssh_conn *conn, char *err, size_t errlen)
+{
+	conn->session = libssh2_session_init_ex(NULL, NULL, NULL, conn);
+	if (conn->session == NULL)
+	{
+		snprintf(err, errlen, "could not create an SSH session");
+		return -1;
+	}
+	libssh2_session_set_blocking(conn->session, 0);
+	libssh2_session_callback_set(conn->session, LIBSSH2_CALLBACK_RECV, (void *) conn_recv);
+	return 0;
+}
+
+/*
+ * Everything after name resolution: known_hosts, TCP connect, handshake
+ * pinned to the known key types, host key check, authentication with the
+ * key text.  Returns SSH_OK with *out set, or the failure class and reason;
+ * every failure frees what it made.
+ */
+static ssh_result
+open_resolved(const tunnel_config *cfg, struct addrinfo *addrs, const char *key,
+			  size_t keylen, ssh_conn **out, char *err, size_t errlen)
 {
 	int64_t		deadline = ssh_now_ms() + cfg->connect_timeout_ms;
 	ssh_conn   *conn;
-	LIBSSH2_KNOWNHOSTS *hosts;
+	known_hosts kh;
 	ssh_result	result = SSH_FAIL_RETRY;
 	char		methods[200] = "";
 	int			kinds,
 				rc;
 
-	*out = NULL;
-	if (check_key_permissions(cfg->ssh_key_path, err, errlen) != 0)
-		return SSH_FAIL_AUTH;
 	conn = calloc(1, sizeof(*conn));
 	if (conn == NULL)
 	{
@@ -470,26 +687,19 @@ ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen
 	}
 	conn->sock = -1;
 	atomic_store(&conn->last_recv_ms, ssh_now_ms());
-	conn->session = libssh2_session_init_ex(NULL, NULL, NULL, conn);
-	if (conn->session == NULL)
+	if (session_create(conn, err, errlen) != 0)
 	{
-		snprintf(err, errlen, "could not create an SSH session");
 		free(conn);
 		return SSH_FAIL_RETRY;
 	}
-	libssh2_session_set_blocking(conn->session, 0);
-	libssh2_session_callback_set(conn->session, LIBSSH2_CALLBACK_RECV, (void *) conn_recv);
 
-	hosts = libssh2_knownhost_init(conn->session);
-	if (hosts == NULL)
+	if (known_hosts_load(&kh, conn->session, cfg->known_hosts, cfg->ssh_host, cfg->ssh_port,
+						 err, errlen) != 0)
 	{
-		ssh_conn_error(conn, "known hosts", err, errlen);
+		result = SSH_FAIL_AUTH;
 		goto fail;
 	}
-	/* A missing file is an empty list: the host is then unknown. */
-	(void) libssh2_knownhost_readfile(hosts, cfg->known_hosts,
-									  LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-	kinds = known_kinds(hosts, cfg);
+	kinds = known_kinds(&kh);
 	for (int i = 0; i < N_KEY_KINDS; i++)
 		if (kinds & (1 << i))
 		{
@@ -504,7 +714,7 @@ ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen
 		goto fail_hosts;
 	}
 
-	conn->sock = tcp_connect(cfg->ssh_host, cfg->ssh_port, deadline, err, errlen);
+	conn->sock = tcp_connect(cfg->ssh_host, cfg->ssh_port, addrs, deadline, err, errlen);
 	if (conn->sock < 0)
 		goto fail_hosts;
 
@@ -516,26 +726,22 @@ ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen
 					 cfg->ssh_host, cfg->ssh_port);
 		else if (rc == LIBSSH2_ERROR_KEX_FAILURE && methods[0] != '\0')
 		{
-			char		label[300];
-
-			host_label(cfg, label, sizeof(label));
 			snprintf(err, errlen,
 					 "Unable to negotiate with %s: no matching host key type found. "
 					 "Their offer does not include the known type(s) %s. "
-					 "Host key verification failed.", label, methods);
+					 "Host key verification failed.", kh.name, methods);
 			result = SSH_FAIL_AUTH;
 		}
 		else
 			ssh_conn_error(conn, "ssh handshake", err, errlen);
 		goto fail_hosts;
 	}
-	result = verify_host_key(conn, hosts, cfg, err, errlen);
+	result = verify_host_key(conn, &kh, err, errlen);
 	if (result != SSH_OK)
 		goto fail_hosts;
-	libssh2_knownhost_free(hosts);
-	hosts = NULL;
+	known_hosts_free(&kh);
 
-	result = authenticate(conn, cfg, deadline, err, errlen);
+	result = authenticate(conn, cfg, key, keylen, deadline, err, errlen);
 	if (result != SSH_OK)
 		goto fail;
 	/* Keepalives are sent by the owner when it sees silence; 1 s floor. */
@@ -544,11 +750,52 @@ ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen
 	return SSH_OK;
 
 fail_hosts:
-	if (hosts != NULL)
-		libssh2_knownhost_free(hosts);
+	known_hosts_free(&kh);
 fail:
 	ssh_conn_close(conn, "failed", 200);
 	return result;
+}
+
+/*
+ * Returns SSH_OK with *out set to an authenticated non-blocking session,
+ * or the failure class and reason.  The key is read and the name resolved
+ * first, each bounded, and outside handshake_lock (when given), which is
+ * held only for the connection itself.
+ */
+ssh_result
+ssh_conn_open_locked(const tunnel_config *cfg, pthread_mutex_t *handshake_lock,
+					 ssh_conn **out, char *err, size_t errlen)
+{
+	struct addrinfo *addrs = NULL;
+	size_t		keylen = 0;
+	char	   *key;
+	ssh_result	result;
+
+	*out = NULL;
+	key = load_private_key(cfg->ssh_key_path, &keylen, err, errlen);
+	if (key == NULL)
+		return SSH_FAIL_AUTH;
+	if (resolve(cfg->ssh_host, cfg->ssh_port, ssh_now_ms() + cfg->connect_timeout_ms,
+				&addrs, err, errlen) != 0)
+	{
+		free_private_key(key, keylen);
+		return SSH_FAIL_RETRY;
+	}
+	if (handshake_lock != NULL)
+		pthread_mutex_lock(handshake_lock);
+	result = open_resolved(cfg, addrs, key, keylen, out, err, errlen);
+	if (handshake_lock != NULL)
+		pthread_mutex_unlock(handshake_lock);
+	freeaddrinfo(addrs);
+	free_private_key(key, keylen);
+	return result;
+}
+
+/* See ssh_session.h: ssh_conn_open_locked without a lock. */
+ssh_result
+ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen)
+{
+	return ssh_conn_open_locked(cfg, NULL, out, err, errlen);
 }
 
 /*
@@ -580,4 +827,68 @@ ssh_conn_close(ssh_conn *conn, const char *reason, int timeout_ms)
 	if (conn->sock >= 0)
 		close(conn->sock);
 	free(conn);
+}
+
+/* The latest refused channel open: its text and when (ssh_now_ms). */
+static pthread_mutex_t channel_failure_lock = PTHREAD_MUTEX_INITIALIZER;
+static char channel_failure[512];
+static int64_t channel_failure_ms;
+
+/*
+ * See ssh_session.h.  libssh2 1.10 keeps only the reason code of the
+ * server's SSH_MSG_CHANNEL_OPEN_FAILURE (its message text is dropped), so
+ * the code is mapped to ssh's words and to what it means for this tunnel.
+ * Returns the libssh2 error code.
+ */
+int
+ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, int port,
+					   char *err, size_t errlen)
+{
+	char	   *last = NULL;
+	int			code = libssh2_session_last_error(session, &last, NULL, 0);
+	const char *msg = last != NULL ? last : "unknown error";
+
+	/* short enough for a pump's 160-byte error with a long host name */
+	if (code == LIBSSH2_ERROR_CHANNEL_FAILURE && strstr(msg, "(connect failed)") != NULL)
+		snprintf(err, errlen,
+				 "open failed: connect failed: the SSH server cannot reach %s port %d "
+				 "(POSTGRES_REMOTE_HOST/POSTGRES_REMOTE_PORT)", host, port);
+	else if (code == LIBSSH2_ERROR_CHANNEL_FAILURE &&
+			 strstr(msg, "(administratively prohibited)") != NULL)
+		snprintf(err, errlen,
+				 "open failed: administratively prohibited: the SSH server refuses to forward "
+				 "to %s port %d (AllowTcpForwarding/PermitOpen)", host, port);
+	else if (code == LIBSSH2_ERROR_CHANNEL_FAILURE &&
+			 strstr(msg, "(resource shortage)") != NULL)
+		snprintf(err, errlen, "open failed: resource shortage: the SSH server cannot open "
+				 "another channel to %s port %d", host, port);
+	else
+		snprintf(err, errlen, "channel open to %s port %d: %s", host, port, msg);
+	if (code == LIBSSH2_ERROR_CHANNEL_FAILURE)
+	{
+		pthread_mutex_lock(&channel_failure_lock);
+		snprintf(channel_failure, sizeof(channel_failure), "%s", err);
+		channel_failure_ms = ssh_now_ms();
+		pthread_mutex_unlock(&channel_failure_lock);
+	}
+	return code;
+}
+
+/*
+ * See ssh_session.h: the refusal goes first, since it is the cause and the
+ * message after it (libpq's) may be cut at len.  Returns nothing.
+ */
+void
+ssh_channel_failure_append(char *buf, size_t len, int64_t since_ms)
+{
+	char	   *old;
+
+	pthread_mutex_lock(&channel_failure_lock);
+	if (channel_failure[0] != '\0' && channel_failure_ms >= since_ms && len > 0 &&
+		(old = strdup(buf)) != NULL)
+	{
+		snprintf(buf, len, "%s; then: %s", channel_failure, old);
+		free(old);
+	}
+	pthread_mutex_unlock(&channel_failure_lock);
 }

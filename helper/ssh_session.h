@@ -9,6 +9,7 @@
 #ifndef CHATGENIUS_SSH_SESSION_H
 #define CHATGENIUS_SSH_SESSION_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -41,6 +42,33 @@ extern int64_t ssh_now_ms(void);
  */
 extern ssh_result ssh_conn_open(const tunnel_config *cfg, ssh_conn **out,
 								char *err, size_t errlen);
+
+/*
+ * ssh_conn_open, with the connection itself (not the key read nor the name
+ * lookup, which are bounded by SSH_CONNECT_TIMEOUT on their own) serialised
+ * by handshake_lock.
+ */
+extern ssh_result ssh_conn_open_locked(const tunnel_config *cfg,
+									   pthread_mutex_t *handshake_lock,
+									   ssh_conn **out, char *err, size_t errlen);
+
+/*
+ * A refused direct-tcpip channel open, in ssh -L's words ("open failed:
+ * connect failed: ..." / "open failed: administratively prohibited: ..."),
+ * naming the address the SSH server could not reach, written to err.  The
+ * text is also kept as the latest channel failure (ssh_channel_failure).
+ * Returns the session's last libssh2 error code.
+ */
+extern int	ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, int port,
+								   char *err, size_t errlen);
+
+/*
+ * When a channel open was refused at or after since_ms (ssh_now_ms time),
+ * rewrites buf as "<refusal>; then: <buf>", so that a failure seen
+ * through the tunnel (libpq's "server closed the connection") names its
+ * cause.  Returns nothing.
+ */
+extern void ssh_channel_failure_append(char *buf, size_t len, int64_t since_ms);
 
 /*
  * Wait until the socket is ready in the direction(s) libssh2 last blocked
