@@ -46,6 +46,7 @@ static struct
 	char		fatal_error[512];
 	int64_t		no_spawn_until_ms;
 	int			next_id;
+	slot	   *reserved;		/* carries the health check now, or NULL */
 	int64_t		refused_at_ms;	/* the last channel open the server refused */
 	char		refused_error[256];
 }			pool = {
@@ -88,6 +89,16 @@ pool_limit(void)
 	return n < 1 ? 1 : (n > MAX_SLOTS ? MAX_SLOTS : n);
 }
 
+/*
+ * Returns the clients' share of s's load: the health check's channel is
+ * above SSH_CHANNELS_PER_SESSION, never in the clients' way.  Lock held.
+ */
+static int
+slot_clients(const slot *s)
+{
+	return s->load - (s == pool.reserved ? 1 : 0);
+}
+
 /* Wakes a worker out of poll(2); returns nothing, errors are harmless. */
 static void
 slot_wake(slot *s)
@@ -115,6 +126,7 @@ pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 	pool.paused = pool.stopping = pool.lost_all = pool.fatal = false;
 	pool.no_spawn_until_ms = 0;
 	pool.next_id = 1;
+	pool.reserved = NULL;
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
 }
@@ -236,13 +248,13 @@ dispatch(void)
 		{
 			slot	   *s = &pool.slots[i];
 
-			if (s->state == SLOT_LIVE && !s->close_requested && s->load < cps &&
-				(best == NULL || s->load < best->load))
+			if (s->state == SLOT_LIVE && !s->close_requested && slot_clients(s) < cps &&
+				(best == NULL || slot_clients(s) < slot_clients(best)))
 				best = s;
 		}
 		if (best == NULL)
 			break;
-		if (best->load > 0)
+		if (slot_clients(best) > 0)
 			want_session = true;	/* no idle session was left */
 		c = queue_pop();
 		if (c->counted)
@@ -421,6 +433,7 @@ pool_submit_reserved(int fd, const char *name, int port)
 		c->next = best->inbox;
 		best->inbox = c;
 		best->load++;
+		pool.reserved = best;
 		slot_wake(best);
 	}
 	pthread_mutex_unlock(&pool.lock);
@@ -432,6 +445,20 @@ pool_submit_reserved(int fd, const char *name, int port)
 		return;
 	}
 	log_msg(LOG_DEBUG, "health_check_channel", "client=%s session=%d", name, best->id);
+}
+
+/*
+ * The health check is over (its connection closed): its session's load
+ * counts for clients again from here.  The worker frees the load itself
+ * when it sees the channel end, a moment before or after.
+ */
+void
+pool_reserved_done(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.reserved = NULL;
+	dispatch();
+	pthread_mutex_unlock(&pool.lock);
 }
 
 /* Returns the first waiting client's deadline (monotonic ms) or -1. */
@@ -906,6 +933,8 @@ pool_slot_finished(slot *s, const char *error)
 		queue_push(c, true);
 	}
 	s->load = 0;
+	if (pool.reserved == s)
+		pool.reserved = NULL;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		if (&pool.slots[i] != s &&
 			(pool.slots[i].state == SLOT_LIVE || pool.slots[i].state == SLOT_CONNECTING))
