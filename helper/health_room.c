@@ -6,6 +6,7 @@
  *		one expected connection to the pool with priority.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -30,6 +32,7 @@ static pthread_t room_thread;
 static bool room_running;
 static atomic_int stopping;
 static atomic_int expected;		/* connections the reporter announced */
+static int	room_port;
 
 /* Returns the port once 127.0.0.1:0 is bound and listening, else -1. */
 static int
@@ -56,6 +59,45 @@ room_bind(char *err, size_t errlen)
 	return ntohs(sin.sin_port);
 }
 
+/*
+ * Returns true when the peer of an accepted connection is a socket of this
+ * very process (the reporter's libpq connection): one of our descriptors
+ * is bound to the peer's address and connected to the private port.  So
+ * another local process cannot take the check's place, even while a check
+ * is announced.
+ */
+static bool
+peer_is_ours(int accepted, const struct sockaddr_in *peer)
+{
+	DIR		   *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	bool		ours = false;
+
+	if (dir == NULL)
+		return true;			/* no /proc: the ticket alone guards the room */
+	while (!ours && (de = readdir(dir)) != NULL)
+	{
+		struct sockaddr_in local,
+					remote;
+		socklen_t	llen = sizeof(local),
+					rlen = sizeof(remote);
+		char	   *end;
+		long		fd = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || end == de->d_name || fd == accepted || fd == room_fd ||
+			fd == dirfd(dir))
+			continue;
+		if (getsockname((int) fd, (struct sockaddr *) &local, &llen) != 0 ||
+			local.sin_family != AF_INET || local.sin_port != peer->sin_port ||
+			local.sin_addr.s_addr != peer->sin_addr.s_addr)
+			continue;
+		ours = getpeername((int) fd, (struct sockaddr *) &remote, &rlen) == 0 &&
+			remote.sin_family == AF_INET && ntohs(remote.sin_port) == room_port;
+	}
+	closedir(dir);
+	return ours;
+}
+
 /* Accepts what is pending: the expected check goes to the pool, the rest is closed. */
 static void
 room_accept(void)
@@ -79,8 +121,8 @@ room_accept(void)
 			return;
 		}
 		snprintf(name, sizeof(name), "health-check:%d", ntohs(peer.sin_port));
-		/* One ticket per announced check; anyone else is shut out. */
-		if (!atomic_compare_exchange_strong(&expected, &want, 0))
+		/* One ticket per announced check, for our own socket only. */
+		if (!peer_is_ours(fd, &peer) || !atomic_compare_exchange_strong(&expected, &want, 0))
 		{
 			log_msg(LOG_WARN, "health_room_refused", "client=%s detail=\"not the health check\"", name);
 			close(fd);
@@ -124,6 +166,7 @@ health_room_open(char *err, size_t errlen)
 
 	if (port < 0)
 		return -1;
+	room_port = port;
 	atomic_store(&stopping, 0);
 	atomic_store(&expected, 0);
 	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -108,6 +108,23 @@ cmp_ok "$rows" -le 12 "storm: 300 refused clients give a handful of pool_full ro
 like "$(grep -m1 'event=pool_full ' "$TL_LOG")" 'refused=[0-9]+ .*longest_wait_ms=[0-9]+' \
 	"storm: pool_full carries the count and the longest wait"
 diag "reliability: pool_full_rows=$rows refused=300 heartbeat_max_age_s=$max_age"
+
+# Strangers on the health check's private port are shut out, and the check
+# keeps passing while they knock.
+room=$(grep -m1 'msg=listening ' "$TL_LOG" | grep -oE 'health_check=127\.0\.0\.1:[0-9]+' | cut -d: -f2)
+like "$room" '^[0-9]+$' "storm: the health check's private port is logged ($room)"
+checks_before=$(tl_count 'msg=health_check .*result=ok')
+knock=$(perl test/helper/storm.pl "$room" 50 10)
+like "$knock" '^opened=50 closed_by_peer=50$' "storm: 50 strangers on the private port are all shut out ($knock)"
+cmp_ok "$(tl_count 'msg=health_room_refused ')" -ge 50 "storm: each is logged as not the health check"
+checks_more()
+{
+	[ "$(tl_count 'msg=health_check .*result=ok')" -ge $((checks_before + 2)) ]
+}
+fx_wait_for 10 "two more checks" checks_more
+ok $? "storm: the health checks keep passing"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"storm: still no health_check_failed, disconnected or reconnecting"
 tl_stop
 is "$TL_RC" 0 "storm: exit 0"
 tl_sanitizer_clean storm
