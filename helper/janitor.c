@@ -365,6 +365,45 @@ database_recovered(void)
 }
 
 /*
+ * A check got no answer through its session (err: why).  That is evidence
+ * against that session only: it is closed, and the check runs again at
+ * once on another live session.  Returns true when that second check got
+ * through (ok, or a database fault, reported as such): the other sessions
+ * and their clients are kept.  False means reconnect: no other session, or
+ * the second check failed the same way.
+ */
+static bool
+path_fault_contained(const char *err)
+{
+	char		q[1200];
+	char		err2[1024];
+	stats_snapshot snap;
+	check_result cr;
+	int			sid = pool_close_checked_session();
+
+	event_emit(LOG_WARN, "health_check_failed", "cause=path session=%d error=%s", sid,
+			   log_quote(q, sizeof(q), err));
+	if (sid == 0 || pool_live_sessions() == 0)
+		return false;
+	event_emit(LOG_WARN, "disconnected", "sessions=1 session=%d error=%s", sid,
+			   log_quote(q, sizeof(q), err));
+	stats_snapshot_take(&snap);
+	cr = reporter_check(jcfg, jport, &snap, err2, sizeof(err2));
+	if (cr == CHECK_OK)
+		database_recovered();
+	else if (cr == CHECK_DATABASE)
+		database_fault(err2);
+	else
+	{
+		event_emit(LOG_WARN, "health_check_failed", "cause=path session=%d error=%s",
+				   pool_close_checked_session(), log_quote(q, sizeof(q), err2));
+		return false;
+	}
+	log_msg(LOG_INFO, "session_fault_contained", "closed=%d live=%d", sid, pool_live_sessions());
+	return true;
+}
+
+/*
  * The janitor thread: health checks on schedule (the first one at once, so
  * that a wrong password or a missing grant shows within seconds), pool
  * upkeep, requests.  Only evidence that the SSH path is dead (a check that
@@ -377,7 +416,6 @@ janitor_main(void *arg)
 {
 	int64_t		next_check = ssh_now_ms();
 	char		err[1024];
-	char		q[1200];
 
 	for (;;)
 	{
@@ -414,10 +452,8 @@ janitor_main(void *arg)
 				database_recovered();
 			else if (cr == CHECK_DATABASE)
 				database_fault(err);
-			else
+			else if (!path_fault_contained(err))
 			{
-				event_emit(LOG_WARN, "health_check_failed", "cause=path error=%s",
-						   log_quote(q, sizeof(q), err));
 				db_fault = false;
 				rc = reconnect(err);
 			}

@@ -47,6 +47,7 @@ static struct
 	int64_t		no_spawn_until_ms;
 	int			next_id;
 	slot	   *reserved;		/* carries the health check now, or NULL */
+	int			checked_id;		/* the session that carried the last check */
 	int64_t		refused_at_ms;	/* the last channel open the server refused */
 	char		refused_error[256];
 }			pool = {
@@ -413,6 +414,7 @@ pool_submit_reserved(int fd, const char *name, int port)
 {
 	client	   *c = client_new(fd, name, port);
 	slot	   *best = NULL;
+	int			session = 0;
 
 	if (c == NULL)
 	{
@@ -434,6 +436,8 @@ pool_submit_reserved(int fd, const char *name, int port)
 		best->inbox = c;
 		best->load++;
 		pool.reserved = best;
+		session = best->id;
+		pool.checked_id = best->id;
 		slot_wake(best);
 	}
 	pthread_mutex_unlock(&pool.lock);
@@ -444,7 +448,7 @@ pool_submit_reserved(int fd, const char *name, int port)
 		free(c);
 		return;
 	}
-	log_msg(LOG_DEBUG, "health_check_channel", "client=%s session=%d", name, best->id);
+	log_msg(LOG_DEBUG, "health_check_channel", "client=%s session=%d", name, session);
 }
 
 /*
@@ -685,7 +689,35 @@ pool_take_fatal(char *err, size_t errlen)
 	return take_flag(&pool.fatal, pool.fatal_error, err, errlen);
 }
 
-/* Returns the number of live sessions. */
+/*
+ * Asks the session that carried the last health check to close (the check
+ * got no answer through it: evidence against that session alone).
+ * Returns its number, or 0 when it is gone already or there was none.
+ */
+int
+pool_close_checked_session(void)
+{
+	int			id = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < MAX_SLOTS && pool.checked_id > 0; i++)
+	{
+		slot	   *s = &pool.slots[i];
+
+		if (s->id == pool.checked_id && s->state == SLOT_LIVE && !s->close_requested)
+		{
+			s->close_requested = true;
+			s->expected = true;
+			id = s->id;
+			slot_wake(s);
+		}
+	}
+	pool.checked_id = 0;
+	pthread_mutex_unlock(&pool.lock);
+	return id;
+}
+
+/* Returns the number of live sessions (not asked to close). */
 int
 pool_live_sessions(void)
 {
@@ -693,7 +725,7 @@ pool_live_sessions(void)
 
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < MAX_SLOTS; i++)
-		if (pool.slots[i].state == SLOT_LIVE)
+		if (pool.slots[i].state == SLOT_LIVE && !pool.slots[i].close_requested)
 			live++;
 	pthread_mutex_unlock(&pool.lock);
 	return live;

@@ -89,7 +89,14 @@ extern bool pool_take_lost_all(char *err, size_t errlen);
 /* True when a session met an authentication or host key failure. */
 extern bool pool_take_fatal(char *err, size_t errlen);
 
+/* Live sessions, not counting those asked to close. */
 extern int	pool_live_sessions(void);
+
+/*
+ * Ask the session that carried the last health check to close.  Returns
+ * its number, or 0 when there is none (the check found no session).
+ */
+extern int	pool_close_checked_session(void);
 
 /* SIGHUP: config_reload under the pool's lock.  Returns its result. */
 extern int	pool_reload_config(char *err, size_t errlen);
