@@ -308,6 +308,24 @@ tb_element(textbuf *b, const char *v, bool empty_is_null)
 }
 
 /*
+ * Reads a failed result: its SQLSTATE (copied to state[6]) and message
+ * (msg).  Returns true when the connection went with it: errbuf then holds
+ * the message and res is cleared; otherwise the caller clears res.
+ */
+static bool
+result_failed(PGconn *conn, PGresult *res, char state[6], char *msg, size_t msglen,
+			  char *errbuf, size_t errlen)
+{
+	snprintf(state, 6, "%s", sqlstate(res));
+	result_message(msg, msglen, res);
+	if (PQstatus(conn) != CONNECTION_BAD)
+		return false;
+	snprintf(errbuf, errlen, "%s", msg);
+	PQclear(res);
+	return true;
+}
+
+/*
  * Sends events one statement each (the fallback when a batch was refused
  * for its data: the one bad event is found and discarded, the rest kept).
  * Returns how many left the spool's head in order, or -1 when the
@@ -323,7 +341,7 @@ flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int
 	{
 		const char *v[5];
 		PGresult   *res;
-		const char *state;
+		char		state[6];
 		char		msg[1024];
 
 		v[0] = cfg->tunnel_name;
@@ -341,14 +359,8 @@ flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int
 			done++;
 			continue;
 		}
-		state = sqlstate(res);
-		result_message(msg, sizeof(msg), res);
-		if (PQstatus(conn) == CONNECTION_BAD)
-		{
-			snprintf(errbuf, errlen, "%s", msg);
-			PQclear(res);
+		if (result_failed(conn, res, state, msg, sizeof(msg), errbuf, errlen))
 			return -1;
-		}
 		PQclear(res);
 		if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
 		{
@@ -376,9 +388,8 @@ flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
 	textbuf		arr[4] = {{0}};
 	const char *v[5];
 	PGresult   *res;
-	const char *state;
+	char		state[6];
 	char		msg[1024];
-	int			rc;
 
 	for (int a = 0; a < 4; a++)
 		tb_append(&arr[a], "{", 1);
@@ -413,26 +424,18 @@ flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
 		warned_events_denied = false;
 		return n;
 	}
-	state = sqlstate(res);
-	result_message(msg, sizeof(msg), res);
-	if (PQstatus(conn) == CONNECTION_BAD)
-	{
-		snprintf(errbuf, errlen, "%s", msg);
-		PQclear(res);
+	if (result_failed(conn, res, state, msg, sizeof(msg), errbuf, errlen))
 		return -1;
-	}
+	PQclear(res);
 	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
 	{
 		/* one event the database will never take: find it, keep the rest */
-		PQclear(res);
-		rc = flush_one_by_one(conn, cfg, batch, n, deadline, statements, errbuf, errlen);
-		return rc;
+		return flush_one_by_one(conn, cfg, batch, n, deadline, statements, errbuf, errlen);
 	}
 	if (!warned_events_denied)
 		log_msg(LOG_WARN, "events_not_written", "error=%s sqlstate=%s pending=%d",
 				log_quote((char[1024]) {0}, 1024, msg), state, spool_pending());
 	warned_events_denied = true;
-	PQclear(res);
 	return 0;
 }
 
