@@ -130,7 +130,9 @@ else
 
 	mapfile -t tap_files < <(find test -name '*.t' -not -path 'test/lib/*' | sort)
 	if ((${#tap_files[@]})); then
-		run_stage integration prove "${tap_files[@]}"
+		# Two at a time: every test has its own servers, ports and folders,
+		# and most of their time is spent waiting on timeouts, not the CPU.
+		run_stage integration prove -j2 "${tap_files[@]}"
 	fi
 fi
 

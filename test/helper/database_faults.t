@@ -29,6 +29,7 @@ fx_sshd_start
 app_install_extension
 
 # ---------------------------------------------------------------- wrong password
+tl_section
 tl_start badpw POSTGRES_PASSWORD=not-the-password SSH_HEALTH_CHECK_INTERVAL=500 SSH_MAX_RETRIES=1 \
 	SSH_RETRY_DELAY=100
 tl_up
@@ -51,9 +52,10 @@ is "$(tl_count 'event=health_check_failed ')" 1 "badpw: one health_check_failed 
 tl_stop
 is "$TL_RC" 0 "badpw: exit 0 on SIGTERM"
 tl_sanitizer_clean badpw
-diag "reliability: fault=wrong_postgres_password survived"
+tl_fault wrong_postgres_password
 
 # ---------------------------------------------------------------- missing grants
+tl_section
 fx_psql -d "$FX_APP_DB" -c "CREATE ROLE nogrant LOGIN PASSWORD 'nogrant-secret'"
 tl_start nogrant POSTGRES_USER=nogrant POSTGRES_PASSWORD=nogrant-secret SSH_HEALTH_CHECK_INTERVAL=60000
 tl_up
@@ -66,30 +68,42 @@ like "$hint" 'GRANT EXECUTE ON FUNCTION chatgenius.report_status, chatgenius.rep
 is "$(tl_count 'event=health_check_failed ')" 0 "nogrant: the round trip itself is fine: no health_check_failed"
 tl_stop
 is "$TL_RC" 0 "nogrant: exit 0"
-diag "reliability: input=missing_grants refused"
+tl_input missing_grants
 
 # ---------------------------------------------------------------- max_connections
+tl_section
 chat_backends()
 {
 	fx_psql -d postgres -Atc "SELECT count(*) FROM pg_stat_activity WHERE usename = '$FX_APP_USER'
-		AND query LIKE '%pg_sleep(8)%' AND state = 'active'"
+		AND query LIKE '%pg_sleep(12)%' AND state = 'active'"
 }
 chat_backends_are()
 {
 	[ "$(chat_backends)" = "$1" ]
 }
+# direct_settled N: N sleeping app backends, or the newest direct client gave up.
+direct_settled()
+{
+	[ "$(chat_backends)" -ge "$1" ] || fx_exited "${direct_pids[-1]}"
+}
 tl_start maxconn SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=8 SSH_HEALTH_CHECK_INTERVAL=500
 tl_up
 fx_wait_for 10 "heartbeat" app_status_is test-maxconn state connected
 ok $? "maxconn: connected and reporting"
-tl_clients_start 5 8
-# Two more from outside the tunnel fill the 7 non-superuser slots.
-for i in 1 2; do
-	psql -qXAt -U "$FX_APP_USER" -d "$FX_APP_DB" -c "SELECT pg_sleep(8)" >/dev/null 2>&1 &
-	fx_pids_direct+=($!)
+tl_clients_start 5 12
+fx_wait_for 20 "five app backends" chat_backends_are 5
+ok $? "maxconn: 5 clients through the tunnel"
+# Direct clients fill the rest of the 7 non-superuser slots (one at a time:
+# the health check takes a slot for a moment every 500 ms).
+direct_pids=()
+for _ in $(seq 1 20); do
+	n=$(chat_backends)
+	[ "$n" -ge 7 ] && break
+	psql -qXAt -U "$FX_APP_USER" -d "$FX_APP_DB" -c "SELECT pg_sleep(12)" >/dev/null 2>&1 &
+	direct_pids+=($!)
+	fx_wait_for 5 "direct client settled" direct_settled $((n + 1))
 done
-fx_wait_for 20 "seven app backends" chat_backends_are 7
-ok $? "maxconn: 5 clients through the tunnel and 2 direct fill max_connections"
+is "$(chat_backends)" 7 "maxconn: direct clients fill max_connections (7 for non-superusers)"
 over=$(tl_psql -Atc "SELECT 'over'" 2>&1)
 like "$over" 'too many clients|remaining connection slots' "maxconn: the client over the limit fails with PostgreSQL's reason"
 fx_wait_for 10 "database fault reported" tl_has 'event=health_check_failed .*cause=database'
@@ -98,7 +112,7 @@ like "$(app_sql "SELECT status || ': ' || detail FROM chatgenius.health() WHERE 
 	'^critical: 10 of 7|^critical: [0-9]+ of 7' "maxconn: health() says why (connections critical)"
 tl_clients_wait
 is "$TL_CLIENTS_FAILED" 0 "maxconn: the 5 clients within the limit all get their answer"
-wait "${fx_pids_direct[@]}"
+wait "${direct_pids[@]}" 2>/dev/null
 is "$(tl_count 'event=(disconnected|reconnecting) ')" 0 "maxconn: no disconnected or reconnecting"
 is "$(tl_count 'msg=session_closed ')" 0 "maxconn: no session closed"
 fx_wait_for 10 "recovered" tl_has 'msg=health_check_recovered '
@@ -108,6 +122,6 @@ ok $? "maxconn: and the status row's last_error is clear"
 tl_stop
 is "$TL_RC" 0 "maxconn: exit 0"
 tl_sanitizer_clean maxconn
-diag "reliability: fault=postgres_max_connections survived"
+tl_fault postgres_max_connections
 
 done_testing

@@ -17,6 +17,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
+. test/helper/tunnel_lib.sh
 . test/helper/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
@@ -108,6 +109,7 @@ sshd_alive()
 }
 
 # ---------------------------------------------------------------- PostgreSQL restarting
+tl_section
 
 app_start pgdown SSH_MAX_RETRIES=2 SSH_RETRY_DELAY=200 SSH_HEALTH_CHECK_INTERVAL=500 \
 	SSH_CONNECT_TIMEOUT=2000
@@ -151,9 +153,10 @@ ok $? "pgdown: the status row says connected, reconnects=0, no last_error"
 kill -TERM "$APP_PID"
 app_wait_exit "$APP_PID" 15
 is "$APP_RC" 0 "pgdown: exit 0 after SIGTERM"
-diag "reliability: fault=postgres_restart survived"
+tl_fault postgres_restart
 
 # ---------------------------------------------------------------- the SSH path back in time
+tl_section
 
 app_start sshback SSH_MAX_RETRIES=6 SSH_RETRY_DELAY=300 SSH_HEALTH_CHECK_INTERVAL=500 \
 	SSH_CONNECT_TIMEOUT=2000
@@ -193,7 +196,7 @@ ok $? "sshback: the status row says connected, reconnects=1"
 kill -TERM "$APP_PID"
 app_wait_exit "$APP_PID" 15
 is "$APP_RC" 0 "sshback: exit 0 after SIGTERM"
-diag "reliability: fault=sshd_restart survived"
+tl_fault sshd_restart
 
 # ---------------------------------------------------------------- the SSH path gone for good
 

@@ -25,6 +25,7 @@ app_install_extension
 POOL="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=2 SSH_HEALTH_CHECK_INTERVAL=1000"
 
 # ---------------------------------------------------------------- the issue's reproduction
+tl_section
 # shellcheck disable=SC2086
 tl_start repro $POOL TUNNEL_CLIENT_WAIT=2000 TUNNEL_LOG_LEVEL=debug
 tl_up
@@ -41,9 +42,10 @@ cmp_ok "$(tl_count 'msg=health_check .*result=ok')" -ge 4 "repro: the health che
 tl_stop
 is "$TL_RC" 0 "repro: exit 0"
 tl_sanitizer_clean repro
-diag "reliability: fault=pool_full_long_queries survived"
+tl_fault pool_full_long_queries
 
 # ---------------------------------------------------------------- saturated pool plus a storm
+tl_section
 
 # hb_age NAME: seconds since the tunnel's last heartbeat (as the database sees it).
 hb_age()
@@ -128,6 +130,6 @@ is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
 tl_stop
 is "$TL_RC" 0 "storm: exit 0"
 tl_sanitizer_clean storm
-diag "reliability: fault=refused_client_storm survived"
+tl_fault refused_client_storm
 
 done_testing

@@ -18,6 +18,7 @@ fx_init sessionfault
 fx_pg_start
 fx_sshd_start
 app_install_extension
+tl_section
 
 # carrier_pid: the sshd session process holding a connection to PostgreSQL
 # (the long query's); empty unless exactly one does.
@@ -67,6 +68,6 @@ is "$(tl_psql -Atc 'SELECT 1')" 1 "new clients are served"
 tl_stop
 is "$TL_RC" 0 "exit 0"
 tl_sanitizer_clean onedead
-diag "reliability: fault=one_session_frozen survived"
+tl_fault one_session_frozen
 
 done_testing

@@ -12,6 +12,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
+. test/helper/tunnel_lib.sh
 . test/helper/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
@@ -95,6 +96,7 @@ is "$APP_RC" 0 "bulk: exit 0"
 fx_psql -d "$FX_APP_DB" -c "ALTER ROLE \"$FX_APP_USER\" RESET log_statement"
 
 # ---------------------------------------------------------------- one bad event in a batch
+tl_section
 write_spool onebad 5 3
 app_start onebad SSH_HEALTH_CHECK_INTERVAL=1000
 fx_wait_for 20 "4 rows" rows_are onebad 4
@@ -105,7 +107,7 @@ is "$(app_sql "SELECT string_agg(event_key, ',' ORDER BY id) FROM chatgenius.tun
 kill -TERM "$APP_PID"
 app_wait_exit "$APP_PID" 15
 is "$APP_RC" 0 "onebad: exit 0"
-diag "reliability: input=unstorable_event refused"
+tl_input unstorable_event
 
 for name in bulk onebad; do
 	is "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer' "$FX_DIR/$name.log" | head -3)" "" \
