@@ -1,12 +1,14 @@
 /*
  * janitor.c
- *		The tunnel's keeper: every SSH_HEALTH_CHECK_INTERVAL ms a round trip
- *		through the tunnel (reporter_check), and when it fails or every
- *		session is lost, the reconnection cycle: SSH_RETRY_DELAY * 2^(n-1)
- *		with +-20% jitter, up to SSH_MAX_RETRIES attempts, then
- *		maxRetriesExceeded.  Authentication and host key failures end the
- *		tunnel at once (exit 3).  Signal requests are handled here, out of
- *		signal context.
+ *		The tunnel's keeper: at start and every SSH_HEALTH_CHECK_INTERVAL ms
+ *		a round trip through the tunnel (reporter_check), judged by what it
+ *		proves: a database fault is reported and nothing is closed; no
+ *		answer through a session closes that session and checks again on
+ *		another; a second failure, or every session lost, starts the
+ *		reconnection cycle: SSH_RETRY_DELAY * 2^(n-1) with +-20% jitter, up
+ *		to SSH_MAX_RETRIES attempts, then maxRetriesExceeded.
+ *		Authentication and host key failures end the tunnel at once (exit
+ *		3).  Signal requests are handled here, out of signal context.
  */
 #include <errno.h>
 #include <inttypes.h>

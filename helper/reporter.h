@@ -1,9 +1,10 @@
 /*
  * reporter.h
  *		The end-to-end health check and the status writer: a libpq round trip
- *		through the helper's own listener to PostgreSQL, which upserts the
- *		tunnel's row in chatgenius.tunnel_status (the heartbeat) and writes the
- *		spooled events to chatgenius.tunnel_events.
+ *		through the health check's private endpoint (health_room.h) to
+ *		PostgreSQL, which upserts the tunnel's row in
+ *		chatgenius.tunnel_status (the heartbeat), then writes the spooled
+ *		events to chatgenius.tunnel_events in batches.
  */
 #ifndef CHATGENIUS_REPORTER_H
 #define CHATGENIUS_REPORTER_H
