@@ -1,18 +1,21 @@
 /*
  * janitor.c
- *		The tunnel's keeper: every SSH_HEALTH_CHECK_INTERVAL ms a round trip
- *		through the tunnel (reporter_check), and when it fails or every
- *		session is lost, the reconnection cycle: SSH_RETRY_DELAY * 2^(n-1)
- *		with +-20% jitter, up to SSH_MAX_RETRIES attempts, then
- *		maxRetriesExceeded.  Authentication and host key failures end the
- *		tunnel at once (exit 3).  Signal requests are handled here, out of
- *		signal context.
+ *		The tunnel's keeper: at start and every SSH_HEALTH_CHECK_INTERVAL ms
+ *		a round trip through the tunnel (reporter_check), judged by what it
+ *		proves: a database fault is reported and nothing is closed; no
+ *		answer through a session closes that session and checks again on
+ *		another; a second failure, or every session lost, starts the
+ *		reconnection cycle: SSH_RETRY_DELAY * 2^(n-1) with +-20% jitter, up
+ *		to SSH_MAX_RETRIES attempts, then maxRetriesExceeded.
+ *		Authentication and host key failures end the tunnel at once (exit
+ *		3).  Signal requests are handled here, out of signal context.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +37,16 @@
 static tunnel_config *jcfg;
 static int	jport;
 static int	wake_fd = -1;
-static volatile sig_atomic_t req_stop;
-static volatile sig_atomic_t req_reload;
-static volatile sig_atomic_t req_stats;
+/*
+ * Written by signal handlers (in whichever thread the signal lands) and
+ * read by the janitor thread: lock-free C11 atomics, which are both
+ * async-signal-safe and free of data races across threads.
+ */
+static atomic_int req_stop;
+static atomic_int req_reload;
+static atomic_int req_stats;
+static bool db_fault;			/* the last check found a database fault */
+static char db_fault_error[1024];
 static pthread_t jthread;
 static bool jrunning;
 static int	jresult = EXIT_CLEAN;
@@ -77,11 +87,11 @@ void
 janitor_request(janitor_request_kind kind)
 {
 	if (kind == JANITOR_STOP)
-		req_stop = 1;
+		atomic_store(&req_stop, 1);
 	else if (kind == JANITOR_RELOAD)
-		req_reload = 1;
+		atomic_store(&req_reload, 1);
 	else
-		req_stats = 1;
+		atomic_store(&req_stats, 1);
 	janitor_wake();
 }
 
@@ -93,11 +103,10 @@ handle_requests(void)
 
 	if (wake_fd >= 0 && read(wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_msg(LOG_WARN, "eventfd_read_failed", "error=\"%s\"", strerror(errno));
-	if (req_reload)
+	if (atomic_exchange(&req_reload, 0))
 	{
 		char		err[512];
 
-		req_reload = 0;
 		if (pool_reload_config(err, sizeof(err)) == 0)
 			log_msg(LOG_INFO, "config_reloaded", "pool_size=%d channels_per_session=%d",
 					jcfg->pool_size, jcfg->channels_per_session);
@@ -108,12 +117,9 @@ handle_requests(void)
 			log_msg(LOG_WARN, "config_reload_failed", "error=%s", log_quote(q, sizeof(q), err));
 		}
 	}
-	if (req_stats)
-	{
-		req_stats = 0;
+	if (atomic_exchange(&req_stats, 0))
 		pool_log_stats();
-	}
-	return req_stop != 0;
+	return atomic_load(&req_stop) != 0;
 }
 
 /*
@@ -168,7 +174,10 @@ refused(const char *err)
 
 /*
  * One attempt: a new session and, when check is set, a round trip through
- * it.  Returns SSH_OK, SSH_FAIL_RETRY or SSH_FAIL_AUTH with err filled.
+ * it.  A database fault (PostgreSQL refusing or not listening behind the
+ * SSH server) still proves the SSH path: the attempt succeeded, and the
+ * health checks report the fault from then on.  Returns SSH_OK,
+ * SSH_FAIL_RETRY or SSH_FAIL_AUTH with err filled.
  */
 static ssh_result
 attempt(bool check, char *err, size_t errlen)
@@ -184,7 +193,7 @@ attempt(bool check, char *err, size_t errlen)
 	stats_set_state(STATE_CONNECTED);
 	stats_snapshot_take(&snap);
 	snap.state = STATE_RECONNECTING;
-	if (reporter_check(jcfg, jport, &snap, err, errlen) == 0)
+	if (reporter_check(jcfg, jport, &snap, err, errlen) != CHECK_PATH)
 		return SSH_OK;
 	ssh_channel_failure_append(err, errlen, ssh_now_ms() - jcfg->connect_timeout_ms);
 	pool_pause();
@@ -224,7 +233,7 @@ retry_cycle(bool check, char *last_err, size_t errlen, int *attempt_out)
 			return refused(last_err);
 		stats_set_error(last_err);
 		stats_set_retries(n);
-		if (req_stop)
+		if (atomic_load(&req_stop))
 			return CONNECT_STOPPED;
 	}
 	stats_set_state(STATE_FAILED);
@@ -260,7 +269,7 @@ janitor_first_connect(int port)
 
 	jport = port;
 	stats_set_state(STATE_CONNECTING);
-	if (req_stop)
+	if (atomic_load(&req_stop))
 		return CONNECT_STOPPED;
 	r = attempt(false, err, sizeof(err));
 	if (r == SSH_FAIL_AUTH)
@@ -320,15 +329,96 @@ reconnect(const char *why)
 }
 
 /*
- * The janitor thread: health checks on schedule, pool upkeep, requests.
+ * A check found the database at fault over a working SSH path: report it
+ * (log, the status row's last_error, and a health_check_failed event once
+ * per fault, not once per check) and keep every session and client.
+ * Returns nothing.
+ */
+static void
+database_fault(const char *err)
+{
+	char		q[1200];
+	char		msg[1100];
+
+	snprintf(msg, sizeof(msg), "database: %s", err);
+	stats_set_error(msg);
+	if (!db_fault || strcmp(db_fault_error, err) != 0)
+		event_emit(LOG_WARN, "health_check_failed",
+				   "cause=database sessions_kept=%d error=%s", pool_live_sessions(),
+				   log_quote(q, sizeof(q), err));
+	else
+		log_msg(LOG_DEBUG, "health_check_failed", "cause=database error=%s",
+				log_quote(q, sizeof(q), err));
+	db_fault = true;
+	snprintf(db_fault_error, sizeof(db_fault_error), "%s", err);
+}
+
+/* The checks pass again after a database fault: say so, clear the error. */
+static void
+database_recovered(void)
+{
+	char		q[1200];
+
+	if (!db_fault)
+		return;
+	db_fault = false;
+	stats_set_error(NULL);
+	log_msg(LOG_INFO, "health_check_recovered", "after=%s",
+			log_quote(q, sizeof(q), db_fault_error));
+}
+
+/*
+ * A check got no answer through its session (err: why).  That is evidence
+ * against that session only: it is closed, and the check runs again at
+ * once on another live session.  Returns true when that second check got
+ * through (ok, or a database fault, reported as such): the other sessions
+ * and their clients are kept.  False means reconnect: no other session, or
+ * the second check failed the same way.
+ */
+static bool
+path_fault_contained(const char *err)
+{
+	char		q[1200];
+	char		err2[1024];
+	stats_snapshot snap;
+	check_result cr;
+	int			sid = pool_close_checked_session();
+
+	event_emit(LOG_WARN, "health_check_failed", "cause=path session=%d error=%s", sid,
+			   log_quote(q, sizeof(q), err));
+	if (sid == 0 || pool_live_sessions() == 0)
+		return false;
+	event_emit(LOG_WARN, "disconnected", "sessions=1 session=%d error=%s", sid,
+			   log_quote(q, sizeof(q), err));
+	stats_snapshot_take(&snap);
+	cr = reporter_check(jcfg, jport, &snap, err2, sizeof(err2));
+	if (cr == CHECK_OK)
+		database_recovered();
+	else if (cr == CHECK_DATABASE)
+		database_fault(err2);
+	else
+	{
+		event_emit(LOG_WARN, "health_check_failed", "cause=path session=%d error=%s",
+				   pool_close_checked_session(), log_quote(q, sizeof(q), err2));
+		return false;
+	}
+	log_msg(LOG_INFO, "session_fault_contained", "closed=%d live=%d", sid, pool_live_sessions());
+	return true;
+}
+
+/*
+ * The janitor thread: health checks on schedule (the first one at once, so
+ * that a wrong password or a missing grant shows within seconds), pool
+ * upkeep, requests.  Only evidence that the SSH path is dead (a check that
+ * got no answer through it, or every session lost) closes sessions; a
+ * database fault is reported and the tunnel keeps carrying its clients.
  * Returns NULL; the exit code is left in jresult.
  */
 static void *
 janitor_main(void *arg)
 {
-	int64_t		next_check = ssh_now_ms() + jcfg->health_interval_ms;
+	int64_t		next_check = ssh_now_ms();
 	char		err[1024];
-	char		q[1200];
 
 	for (;;)
 	{
@@ -345,6 +435,7 @@ janitor_main(void *arg)
 			break;
 		pool_tick();
 		pool_expire_waiting();
+		pool_report_refusals(false);
 		if (pool_take_fatal(err, sizeof(err)))
 		{
 			jresult = refused(err);
@@ -356,13 +447,23 @@ janitor_main(void *arg)
 		{
 			stats_snapshot snap;
 
+			check_result cr;
+
 			stats_snapshot_take(&snap);
-			if (reporter_check(jcfg, jport, &snap, err, sizeof(err)) != 0)
+			cr = reporter_check(jcfg, jport, &snap, err, sizeof(err));
+			if (cr == CHECK_OK)
+				database_recovered();
+			else if (cr == CHECK_DATABASE)
+				database_fault(err);
+			else
 			{
+				/* A refused channel says more than libpq's "server closed". */
 				ssh_channel_failure_append(err, sizeof(err), next_check - jcfg->health_interval_ms);
-				event_emit(LOG_WARN, "health_check_failed", "error=%s",
-						   log_quote(q, sizeof(q), err));
-				rc = reconnect(err);
+				if (!path_fault_contained(err))
+				{
+					db_fault = false;
+					rc = reconnect(err);
+				}
 			}
 			next_check = ssh_now_ms() + jcfg->health_interval_ms;
 		}

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,7 @@ static int	listen_fd = -1;
 static int	wake_fd = -1;
 static pthread_t accept_thread;
 static bool running;
-static volatile int stopping;
+static atomic_int stopping;	/* set by listener_stop's thread */
 
 /*
  * Out of file descriptors (or kernel memory), accept(2) fails at once while
@@ -177,7 +178,7 @@ accept_all(void)
 static void *
 listener_main(void *arg)
 {
-	while (!stopping)
+	while (!atomic_load(&stopping))
 	{
 		struct pollfd pfds[2] = {
 			{.fd = listen_fd,.events = POLLIN},
@@ -224,7 +225,7 @@ listener_start(void)
 {
 	int			rc;
 
-	stopping = 0;
+	atomic_store(&stopping, 0);
 	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (wake_fd < 0)
 	{
@@ -249,7 +250,7 @@ listener_stop(void)
 	{
 		uint64_t	one = 1;
 
-		stopping = 1;
+		atomic_store(&stopping, 1);
 		if (write(wake_fd, &one, sizeof(one)) < 0)
 			log_msg(LOG_WARN, "eventfd_write_failed", "error=\"%s\"", strerror(errno));
 		pthread_join(accept_thread, NULL);

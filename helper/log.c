@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,7 +22,8 @@
 
 #define LOG_LINE_MAX 4096
 
-static volatile log_level min_level = LOG_INFO;
+/* Set on SIGHUP by the janitor, read by every thread: an atomic. */
+static atomic_int min_level = LOG_INFO;
 static char tunnel_label[512] = "";
 
 static const char *const level_words[] = {"DEBUG", "INFO", "WARN", "ERROR"};
@@ -35,7 +37,7 @@ log_init(const char *tunnel_name, log_level level)
 {
 	if (tunnel_name != NULL)
 		log_quote(tunnel_label, sizeof(tunnel_label), tunnel_name);
-	min_level = level;
+	atomic_store(&min_level, (int) level);
 }
 
 /*
@@ -427,7 +429,7 @@ log_write(log_level level, const char *key, const char *name,
 	ssize_t		w;
 	size_t		off;
 
-	if (level < min_level)
+	if ((int) level < atomic_load(&min_level))
 		return;
 	if (level < LOG_DEBUG || level > LOG_ERROR)
 		level = LOG_ERROR;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "stats.h"
 
 #define MAX_SLOTS		64		/* hard ceiling on SSH_POOL_SIZE */
+#define POOL_FULL_REPORT_MS	1000	/* one pool_full event per this, at most */
 
 static struct
 {
@@ -44,11 +46,40 @@ static struct
 	char		fatal_error[512];
 	int64_t		no_spawn_until_ms;
 	int			next_id;
+	slot	   *reserved;		/* carries the health check now, or NULL */
+	int			checked_id;		/* the session that carried the last check */
+	int64_t		refused_at_ms;	/* the last channel open the server refused */
+	char		refused_error[256];
 }			pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.changed = PTHREAD_COND_INITIALIZER,
 	.handshake = PTHREAD_MUTEX_INITIALIZER,
 };
+
+/*
+ * Refused clients, aggregated: a storm of refusals becomes one pool_full
+ * event per POOL_FULL_REPORT_MS with the count and the longest wait, not
+ * one event (and one spool write) per client.  Its own lock: refusals are
+ * counted with the pool's lock held or not.
+ */
+static struct
+{
+	pthread_mutex_t lock;
+	int64_t		count;
+	int64_t		too_many;		/* refused at once: TUNNEL_MAX_WAITING reached */
+	int64_t		timed_out;		/* refused after TUNNEL_CLIENT_WAIT */
+	int64_t		longest_ms;
+	char		last_client[64];
+	int64_t		reported_ms;
+}			refusals = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/*
+ * The configuration's generation: bumped by each reload, so that a worker
+ * copies the settings only when they changed (see pool_config).
+ */
+static atomic_uint cfg_generation = 1;
 
 /* Returns the configured pool size, capped to the slot table. */
 static int
@@ -57,6 +88,16 @@ pool_limit(void)
 	int			n = pool.cfg->pool_size;
 
 	return n < 1 ? 1 : (n > MAX_SLOTS ? MAX_SLOTS : n);
+}
+
+/*
+ * Returns the clients' share of s's load: the health check's channel is
+ * above SSH_CHANNELS_PER_SESSION, never in the clients' way.  Lock held.
+ */
+static int
+slot_clients(const slot *s)
+{
+	return s->load - (s == pool.reserved ? 1 : 0);
 }
 
 /* Wakes a worker out of poll(2); returns nothing, errors are harmless. */
@@ -86,6 +127,7 @@ pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 	pool.paused = pool.stopping = pool.lost_all = pool.fatal = false;
 	pool.no_spawn_until_ms = 0;
 	pool.next_id = 1;
+	pool.reserved = NULL;
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
 }
@@ -207,13 +249,13 @@ dispatch(void)
 		{
 			slot	   *s = &pool.slots[i];
 
-			if (s->state == SLOT_LIVE && !s->close_requested && s->load < cps &&
-				(best == NULL || s->load < best->load))
+			if (s->state == SLOT_LIVE && !s->close_requested && slot_clients(s) < cps &&
+				(best == NULL || slot_clients(s) < slot_clients(best)))
 				best = s;
 		}
 		if (best == NULL)
 			break;
-		if (best->load > 0)
+		if (slot_clients(best) > 0)
 			want_session = true;	/* no idle session was left */
 		c = queue_pop();
 		if (c->counted)
@@ -239,17 +281,65 @@ dispatch(void)
 		slot_spawn();
 }
 
-/* Closes a client that will not be served, with the pool_full event. */
+/*
+ * Closes a client that will not be served and counts it for the next
+ * aggregated pool_full event (pool_report_refusals).  Lock held or not.
+ */
 static void
 refuse(client *c, const char *why)
 {
 	int64_t		waited = ssh_now_ms() - c->since_ms;
 
 	stats_add_refused();
-	event_emit(LOG_WARN, "pool_full", "client=%s waited_ms=%" PRId64 " reason=%s",
-			   c->name, waited, why);
+	pthread_mutex_lock(&refusals.lock);
+	refusals.count++;
+	if (strcmp(why, "too_many_waiting") == 0)
+		refusals.too_many++;
+	else
+		refusals.timed_out++;
+	if (waited > refusals.longest_ms)
+		refusals.longest_ms = waited;
+	snprintf(refusals.last_client, sizeof(refusals.last_client), "%s", c->name);
+	pthread_mutex_unlock(&refusals.lock);
+	log_msg(LOG_DEBUG, "client_refused", "client=%s waited_ms=%" PRId64 " reason=%s",
+			c->name, waited, why);
 	close(c->fd);
 	free(c);
+}
+
+/*
+ * Emits one pool_full event for the clients refused since the last one,
+ * when POOL_FULL_REPORT_MS has passed since then (or force).  Called with
+ * no lock held: the event is written to the spool.
+ */
+void
+pool_report_refusals(bool force)
+{
+	int64_t		now = ssh_now_ms();
+	int64_t		count,
+				too_many,
+				timed_out,
+				longest;
+	char		last[64];
+
+	pthread_mutex_lock(&refusals.lock);
+	if (refusals.count == 0 || (!force && now - refusals.reported_ms < POOL_FULL_REPORT_MS))
+	{
+		pthread_mutex_unlock(&refusals.lock);
+		return;
+	}
+	count = refusals.count;
+	too_many = refusals.too_many;
+	timed_out = refusals.timed_out;
+	longest = refusals.longest_ms;
+	snprintf(last, sizeof(last), "%s", refusals.last_client);
+	refusals.count = refusals.too_many = refusals.timed_out = refusals.longest_ms = 0;
+	refusals.reported_ms = now;
+	pthread_mutex_unlock(&refusals.lock);
+	event_emit(LOG_WARN, "pool_full",
+			   "refused=%" PRId64 " longest_wait_ms=%" PRId64 " waited_ms=%" PRId64
+			   " too_many_waiting=%" PRId64 " wait_timeout=%" PRId64 " last_client=%s",
+			   count, longest, longest, too_many, timed_out, last);
 }
 
 /*
@@ -312,6 +402,69 @@ pool_submit(int fd, const char *name, int port)
 	pthread_mutex_unlock(&pool.lock);
 }
 
+/*
+ * Takes the health check's connection (health_room.c): it never waits in
+ * the queue and never counts against SSH_CHANNELS_PER_SESSION; it goes to
+ * the least-loaded live session, which may carry one channel above the
+ * limit while the check runs.  With no live session it is closed at once
+ * (the check then fails: there is no path).
+ */
+void
+pool_submit_reserved(int fd, const char *name, int port)
+{
+	client	   *c = client_new(fd, name, port);
+	slot	   *best = NULL;
+	int			session = 0;
+
+	if (c == NULL)
+	{
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < MAX_SLOTS && !pool.stopping; i++)
+	{
+		slot	   *s = &pool.slots[i];
+
+		if (s->state == SLOT_LIVE && !s->close_requested &&
+			(best == NULL || s->load < best->load))
+			best = s;
+	}
+	if (best != NULL)
+	{
+		c->next = best->inbox;
+		best->inbox = c;
+		best->load++;
+		pool.reserved = best;
+		session = best->id;
+		pool.checked_id = best->id;
+		slot_wake(best);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	if (best == NULL)
+	{
+		log_msg(LOG_DEBUG, "health_room_no_session", "client=%s", name);
+		close(fd);
+		free(c);
+		return;
+	}
+	log_msg(LOG_DEBUG, "health_check_channel", "client=%s session=%d", name, session);
+}
+
+/*
+ * The health check is over (its connection closed): its session's load
+ * counts for clients again from here.  The worker frees the load itself
+ * when it sees the channel end, a moment before or after.
+ */
+void
+pool_reserved_done(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.reserved = NULL;
+	dispatch();
+	pthread_mutex_unlock(&pool.lock);
+}
+
 /* Returns the first waiting client's deadline (monotonic ms) or -1. */
 int64_t
 pool_next_deadline(void)
@@ -364,6 +517,7 @@ pool_expire_waiting(void)
 		refuse(expired, "wait_timeout");
 		expired = next;
 	}
+	pool_report_refusals(false);
 }
 
 /* Returns SSH_OK once a new session is live, else the failure and reason. */
@@ -535,7 +689,35 @@ pool_take_fatal(char *err, size_t errlen)
 	return take_flag(&pool.fatal, pool.fatal_error, err, errlen);
 }
 
-/* Returns the number of live sessions. */
+/*
+ * Asks the session that carried the last health check to close (the check
+ * got no answer through it: evidence against that session alone).
+ * Returns its number, or 0 when it is gone already or there was none.
+ */
+int
+pool_close_checked_session(void)
+{
+	int			id = 0;
+
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < MAX_SLOTS && pool.checked_id > 0; i++)
+	{
+		slot	   *s = &pool.slots[i];
+
+		if (s->id == pool.checked_id && s->state == SLOT_LIVE && !s->close_requested)
+		{
+			s->close_requested = true;
+			s->expected = true;
+			id = s->id;
+			slot_wake(s);
+		}
+	}
+	pool.checked_id = 0;
+	pthread_mutex_unlock(&pool.lock);
+	return id;
+}
+
+/* Returns the number of live sessions (not asked to close). */
 int
 pool_live_sessions(void)
 {
@@ -543,7 +725,7 @@ pool_live_sessions(void)
 
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < MAX_SLOTS; i++)
-		if (pool.slots[i].state == SLOT_LIVE)
+		if (pool.slots[i].state == SLOT_LIVE && !pool.slots[i].close_requested)
 			live++;
 	pthread_mutex_unlock(&pool.lock);
 	return live;
@@ -558,7 +740,10 @@ pool_reload_config(char *err, size_t errlen)
 	pthread_mutex_lock(&pool.lock);
 	rc = config_reload(pool.cfg, err, errlen);
 	if (rc == 0)
+	{
 		stats_set_pool_size(pool.cfg->pool_size);
+		atomic_fetch_add(&cfg_generation, 1);
+	}
 	dispatch();
 	pthread_mutex_unlock(&pool.lock);
 	return rc;
@@ -605,17 +790,35 @@ pool_shutdown(void)
 		free(c);
 	}
 	pthread_mutex_unlock(&pool.lock);
+	pool_report_refusals(true);
 	pool_close_all();
 }
 
 
 /* ---------------------------------------------------------------- for the workers */
 
-/* Returns the configuration the pool was started with. */
+/*
+ * Returns the calling thread's copy of the configuration, taken under the
+ * pool's lock and refreshed only when a reload changed it: SIGHUP rewrites
+ * the shared settings under that lock, and a worker must never read them
+ * half-written.  The copy stays valid until this thread's next call.  Not
+ * to be called with the pool's lock held.
+ */
 const tunnel_config *
 pool_config(void)
 {
-	return pool.cfg;
+	static __thread tunnel_config copy;
+	static __thread unsigned int seen;
+	unsigned int gen = atomic_load(&cfg_generation);
+
+	if (gen != seen)
+	{
+		pthread_mutex_lock(&pool.lock);
+		copy = *pool.cfg;
+		pthread_mutex_unlock(&pool.lock);
+		seen = gen;
+	}
+	return &copy;
 }
 
 /*
@@ -625,7 +828,7 @@ pool_config(void)
 ssh_result
 pool_handshake(ssh_conn **conn, char *err, size_t errlen)
 {
-	return ssh_conn_open_locked(pool.cfg, &pool.handshake, conn, err, errlen);
+	return ssh_conn_open_locked(pool_config(), &pool.handshake, conn, err, errlen);
 }
 
 /* Marks s live (counted, logged) and gives it waiting clients. */
@@ -758,6 +961,8 @@ pool_slot_finished(slot *s, const char *error)
 		queue_push(c, true);
 	}
 	s->load = 0;
+	if (pool.reserved == s)
+		pool.reserved = NULL;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		if (&pool.slots[i] != s &&
 			(pool.slots[i].state == SLOT_LIVE || pool.slots[i].state == SLOT_CONNECTING))
@@ -776,4 +981,28 @@ pool_slot_finished(slot *s, const char *error)
 	pthread_mutex_unlock(&pool.lock);
 	if (lost_all && pool.wake_janitor)
 		pool.wake_janitor();
+}
+
+/* Records that the server refused a channel open on s, and why. */
+void
+pool_note_channel_refused(slot *s, const char *error)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.refused_at_ms = ssh_now_ms();
+	snprintf(pool.refused_error, sizeof(pool.refused_error), "%s", error);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Returns true, with the server's reason, when a channel open was refused at or after since_ms. */
+bool
+pool_channel_refused_since(int64_t since_ms, char *err, size_t errlen)
+{
+	bool		r;
+
+	pthread_mutex_lock(&pool.lock);
+	r = pool.refused_at_ms >= since_ms && pool.refused_at_ms > 0;
+	if (r)
+		snprintf(err, errlen, "%s", pool.refused_error);
+	pthread_mutex_unlock(&pool.lock);
+	return r;
 }

@@ -30,6 +30,31 @@ extern int	pool_init(tunnel_config *cfg, void (*wake_janitor) (void));
  */
 extern void pool_submit(int fd, const char *client, int client_port);
 
+/*
+ * The health check's connection (from health_room.c): straight to the
+ * least-loaded live session, never queued, one channel above
+ * SSH_CHANNELS_PER_SESSION if need be.  Closed at once when no session is
+ * live.  The pool owns fd from here.
+ */
+extern void pool_submit_reserved(int fd, const char *client, int client_port);
+
+/* The health check's connection is closed: its room is free again. */
+extern void pool_reserved_done(void);
+
+/*
+ * Emit one aggregated pool_full event (refused=N longest_wait_ms=M ...)
+ * for the clients refused since the last one, at most once a second unless
+ * force.  Call with no lock held.
+ */
+extern void pool_report_refusals(bool force);
+
+/*
+ * True, with the server's reason in err, when the SSH server refused a
+ * channel open at or after since_ms (monotonic): the reporter's way to
+ * tell "PostgreSQL refused the forwarded connection" from a dead path.
+ */
+extern bool pool_channel_refused_since(int64_t since_ms, char *err, size_t errlen);
+
 /* The monotonic ms at which the first waiting client times out, or -1. */
 extern int64_t pool_next_deadline(void);
 
@@ -64,7 +89,14 @@ extern bool pool_take_lost_all(char *err, size_t errlen);
 /* True when a session met an authentication or host key failure. */
 extern bool pool_take_fatal(char *err, size_t errlen);
 
+/* Live sessions, not counting those asked to close. */
 extern int	pool_live_sessions(void);
+
+/*
+ * Ask the session that carried the last health check to close.  Returns
+ * its number, or 0 when there is none (the check found no session).
+ */
+extern int	pool_close_checked_session(void);
 
 /* SIGHUP: config_reload under the pool's lock.  Returns its result. */
 extern int	pool_reload_config(char *err, size_t errlen);

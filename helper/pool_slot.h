@@ -56,8 +56,14 @@ typedef struct slot
 
 /* ---- pool.c, for the worker owning s */
 
-/* The configuration the pool was started with. */
+/*
+ * The configuration, as this thread's copy (refreshed after a reload;
+ * valid until this thread's next call).  Not with the pool's lock held.
+ */
 extern const tunnel_config *pool_config(void);
+
+/* The server refused a channel open on s (error: libssh2's words). */
+extern void pool_note_channel_refused(slot *s, const char *error);
 
 /*
  * Open the slot's session, one handshake at a time across the pool.

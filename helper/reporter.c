@@ -1,25 +1,31 @@
 /*
  * reporter.c
  *		The health check and status writer (see reporter.h): one libpq
- *		connection through the helper's own listener per check, so every
- *		check proves the whole path (listener, pool, SSH channel, server).
- *		It upserts chatgenius.tunnel_status through report_status() and
- *		sends spooled events, oldest first, through report_event(), whose
- *		event_key makes a replay harmless.
+ *		connection per check through the health check's private endpoint,
+ *		which the pool serves ahead of every client, so every check proves
+ *		the path (pool, SSH channel, server) without competing with the
+ *		load it carries.  It upserts chatgenius.tunnel_status through
+ *		report_status() and then, once the verdict is in, sends spooled
+ *		events oldest first through report_event(), a batch per statement
+ *		(the events as array parameters); event_key makes a replay harmless.
  */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "health_room.h"
 #include "log.h"
 #include "pgconn.h"
+#include "pool.h"
 #include "reporter.h"
 #include "spool.h"
 
-#define FLUSH_BATCH 1000
+#define FLUSH_BATCH		1000	/* events per statement */
+#define FLUSH_MS		30000	/* a flush's own deadline, after the check */
 
 static pthread_mutex_t reporter_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool passive;
@@ -34,6 +40,14 @@ static const char *const status_sql =
 
 static const char *const event_sql =
 "SELECT chatgenius.report_event($1, $2, $3, $4::timestamptz, $5)";
+
+/* A batch of events in one statement, in spool order. */
+static const char *const batch_sql =
+"SELECT count(*) FROM (SELECT chatgenius.report_event($1, u.e, u.d, u.t::timestamptz, u.k) "
+"FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(e, d, t, k)) s";
+
+/* The health check's private endpoint listens here, whatever TUNNEL_LISTEN_HOST is. */
+static char loopback[] = "127.0.0.1";
 
 /* Set passive mode (setup, verify): round trips only, nothing written. */
 void
@@ -209,10 +223,17 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 	else if (strcmp(sqlstate(res), "42501") == 0)
 	{
 		if (!warned_status_denied)
+		{
+			char		hint[600];
+
+			snprintf(hint, sizeof(hint),
+					 "as a superuser: GRANT USAGE ON SCHEMA chatgenius TO \"%s\"; "
+					 "GRANT EXECUTE ON FUNCTION chatgenius.report_status, chatgenius.report_event TO \"%s\";",
+					 cfg->postgres_user, cfg->postgres_user);
 			log_msg(LOG_WARN, "status_not_written", "error=%s hint=%s",
 					log_quote((char[1024]) {0}, 1024, msg),
-					log_quote((char[512]) {0}, 512,
-							  "GRANT EXECUTE ON FUNCTION chatgenius.report_status, chatgenius.report_event TO the POSTGRES_USER role"));
+					log_quote((char[1400]) {0}, 1400, hint));
+		}
 		warned_status_denied = true;
 		rc = 0;
 	}
@@ -226,29 +247,101 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 	return rc;
 }
 
+/* A growable text buffer for the array literals. */
+typedef struct textbuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		failed;
+} textbuf;
+
+/* Appends n bytes of s to b.  Returns nothing; out of memory sets b->failed. */
+static void
+tb_append(textbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap)
+	{
+		size_t		cap = b->cap ? b->cap : 4096;
+		char	   *nd;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		nd = realloc(b->data, cap);
+		if (nd == NULL)
+		{
+			b->failed = true;
+			return;
+		}
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
 /*
- * Send pending events oldest first; each one that reached the database
- * (or was refused as invalid data, with a warning) leaves the spool.
- * Returns 0, or -1 when the connection failed (errbuf says why).
+ * Appends v to a text[] literal under construction: quoted with \ and "
+ * escaped, or NULL (v NULL or empty when empty_is_null).  Returns nothing.
+ */
+static void
+tb_element(textbuf *b, const char *v, bool empty_is_null)
+{
+	if (b->len > 1)
+		tb_append(b, ",", 1);
+	if (v == NULL || (empty_is_null && v[0] == '\0'))
+	{
+		tb_append(b, "NULL", 4);
+		return;
+	}
+	tb_append(b, "\"", 1);
+	for (const char *p = v; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+			tb_append(b, "\\", 1);
+		tb_append(b, p, 1);
+	}
+	tb_append(b, "\"", 1);
+}
+
+/*
+ * Reads a failed result: its SQLSTATE (copied to state[6]) and message
+ * (msg).  Returns true when the connection went with it: errbuf then holds
+ * the message and res is cleared; otherwise the caller clears res.
+ */
+static bool
+result_failed(PGconn *conn, PGresult *res, char state[6], char *msg, size_t msglen,
+			  char *errbuf, size_t errlen)
+{
+	snprintf(state, 6, "%s", sqlstate(res));
+	result_message(msg, msglen, res);
+	if (PQstatus(conn) != CONNECTION_BAD)
+		return false;
+	snprintf(errbuf, errlen, "%s", msg);
+	PQclear(res);
+	return true;
+}
+
+/*
+ * Sends events one statement each (the fallback when a batch was refused
+ * for its data: the one bad event is found and discarded, the rest kept).
+ * Returns how many left the spool's head in order, or -1 when the
+ * connection failed (errbuf says why).
  */
 static int
-flush_events(PGconn *conn, const tunnel_config *cfg, int64_t deadline,
-			 char *errbuf, size_t errlen)
+flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
+				 int64_t deadline, int *statements, char *errbuf, size_t errlen)
 {
-	static spool_event batch[FLUSH_BATCH];
-	int			n;
 	int			done = 0;
-	int			rc = 0;
-	int			i;
 
-	if (!spool_is_open())
-		return 0;
-	n = spool_peek(batch, FLUSH_BATCH);
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 	{
 		const char *v[5];
 		PGresult   *res;
-		const char *state;
+		char		state[6];
 		char		msg[1024];
 
 		v[0] = cfg->tunnel_name;
@@ -257,49 +350,134 @@ flush_events(PGconn *conn, const tunnel_config *cfg, int64_t deadline,
 		v[3] = batch[i].occurred_at;
 		v[4] = batch[i].key;
 		res = pg_exec(conn, event_sql, 5, v, deadline, errbuf, errlen);
+		(*statements)++;
 		if (res == NULL)
-		{
-			rc = -1;
-			break;
-		}
+			return -1;
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		{
 			PQclear(res);
 			done++;
-			warned_events_denied = false;
 			continue;
 		}
-		state = sqlstate(res);
-		result_message(msg, sizeof(msg), res);
-		if (PQstatus(conn) == CONNECTION_BAD)
-		{
-			snprintf(errbuf, errlen, "%s", msg);
-			PQclear(res);
-			rc = -1;
-			break;
-		}
+		if (result_failed(conn, res, state, msg, sizeof(msg), errbuf, errlen))
+			return -1;
+		PQclear(res);
 		if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
 		{
 			/* the database will never take this one: do not block the rest */
 			log_msg(LOG_WARN, "event_discarded", "event=%s key=%s error=%s",
 					batch[i].event, batch[i].key, log_quote((char[1024]) {0}, 1024, msg));
-			PQclear(res);
 			done++;
 			continue;
 		}
-		if (!warned_events_denied)
-			log_msg(LOG_WARN, "events_not_written", "error=%s sqlstate=%s pending=%d",
-					log_quote((char[1024]) {0}, 1024, msg), state, n - done);
-		warned_events_denied = true;
-		PQclear(res);
 		break;
 	}
-	spool_events_free(batch, n);
-	if (done > 0)
+	return done;
+}
+
+/*
+ * Sends up to FLUSH_BATCH events in one statement (their fields as array
+ * parameters).  Returns how many left the spool's head, 0 when the
+ * database refused the batch for another reason than its data (warned
+ * once), or -1 when the connection failed (errbuf says why).
+ */
+static int
+flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
+			int64_t deadline, int *statements, char *errbuf, size_t errlen)
+{
+	textbuf		arr[4] = {{0}};
+	const char *v[5];
+	PGresult   *res;
+	char		state[6];
+	char		msg[1024];
+
+	for (int a = 0; a < 4; a++)
+		tb_append(&arr[a], "{", 1);
+	for (int i = 0; i < n; i++)
 	{
-		spool_ack(done);
-		log_msg(LOG_DEBUG, "events_flushed", "count=%d pending=%d", done, spool_pending());
+		tb_element(&arr[0], batch[i].event, false);
+		tb_element(&arr[1], batch[i].detail, true);
+		tb_element(&arr[2], batch[i].occurred_at, false);
+		tb_element(&arr[3], batch[i].key, false);
 	}
+	for (int a = 0; a < 4; a++)
+		tb_append(&arr[a], "}", 1);
+	if (arr[0].failed || arr[1].failed || arr[2].failed || arr[3].failed)
+	{
+		for (int a = 0; a < 4; a++)
+			free(arr[a].data);
+		log_msg(LOG_WARN, "out_of_memory", "detail=\"event batch of %d\"", n);
+		return 0;
+	}
+	v[0] = cfg->tunnel_name;
+	for (int a = 0; a < 4; a++)
+		v[a + 1] = arr[a].data;
+	res = pg_exec(conn, batch_sql, 5, v, deadline, errbuf, errlen);
+	(*statements)++;
+	for (int a = 0; a < 4; a++)
+		free(arr[a].data);
+	if (res == NULL)
+		return -1;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		warned_events_denied = false;
+		return n;
+	}
+	if (result_failed(conn, res, state, msg, sizeof(msg), errbuf, errlen))
+		return -1;
+	PQclear(res);
+	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+	{
+		/* one event the database will never take: find it, keep the rest */
+		return flush_one_by_one(conn, cfg, batch, n, deadline, statements, errbuf, errlen);
+	}
+	if (!warned_events_denied)
+		log_msg(LOG_WARN, "events_not_written", "error=%s sqlstate=%s pending=%d",
+				log_quote((char[1024]) {0}, 1024, msg), state, spool_pending());
+	warned_events_denied = true;
+	return 0;
+}
+
+/*
+ * Send pending events oldest first, FLUSH_BATCH per statement, until the
+ * spool is empty, the database refuses, or the deadline.  Each event that
+ * reached the database (or was refused as invalid data, with a warning)
+ * leaves the spool.  Returns 0, or -1 when the connection failed.
+ */
+static int
+flush_events(PGconn *conn, const tunnel_config *cfg, int64_t deadline,
+			 char *errbuf, size_t errlen)
+{
+	static spool_event batch[FLUSH_BATCH];
+	int			total = 0;
+	int			statements = 0;
+	int			rc = 0;
+
+	if (!spool_is_open())
+		return 0;
+	while (pg_now_ms() < deadline)
+	{
+		int			n = spool_peek(batch, FLUSH_BATCH);
+		int			done;
+
+		if (n == 0)
+			break;
+		done = flush_batch(conn, cfg, batch, n, deadline, &statements, errbuf, errlen);
+		spool_events_free(batch, n);
+		if (done > 0)
+		{
+			spool_ack(done);
+			total += done;
+		}
+		if (done < 0)
+			rc = -1;
+		if (done < n)
+			break;
+	}
+	if (total > 0)
+		log_msg(total >= FLUSH_BATCH ? LOG_INFO : LOG_DEBUG, "events_flushed",
+				"count=%d statements=%d pending=%d", total, statements, spool_pending());
 	return rc;
 }
 
@@ -325,47 +503,93 @@ round_trip(PGconn *conn, int64_t deadline, char *errbuf, size_t errlen)
 }
 
 /*
- * One report: connect, status row, events.  Returns 0 or -1 (see
- * reporter_check); the warnings for a missing extension are given here.
+ * Why a login through the private endpoint failed: PostgreSQL's own
+ * refusal (its message carries a severity), or the SSH server refusing to
+ * reach it ("connect failed": nothing listens at POSTGRES_REMOTE_HOST:PORT
+ * as the SSH server sees it), both over a working SSH path; anything else
+ * (no answer, no live session, a channel closed without a reason) is the
+ * path's.  Returns the class; errbuf gains the SSH server's words.
  */
-static int
+static check_result
+classify_login_failure(int64_t since_ms, char *errbuf, size_t errlen)
+{
+	char		why[256];
+
+	if (strstr(errbuf, "FATAL:") != NULL || strstr(errbuf, "ERROR:") != NULL ||
+		strstr(errbuf, "PANIC:") != NULL)
+		return CHECK_DATABASE;
+	if (pool_channel_refused_since(since_ms, why, sizeof(why)) &&
+		strstr(why, "connect failed") != NULL)
+	{
+		size_t		n = strlen(errbuf);
+
+		snprintf(errbuf + n, errlen - n, "%sthe SSH server could not reach PostgreSQL (%s)",
+				 n ? "; " : "", why);
+		return CHECK_DATABASE;
+	}
+	return CHECK_PATH;
+}
+
+/*
+ * One report: connect through the private endpoint, status row (the
+ * verdict), then events on their own deadline.  A login that went through
+ * proves the SSH path: whatever fails after it is the database's
+ * (statement refused, too slow, the server going down).  Returns the
+ * check_result; the warnings for a missing extension are given here.
+ */
+static check_result
 report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	   bool heartbeat, int timeout_ms, char *errbuf, size_t errlen)
 {
-	int64_t		deadline = pg_now_ms() + timeout_ms;
+	int64_t		t0 = pg_now_ms();
+	int64_t		deadline = t0 + timeout_ms;
+	tunnel_config via = *cfg;
 	PGconn	   *conn;
-	int			rc = 0;
+	check_result rc = CHECK_OK;
 	int			w;
 
-	conn = pg_connect(cfg, port, deadline, errbuf, errlen);
+	via.listen_host = loopback;
+	health_room_expect();
+	conn = pg_connect(&via, port, deadline, errbuf, errlen);
+	health_room_done();
 	if (conn == NULL)
-		return -1;
+	{
+		pool_reserved_done();
+		return classify_login_failure(t0, errbuf, errlen);
+	}
 	if (passive)
-		rc = round_trip(conn, deadline, errbuf, errlen);
+	{
+		if (round_trip(conn, deadline, errbuf, errlen) != 0)
+			rc = CHECK_DATABASE;
+	}
 	else
 	{
 		w = write_status(conn, cfg, snap, heartbeat, deadline, errbuf, errlen);
 		if (w < 0)
-			rc = -1;
-		else if (w == 0)
+			rc = CHECK_DATABASE;
+		else if (w == 0 && round_trip(conn, deadline, errbuf, errlen) != 0)
+			rc = CHECK_DATABASE;	/* the extension cannot take the report */
+		if (rc == CHECK_OK)
 		{
-			/* the extension cannot take the report: the round trip still counts */
-			rc = round_trip(conn, deadline, errbuf, errlen);
+			char		ferr[1024];
+
+			/* After the verdict, on a deadline of its own. */
+			if (flush_events(conn, cfg, pg_now_ms() + FLUSH_MS, ferr, sizeof(ferr)) != 0)
+				log_msg(LOG_WARN, "events_flush_failed", "error=%s pending=%d",
+						log_quote((char[1100]) {0}, 1100, ferr), spool_pending());
 		}
-		else
-			rc = flush_events(conn, cfg, deadline, errbuf, errlen);
 	}
 	PQfinish(conn);
+	pool_reserved_done();
 	return rc;
 }
 
-/* See reporter.h.  Returns 0 when the round trip succeeded, else -1. */
-int
+/* See reporter.h.  Returns the check_result. */
+check_result
 reporter_check(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 			   char *errbuf, size_t errlen)
 {
-	int			rc;
-
+	check_result rc;
 	int64_t		t0 = pg_now_ms();
 
 	pthread_mutex_lock(&reporter_lock);
@@ -392,7 +616,7 @@ reporter_flush(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 		return 0;
 	}
 	err[0] = '\0';
-	rc = report(cfg, port, snap, false, timeout_ms > 0 ? timeout_ms : 1000, err, sizeof(err));
+	rc = report(cfg, port, snap, false, timeout_ms > 0 ? timeout_ms : 1000, err, sizeof(err)) == CHECK_OK ? 0 : -1;
 	pthread_mutex_unlock(&reporter_lock);
 	if (rc != 0)
 		log_msg(LOG_WARN, "final_flush_failed", "error=%s pending=%d",

@@ -13,6 +13,7 @@
 #include <libssh2.h>
 
 #include "events.h"
+#include "health_room.h"
 #include "janitor.h"
 #include "listener.h"
 #include "log.h"
@@ -26,6 +27,7 @@
 
 static tunnel_config *tcfg;
 static int	tport;
+static int	room_port = -1;	/* the health check's private endpoint */
 static bool libssh2_up;
 static bool listening;
 static bool janitor_up;
@@ -67,17 +69,24 @@ tunnel_start(tunnel_config *cfg, int *port)
 							   errno == EADDRNOTAVAIL) ? EXIT_BAD_CONFIG : EXIT_FAILURE_OTHER;
 	}
 	tport = *port;
+	room_port = health_room_open(err, sizeof(err));
+	if (room_port < 0)
+	{
+		log_msg(LOG_ERROR, "listen_failed", "error=%s", log_quote(q, sizeof(q), err));
+		return start_result = EXIT_FAILURE_OTHER;
+	}
 	if (listener_start() != 0)
 		return start_result = EXIT_FAILURE_OTHER;
 	listening = true;
-	log_msg(LOG_INFO, "listening", "listen=%s:%d", log_quote(q, sizeof(q), cfg->listen_host), tport);
+	log_msg(LOG_INFO, "listening", "listen=%s:%d health_check=127.0.0.1:%d",
+			log_quote(q, sizeof(q), cfg->listen_host), tport, room_port);
 
-	rc = janitor_first_connect(tport);
+	rc = janitor_first_connect(room_port);
 	if (rc < 0)
 		return start_result = EXIT_CLEAN;	/* a stop came first */
 	if (rc != EXIT_CLEAN)
 		return start_result = rc;
-	if (janitor_start(tport) != 0)
+	if (janitor_start(room_port) != 0)
 		return start_result = EXIT_FAILURE_OTHER;
 	janitor_up = true;
 	return start_result = EXIT_CLEAN;
@@ -120,7 +129,7 @@ tunnel_stop(void)
 		if (pool_live_sessions() > 0)
 		{
 			stats_snapshot_take(&snap);
-			if (reporter_flush(tcfg, tport, &snap, STOP_FLUSH_MS) != 0)
+			if (reporter_flush(tcfg, room_port, &snap, STOP_FLUSH_MS) != 0)
 				log_msg(LOG_WARN, "final_flush_failed", "detail=\"events stay spooled\"");
 		}
 	}
@@ -128,6 +137,9 @@ tunnel_stop(void)
 	listening = false;
 	if (tcfg != NULL)
 		pool_shutdown();
+	/* After the pool: no session may still hand it a check. */
+	health_room_close();
+	room_port = -1;
 	if (libssh2_up)
 		libssh2_exit();
 	libssh2_up = false;

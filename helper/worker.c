@@ -154,6 +154,7 @@ worker_pump(worker *w, int i, bool *open_seen)
 		{
 			log_msg(LOG_WARN, "channel_refused", "session=%d client=%s error=\"%s\"",
 					w->slot->id, p->client, p->error);
+			pool_note_channel_refused(w->slot, p->error);
 			worker_drop(w, i, false);
 			return 1;
 		}

@@ -6,8 +6,9 @@
 #   test/run-tests.sh            everything
 #   test/run-tests.sh FILE.t...  only these TAP files (after build and install)
 #
-# Installs missing Debian packages first (root).  Ends with one line
-# "tests: N passed, N failed"; exits non-zero when anything failed.
+# Installs missing Debian packages first (root).  Ends with the reliability
+# summary (see reliability_summary) and one line "tests: N passed, N failed";
+# exits non-zero when anything failed.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +21,7 @@ passed=0
 failed=0
 failed_stages=()
 mkdir -p test/out
+rm -f test/out/*.log
 
 stage()
 {
@@ -68,6 +70,42 @@ run_stage()
 	return "$status"
 }
 
+# reliability_summary LOG...: tally the "reliability:" lines that tests print
+# (as TAP diagnostics on stderr, which the stage logs keep), one line each:
+#   # reliability: fault=NAME survived     (or: fault=NAME failed)
+#   # reliability: input=NAME refused      (a bad input turned away cleanly)
+#   # reliability: rows_lost=N             (summed)
+#   # reliability: leaks=N                 (summed)
+#   # reliability: races=N                 (summed)
+# Any other KEY=VALUE on such a line is a measurement, listed as it is.
+reliability_summary()
+{
+	cat "$@" 2>/dev/null | grep -hoE '^# reliability: .*' | sed 's/^# reliability: //' | awk '
+		/^fault=[^ ]+ survived$/ { split($1, a, "="); tried[a[2]] = 1; if (!(a[2] in bad)) ok[a[2]] = 1; next }
+		/^fault=[^ ]+ / { split($1, a, "="); tried[a[2]] = 1; bad[a[2]] = 1; delete ok[a[2]]; next }
+		/^input=[^ ]+ refused$/ { split($1, a, "="); refused[a[2]] = 1; next }
+		/^input=/ { split($1, a, "="); accepted[a[2]] = 1; next }
+		/^(rows_lost|leaks|races)=[0-9]+$/ { split($1, a, "="); sum[a[1]] += a[2]; seen[a[1]] = 1; next }
+		{ measured[++m] = $0 }
+		END {
+			nt = 0; ns = 0; nr = 0; na = 0; failed = ""; names = ""
+			for (f in tried) nt++
+			for (f in ok) ns++
+			for (f in bad) failed = failed " " f
+			for (i in refused) nr++
+			for (i in accepted) na++
+			print "reliability:"
+			printf "  faults tried %d, survived %d%s\n", nt, ns, failed == "" ? "" : " (not survived:" failed ")"
+			printf "  bad inputs refused %d%s\n", nr, na ? sprintf(", accepted %d", na) : ""
+			split("rows_lost leaks races", keys, " ")
+			for (k = 1; k <= 3; k++)
+				printf "  %s %s\n", keys[k] == "rows_lost" ? "rows lost" : keys[k],
+					(keys[k] in seen) ? sum[keys[k]] : "not measured"
+			for (i = 1; i <= m; i++) print "  measured: " measured[i]
+			exit (failed != "" || na > 0 || sum["rows_lost"] > 0 || sum["leaks"] > 0 || sum["races"] > 0)
+		}'
+}
+
 stage build
 if ! { make -s && make -s install; }; then
 	echo "build failed"
@@ -92,11 +130,17 @@ else
 
 	mapfile -t tap_files < <(find test -name '*.t' -not -path 'test/lib/*' | sort)
 	if ((${#tap_files[@]})); then
-		run_stage integration prove "${tap_files[@]}"
+		# Two at a time: every test has its own servers, ports and folders,
+		# and most of their time is spent waiting on timeouts, not the CPU.
+		run_stage integration prove -j2 "${tap_files[@]}"
 	fi
 fi
 
 echo
+if ! reliability_summary test/out/*.log; then
+	failed=$((failed + 1))
+	failed_stages+=(reliability)
+fi
 if ((${#failed_stages[@]})); then
 	echo "failed stages: ${failed_stages[*]} (logs in test/out/)"
 fi

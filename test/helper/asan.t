@@ -2,8 +2,9 @@
 # The tunnel scenarios again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (leak checks on): the helper is built with `make SANITIZE=1` into a
 # separate folder (the normal build is left alone), then tunnel.t,
-# tunnel_recovery.t, tunnel_security.t, health_failure.t and pool_idle.t run
-# with FX_HELPER pointing at it.
+# tunnel_recovery.t, tunnel_security.t, health_failure.t, pool_idle.t,
+# pool_saturation.t and spool_flush.t run with FX_HELPER pointing at it
+# (ASAN_SCENARIOS="..." for another list).
 # Each of them checks its helper logs for sanitizer reports.
 #
 #   prove test/helper/asan.t      (as root; takes a few minutes)
@@ -23,11 +24,14 @@ ok $? "ASan/UBSan build of the helper" || { diag "$(tail -20 "$build/make.log")"
 export FX_HELPER=$build/helper/chatgenius-tunnel
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for t in tunnel tunnel_recovery tunnel_security health_failure pool_idle; do
+reports=0
+for t in ${ASAN_SCENARIOS:-tunnel tunnel_recovery tunnel_security health_failure pool_idle pool_saturation spool_flush}; do
 	out=$(bash "test/helper/$t.t" 2>&1)
 	rc=$?
 	ok $rc "$t.t passes under ASan/UBSan"
 	[ $rc -eq 0 ] || diag "$(printf '%s\n' "$out" | grep -E '^not ok|Sanitizer|runtime error' | head -20)"
+	reports=$((reports + $(printf '%s\n' "$out" | grep -cE '^not ok .*no sanitizer report')))
 done
+diag "reliability: leaks=$reports"
 
 done_testing

@@ -131,3 +131,27 @@ tl_clients_wait()
 		grep -q "^$i|" "$FX_DIR/client.$i" || TL_CLIENTS_FAILED=$((TL_CLIENTS_FAILED + 1))
 	done
 }
+
+# Lines for the closing reliability summary of test/run-tests.sh (see the
+# README's Tests section).  tl_section marks the start of a scenario;
+# tl_fault NAME prints "fault=NAME survived", or "failed" when a check since
+# tl_section failed; tl_input NAME prints "input=NAME refused" (or
+# "accepted") the same way.
+tl_section()
+{
+	TL_SECTION_FAILED=$TAP_FAILED
+}
+
+tl_fault()
+{
+	local v=survived
+	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=failed
+	diag "reliability: fault=$1 $v"
+}
+
+tl_input()
+{
+	local v=refused
+	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=accepted
+	diag "reliability: input=$1 $v"
+}

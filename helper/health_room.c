@@ -1,0 +1,222 @@
+/*
+ * health_room.c
+ *		The health check's private endpoint (see health_room.h): one thread
+ *		polls a loopback socket of its own, so that accepting the check never
+ *		waits behind a storm of clients on the public listener, and hands the
+ *		one expected connection to the pool with priority.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "health_room.h"
+#include "log.h"
+#include "pool.h"
+
+static int	room_fd = -1;
+static int	wake_fd = -1;
+static pthread_t room_thread;
+static bool room_running;
+static atomic_int stopping;
+static atomic_int expected;		/* connections the reporter announced */
+static int	room_port;
+
+/* Returns the port once 127.0.0.1:0 is bound and listening, else -1. */
+static int
+room_bind(char *err, size_t errlen)
+{
+	struct sockaddr_in sin;
+	socklen_t	len = sizeof(sin);
+
+	room_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (room_fd < 0 ||
+		bind(room_fd, (struct sockaddr *) &sin, sizeof(sin)) != 0 ||
+		listen(room_fd, 8) != 0 ||
+		getsockname(room_fd, (struct sockaddr *) &sin, &len) != 0)
+	{
+		snprintf(err, errlen, "health check endpoint on 127.0.0.1: %s", strerror(errno));
+		if (room_fd >= 0)
+			close(room_fd);
+		room_fd = -1;
+		return -1;
+	}
+	return ntohs(sin.sin_port);
+}
+
+/*
+ * Returns true when the peer of an accepted connection is a socket of this
+ * very process (the reporter's libpq connection): one of our descriptors
+ * is bound to the peer's address and connected to the private port.  So
+ * another local process cannot take the check's place, even while a check
+ * is announced.
+ */
+static bool
+peer_is_ours(int accepted, const struct sockaddr_in *peer)
+{
+	DIR		   *dir = opendir("/proc/self/fd");
+	struct dirent *de;
+	bool		ours = false;
+
+	if (dir == NULL)
+		return true;			/* no /proc: the ticket alone guards the room */
+	while (!ours && (de = readdir(dir)) != NULL)
+	{
+		struct sockaddr_in local,
+					remote;
+		socklen_t	llen = sizeof(local),
+					rlen = sizeof(remote);
+		char	   *end;
+		long		fd = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || end == de->d_name || fd == accepted || fd == room_fd ||
+			fd == dirfd(dir))
+			continue;
+		if (getsockname((int) fd, (struct sockaddr *) &local, &llen) != 0 ||
+			local.sin_family != AF_INET || local.sin_port != peer->sin_port ||
+			local.sin_addr.s_addr != peer->sin_addr.s_addr)
+			continue;
+		ours = getpeername((int) fd, (struct sockaddr *) &remote, &rlen) == 0 &&
+			remote.sin_family == AF_INET && ntohs(remote.sin_port) == room_port;
+	}
+	closedir(dir);
+	return ours;
+}
+
+/* Accepts what is pending: the expected check goes to the pool, the rest is closed. */
+static void
+room_accept(void)
+{
+	for (;;)
+	{
+		struct sockaddr_in peer;
+		socklen_t	len = sizeof(peer);
+		char		name[64];
+		int			one = 1;
+		int			want = 1;
+		int			fd = accept4(room_fd, (struct sockaddr *) &peer, &len,
+								 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+		{
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_msg(LOG_WARN, "health_room_accept_failed", "error=\"%s\"", strerror(errno));
+			return;
+		}
+		snprintf(name, sizeof(name), "health-check:%d", ntohs(peer.sin_port));
+		/* One ticket per announced check, for our own socket only. */
+		if (!peer_is_ours(fd, &peer) || !atomic_compare_exchange_strong(&expected, &want, 0))
+		{
+			log_msg(LOG_WARN, "health_room_refused", "client=%s detail=\"not the health check\"", name);
+			close(fd);
+			continue;
+		}
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			log_msg(LOG_DEBUG, "nodelay_failed", "error=\"%s\"", strerror(errno));
+		pool_submit_reserved(fd, name, ntohs(peer.sin_port));
+	}
+}
+
+/* The accept thread of the private endpoint.  Returns NULL at stop. */
+static void *
+room_main(void *arg)
+{
+	while (!atomic_load(&stopping))
+	{
+		struct pollfd pfds[2] = {
+			{.fd = room_fd,.events = POLLIN},
+			{.fd = wake_fd,.events = POLLIN},
+		};
+		int			rc = poll(pfds, 2, -1);
+
+		if (rc < 0 && errno != EINTR)
+		{
+			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
+			break;
+		}
+		if (rc > 0 && (pfds[0].revents & POLLIN))
+			room_accept();
+	}
+	return NULL;
+}
+
+/* Returns the private port once bound and served, else -1 (err says why). */
+int
+health_room_open(char *err, size_t errlen)
+{
+	int			port = room_bind(err, errlen);
+	int			rc;
+
+	if (port < 0)
+		return -1;
+	room_port = port;
+	atomic_store(&stopping, 0);
+	atomic_store(&expected, 0);
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wake_fd < 0)
+	{
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	rc = pthread_create(&room_thread, NULL, room_main, NULL);
+	if (rc != 0)
+	{
+		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+		return -1;
+	}
+	room_running = true;
+	return port;
+}
+
+/* Lets the next connection to the private port in. */
+void
+health_room_expect(void)
+{
+	atomic_store(&expected, 1);
+}
+
+/* No connection is expected any more. */
+void
+health_room_done(void)
+{
+	atomic_store(&expected, 0);
+}
+
+/* Stops the thread and closes the sockets. */
+void
+health_room_close(void)
+{
+	if (room_running)
+	{
+		uint64_t	one = 1;
+
+		atomic_store(&stopping, 1);
+		if (write(wake_fd, &one, sizeof(one)) < 0)
+			log_msg(LOG_WARN, "eventfd_write_failed", "error=\"%s\"", strerror(errno));
+		pthread_join(room_thread, NULL);
+		room_running = false;
+	}
+	if (wake_fd >= 0)
+		close(wake_fd);
+	wake_fd = -1;
+	if (room_fd >= 0)
+		close(room_fd);
+	room_fd = -1;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# A full pool is not a dead tunnel.  With the health check on at 1 s:
+#  - repro: SSH_POOL_SIZE=2 x SSH_CHANNELS_PER_SESSION=2, TUNNEL_CLIENT_WAIT=2000,
+#    four clients in pg_sleep: every one gets its answer, no session closes;
+#  - storm: the same pool saturated by four long queries plus 300 refused
+#    clients: every long query is kept, no session closes, the heartbeat in
+#    tunnel_status stays fresh, health() says ok, pool_full is aggregated
+#    (a handful of rows carrying the count), and no health_check_failed,
+#    disconnected or reconnecting appears.
+#
+#   prove test/helper/pool_saturation.t   (as root; FX_HELPER=... for another build)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. test/lib/fixture.sh
+. test/lib/tap.sh
+. test/helper/tunnel_lib.sh
+. test/helper/app_lib.sh
+
+[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
+fx_init saturation
+fx_pg_start
+fx_sshd_start
+app_install_extension
+
+POOL="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=2 SSH_HEALTH_CHECK_INTERVAL=1000"
+
+# ---------------------------------------------------------------- the issue's reproduction
+tl_section
+# shellcheck disable=SC2086
+tl_start repro $POOL TUNNEL_CLIENT_WAIT=2000 TUNNEL_LOG_LEVEL=debug
+tl_up
+ok $? "repro: connected"
+tl_clients_start 4 6
+fx_wait_for 20 "four backends busy" tl_backends_are '%pg_sleep(6)%' 4
+ok $? "repro: four clients fill the pool (2 sessions x 2 channels)"
+tl_clients_wait
+is "$TL_CLIENTS_FAILED" 0 "repro: all four long queries get their answer (none is cut)"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"repro: no health_check_failed, disconnected or reconnecting"
+is "$(tl_count 'msg=session_closed ')" 0 "repro: no session was closed"
+cmp_ok "$(tl_count 'msg=health_check .*result=ok')" -ge 4 "repro: the health checks passed through the full pool"
+tl_stop
+is "$TL_RC" 0 "repro: exit 0"
+tl_sanitizer_clean repro
+tl_fault pool_full_long_queries
+
+# ---------------------------------------------------------------- saturated pool plus a storm
+tl_section
+
+# hb_age NAME: seconds since the tunnel's last heartbeat (as the database sees it).
+hb_age()
+{
+	app_sql "SELECT round(extract(epoch FROM now() - last_heartbeat)::numeric, 2)
+		FROM chatgenius.tunnel_status WHERE tunnel_name = 'test-$1'"
+}
+
+# health_tunnel NAME: health()'s status for the tunnel.
+health_tunnel()
+{
+	app_sql "SELECT status FROM chatgenius.health() WHERE check_name = 'tunnel'
+		AND detail LIKE 'test-$1%'"
+}
+
+# shellcheck disable=SC2086
+tl_start storm $POOL TUNNEL_CLIENT_WAIT=1000 TUNNEL_MAX_WAITING=64 TUNNEL_LOG_LEVEL=debug
+tl_up
+ok $? "storm: connected"
+fx_wait_for 10 "first heartbeat" app_status_is test-storm state connected
+tl_clients_start 4 12
+fx_wait_for 20 "four backends busy" tl_backends_are '%pg_sleep(12)%' 4
+ok $? "storm: four long queries fill the pool"
+# The heartbeat's age, sampled every 200 ms through the storm.
+: >"$FX_DIR/hb.samples"
+(
+	end=$((SECONDS + 9))
+	while ((SECONDS < end)); do
+		hb_age storm >>"$FX_DIR/hb.samples"
+		health_tunnel storm >>"$FX_DIR/health.samples"
+		sleep 0.2
+	done
+) &
+sampler=$!
+storm=$(perl test/helper/storm.pl "$FX_TUNNEL_PORT" 300 20)
+diag "storm: $storm"
+like "$storm" '^opened=300 closed_by_peer=300$' "storm: 300 clients beyond the pool are all refused"
+wait "$sampler"
+max_age=$(sort -n "$FX_DIR/hb.samples" | tail -1)
+diag "storm: heartbeat ages sampled: $(sort -n "$FX_DIR/hb.samples" | uniq -c | wc -l) distinct, max ${max_age}s"
+ok "$(awk -v m="$max_age" 'BEGIN { exit !(m != "" && m < 3.5) }'; echo $?)" \
+	"storm: the heartbeat stays fresh through the storm (oldest seen ${max_age}s, interval 1 s)"
+is "$(sort -u "$FX_DIR/health.samples" | tr '\n' ' ')" "ok " "storm: health() says ok for the tunnel throughout"
+tl_clients_wait
+is "$TL_CLIENTS_FAILED" 0 "storm: every long query is kept"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"storm: no health_check_failed, disconnected or reconnecting"
+is "$(tl_count 'msg=session_closed ')" 0 "storm: no session was closed"
+full_rows()
+{
+	app_sql "SELECT count(*) FROM chatgenius.tunnel_events WHERE tunnel_name = 'test-storm' AND event = 'pool_full'"
+}
+refused_sum()
+{
+	app_sql "SELECT coalesce(sum(substring(detail FROM 'refused=([0-9]+)')::int), 0)
+		FROM chatgenius.tunnel_events WHERE tunnel_name = 'test-storm' AND event = 'pool_full'"
+}
+fx_wait_for 15 "pool_full rows carry all 300" test "$(refused_sum)" = 300
+ok $? "storm: the pool_full rows count every refused client ($(refused_sum))"
+rows=$(full_rows)
+cmp_ok "$rows" -le 12 "storm: 300 refused clients give a handful of pool_full rows ($rows)"
+like "$(grep -m1 'event=pool_full ' "$TL_LOG")" 'refused=[0-9]+ .*longest_wait_ms=[0-9]+' \
+	"storm: pool_full carries the count and the longest wait"
+diag "reliability: pool_full_rows=$rows refused=300 heartbeat_max_age_s=$max_age"
+
+# Strangers on the health check's private port are shut out, and the check
+# keeps passing while they knock.
+room=$(grep -m1 'msg=listening ' "$TL_LOG" | grep -oE 'health_check=127\.0\.0\.1:[0-9]+' | cut -d: -f2)
+like "$room" '^[0-9]+$' "storm: the health check's private port is logged ($room)"
+checks_before=$(tl_count 'msg=health_check .*result=ok')
+knock=$(perl test/helper/storm.pl "$room" 50 10)
+like "$knock" '^opened=50 closed_by_peer=50$' "storm: 50 strangers on the private port are all shut out ($knock)"
+cmp_ok "$(tl_count 'msg=health_room_refused ')" -ge 50 "storm: each is logged as not the health check"
+checks_more()
+{
+	[ "$(tl_count 'msg=health_check .*result=ok')" -ge $((checks_before + 2)) ]
+}
+fx_wait_for 10 "two more checks" checks_more
+ok $? "storm: the health checks keep passing"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"storm: still no health_check_failed, disconnected or reconnecting"
+tl_stop
+is "$TL_RC" 0 "storm: exit 0"
+tl_sanitizer_clean storm
+tl_fault refused_client_storm
+
+done_testing
