@@ -23,7 +23,7 @@
 #include "pool_slot.h"
 #include "stats.h"
 
-#define MAX_SLOTS		64		/* hard ceiling on SSH_POOL_SIZE */
+#define MAX_SLOTS		CONFIG_POOL_SIZE_MAX	/* the ceiling of SSH_POOL_SIZE */
 
 static struct
 {
