@@ -335,12 +335,12 @@ prompt_password(const char *user)
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t) ECHO;
 		quiet.c_lflag |= ECHONL;
-		if (tcsetattr(fileno(tty), TCSAFLUSH, &quiet) != 0)
+		if (tcsetattr(fileno(tty), TCSADRAIN, &quiet) != 0)
 			echo_off = false;
 	}
 	got = fgets(buf, sizeof(buf), tty);
 	if (echo_off)
-		(void) tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		(void) tcsetattr(fileno(tty), TCSADRAIN, &old);
 	fclose(tty);
 	if (got == NULL)
 		return NULL;

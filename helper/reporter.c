@@ -151,8 +151,9 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 	snprintf(num[1], 24, "%d", snap->retries);
 	snprintf(num[2], 24, "%lld", (long long) snap->reconnects);
 	snprintf(num[3], 24, "%d", snap->pool_size);
-	snprintf(num[4], 24, "%d", snap->sessions_open);
-	snprintf(num[5], 24, "%d", snap->channels_active);
+	/* a stopped row carries no session: the last write rides the last one */
+	snprintf(num[4], 24, "%d", snap->state == STATE_STOPPED ? 0 : snap->sessions_open);
+	snprintf(num[5], 24, "%d", snap->state == STATE_STOPPED ? 0 : snap->channels_active);
 	snprintf(num[6], 24, "%lld", (long long) snap->channels_total);
 	snprintf(num[7], 24, "%d", snap->clients_waiting);
 	snprintf(num[8], 24, "%lld", (long long) snap->bytes_in);
