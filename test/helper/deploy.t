@@ -283,7 +283,7 @@ mkfifo "$FX_DIR/tty.in"
 (cd "$FX_DIR" && exec script -qec "$HELPER setup --env-file $ENV --postgres-user postgres" /dev/null \
 	<"$FX_DIR/tty.in" >"$FX_DIR/prompt.out" 2>&1) &
 PROMPT_PID=$!
-exec 7>"$FX_DIR/tty.in"
+exec 7<>"$FX_DIR/tty.in"
 fx_wait_for 30 "password prompt" grep -q "Password for user postgres: " "$FX_DIR/prompt.out"
 ok $? "setup asks for the superuser's password on the terminal, with psql's words"
 printf '%s\n' "$FX_SUPER_PASSWORD" >&7
