@@ -16,6 +16,7 @@
 #include "events.h"
 #include "log.h"
 #include "spool.h"
+#include "stats.h"
 #include "tunnel.h"
 
 #ifndef CHATGENIUS_VERSION
@@ -109,6 +110,21 @@ run_command(tunnel_config *cfg)
 
 	events_init(cfg);
 	rc = tunnel_start(cfg, &port);
+	if (rc == EXIT_BAD_CONFIG || rc == EXIT_AUTH)
+	{
+		/*
+		 * Refused at start (a port in use, a host key or key refused): the
+		 * event waits in the spool for the next start that reaches the
+		 * database, so the refusal is recorded there too.  Its name is one
+		 * the extension's tunnel_events accepts: a stop, with the reason.
+		 */
+		stats_snapshot snap;
+		char		q[600];
+
+		stats_snapshot_take(&snap);
+		event_emit(LOG_ERROR, "stopped", "exit=%d refused_at_start=1 error=%s", rc,
+				   log_quote(q, sizeof(q), snap.last_error[0] ? snap.last_error : "see the log"));
+	}
 	if (rc == EXIT_CLEAN)
 		rc = tunnel_wait();
 	tunnel_stop();

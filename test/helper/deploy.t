@@ -228,6 +228,7 @@ mistake()
 	done
 	unit_start
 	fx_wait_exit "$UNIT_PID" 30
+	cp "$UNIT_LOG" "$FX_DIR/journal.$UNIT_PID.log"
 	is "$FX_RC" "$code" "mistake: $what: exit $code"
 	journal_has "$re"
 	ok $? "mistake: $what: the journal says: $(grep -m1 -oE -- "$re" "$UNIT_LOG" || tail -2 "$UNIT_LOG")"
@@ -309,6 +310,16 @@ connected()
 }
 fx_wait_for 30 "deployed tunnel connected" connected
 ok $? "the tunnel comes up under the unit with the filled-in .env.example (export, quotes and # note understood)"
+refusals_recorded()
+{
+	[ "$(sql "SELECT count(*) FROM chatgenius.tunnel_events WHERE tunnel_name = 'deployed' AND event = 'stopped' AND detail LIKE '%refused_at_start%'")" -ge 2 ]
+}
+fx_wait_for 15 "start refusals recorded" refusals_recorded ||
+	diag "$(grep -E 'spool|refused_at_start' "$UNIT_LOG" "$FX_DIR"/journal.*.log)"
+is "$(sql "SELECT string_agg(DISTINCT substr(detail, 1, 6), ',') FROM chatgenius.tunnel_events WHERE tunnel_name = 'deployed' AND event = 'stopped' AND detail LIKE '%refused_at_start%'")" \
+	"exit=3" "the earlier refusals at start (exit 3) were kept in the spool and recorded once the database was reachable"
+like "$(sql "SELECT string_agg(detail, ' | ') FROM chatgenius.tunnel_events WHERE tunnel_name = 'deployed' AND event = 'stopped' AND detail LIKE '%refused_at_start%'")" \
+	"No ED25519 host key is known.*Permissions 0644|Permissions 0644.*No ED25519 host key is known" "with their reasons"
 is "$(PGPASSWORD=$FX_APP_PASSWORD psql -qXAt -h 127.0.0.1 -p "$TUNNEL_PORT" -U "$FX_APP_USER" -d "$FX_APP_DB" -c 'SELECT 1')" 1 \
 	"a client goes through the tunnel on POSTGRES_PORT"
 like "$(grep -m1 msg=starting "$UNIT_LOG")" "state_dir=$ROOT/var/lib/chatgenius-tunnel " "the spool is in the unit's StateDirectory"
