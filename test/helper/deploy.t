@@ -293,6 +293,23 @@ fx_wait_exit "$PROMPT_PID" 60
 is "$FX_RC" 0 "setup goes on with the password typed at the prompt" || diag "$(tail -5 "$FX_DIR/prompt.out")"
 is "$(sql "SELECT count(*) FROM pg_extension WHERE extname = 'chatgenius'")" 1 "the extension is back"
 
+# libpq's own sources: a service from PGSERVICEFILE names the database, the
+# role and its password; no POSTGRES_DB, POSTGRES_USER or POSTGRES_PASSWORD.
+printf '[chatsetup]\ndbname=%s\nuser=postgres\npassword=%s\n' "$FX_APP_DB" "$FX_SUPER_PASSWORD" >"$FX_DIR/pg_service.conf"
+grep -vE '^(export )?POSTGRES_(DB|USER|PASSWORD)=' "$ENV" >"$FX_DIR/service.env"
+(cd "$FX_DIR" && PGSERVICEFILE=$FX_DIR/pg_service.conf timeout 120 "$HELPER" setup \
+	--env-file "$FX_DIR/service.env" --postgres-service chatsetup) >"$FX_DIR/service.out" 2>&1
+is "$?" 0 "setup with a libpq service (PGSERVICEFILE): database, role and password from the service file" ||
+	diag "$(tail -3 "$FX_DIR/service.out")"
+like "$(cat "$FX_DIR/service.out")" "chatgenius [0-9.]+ is up to date" "and it reached the database as the superuser"
+
+# POSTGRES_PASSFILE in the env file: libpq's password file, named by the helper.
+{ cat "$ENV"; printf 'POSTGRES_PASSFILE=%s\n' "$FX_DIR/pgpass"; } >"$FX_DIR/passfile.env"
+(cd "$FX_DIR" && timeout 120 "$HELPER" setup --env-file "$FX_DIR/passfile.env" --postgres-user postgres) \
+	>"$FX_DIR/passfile.out" 2>&1
+is "$?" 0 "setup with POSTGRES_PASSFILE: the superuser's password from libpq's password file" ||
+	diag "$(tail -3 "$FX_DIR/passfile.out")"
+
 # the README's grants for the helper's role (Privileges)
 sed -n '/^-- the helper.s role/,/^$/p;/^-- whoever runs/,/^```/p' "$TOP/README.md" | grep '^GRANT' |
 	sed "s/ TO tunnel;/ TO $FX_APP_USER;/" >"$FX_DIR/grants.sql"
