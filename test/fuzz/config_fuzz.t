@@ -32,7 +32,7 @@ rc=$?
 is "$rc" 0 "no crash, leak or undefined behaviour in ${SECONDS_TO_RUN}s of fuzzing"
 [ "$rc" -eq 0 ] || diag "$(grep -E 'ERROR|SUMMARY|Test unit written' "$OUT/run.log" | head -10)"
 runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$OUT/run.log" | grep -oE '[0-9]+$')
-cmp_ok "${runs:-0}" -gt 1000 "the target ran (${runs:-0} inputs)"
+cmp_ok "${runs:-0}" -gt 100 "the target ran (${runs:-0} inputs)"
 diag "fuzz: ${runs:-0} inputs in ${SECONDS_TO_RUN}s, corpus $(ls "$OUT/corpus" | wc -l) files"
 
 done_testing

@@ -23,7 +23,7 @@ cd "$src"
 # build-dep ./ installs them on a fresh machine).
 dpkg-checkbuilddeps
 # The build runs outside the caller's PostgreSQL tree.
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEB_BUILD_OPTIONS="parallel=2 ${DEB_BUILD_OPTIONS:-}" \
 	dpkg-buildpackage -us -uc -b >"$out/build.log" 2>&1 || {
 	tail -40 "$out/build.log" >&2
 	exit 1
