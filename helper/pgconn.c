@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "pgconn.h"
 
 /* A password typed at setup's or verify's prompt (pg_connect_prompting). */
@@ -20,17 +21,6 @@ static char *prompted_password;
 
 /* Whether the last failed pg_connect wanted a password it did not have. */
 static bool needed_password;
-
-/* Returns monotonic milliseconds, the clock of every deadline here. */
-int64_t
-pg_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* See pgconn.h: a message fit for one log line.  Returns buf. */
 const char *
@@ -70,7 +60,7 @@ wait_socket(int sock, short events, int64_t deadline_ms)
 
 	for (;;)
 	{
-		int64_t		left = deadline_ms - pg_now_ms();
+		int64_t		left = deadline_ms - clock_now_ms();
 		int			r;
 
 		if (left <= 0)
@@ -100,7 +90,7 @@ pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 	char		timeout_s[16];
 	char		options[160];
 	const char *host = cfg->listen_host;
-	int64_t		total = deadline_ms - pg_now_ms();
+	int64_t		total = deadline_ms - clock_now_ms();
 	PGconn	   *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			n = 0;
@@ -258,7 +248,7 @@ pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 
 failed:
 	PQclear(last);
-	if (pg_now_ms() >= deadline_ms)
+	if (clock_now_ms() >= deadline_ms)
 		snprintf(errbuf, errlen, "timeout expired waiting for the database");
 	else
 		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
@@ -372,7 +362,7 @@ pg_connect_prompting(const tunnel_config *cfg, int port, int64_t deadline_ms,
 	if (prompted_password == NULL)
 		return NULL;
 	/* the prompt took the operator's time, not the network's */
-	deadline_ms = pg_now_ms() + 10000 > deadline_ms ? pg_now_ms() + 10000 : deadline_ms;
+	deadline_ms = clock_now_ms() + 10000 > deadline_ms ? clock_now_ms() + 10000 : deadline_ms;
 	conn = pg_connect(cfg, port, deadline_ms, errbuf, errlen);
 	return conn;
 }

@@ -13,16 +13,15 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 
-/* Milliseconds on the monotonic clock (for deadlines). */
-extern int64_t pg_now_ms(void);
 
 /*
  * Connect to cfg's database through the listener on port (loopback when
  * the listener is bound to a wildcard address) as cfg->postgres_user
  * (password: POSTGRES_PASSWORD, else libpq's passfile or service),
- * application_name=chatgenius-tunnel, before deadline_ms (pg_now_ms
+ * application_name=chatgenius-tunnel, before deadline_ms (clock_now_ms
  * time).  Returns the connection, or NULL with libpq's reason in errbuf.
  */
 extern PGconn *pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,

@@ -333,7 +333,7 @@ static int
 report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	   bool heartbeat, int timeout_ms, char *errbuf, size_t errlen)
 {
-	int64_t		deadline = pg_now_ms() + timeout_ms;
+	int64_t		deadline = clock_now_ms() + timeout_ms;
 	PGconn	   *conn;
 	int			rc = 0;
 	int			w;
@@ -367,14 +367,14 @@ reporter_check(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 {
 	int			rc;
 
-	int64_t		t0 = pg_now_ms();
+	int64_t		t0 = clock_now_ms();
 
 	pthread_mutex_lock(&reporter_lock);
 	rc = report(cfg, port, snap, true, check_timeout_ms(cfg), errbuf, errlen);
 	pthread_mutex_unlock(&reporter_lock);
 	if (rc == 0)
 		log_msg(LOG_DEBUG, "health_check", "result=ok ms=%lld pending_events=%d",
-				(long long) (pg_now_ms() - t0), spool_is_open() ? spool_pending() : 0);
+				(long long) (clock_now_ms() - t0), spool_is_open() ? spool_pending() : 0);
 	return rc;
 }
 
