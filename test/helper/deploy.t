@@ -209,6 +209,10 @@ is "$(unit_values EnvironmentFile)" "" "the unit has no EnvironmentFile= (the he
 is "$(unit_values Environment)" "" "the unit sets no Environment= that the env file could contradict"
 like "$(unit_values ExecStart)" "--env-file /etc/chatgenius-tunnel/env" "ExecStart passes --env-file (reload re-reads it)"
 is "$(unit_values RestartPreventExitStatus)" "2 3" "exits 2 and 3 are not restarted"
+if command -v systemd-analyze >/dev/null; then
+	out=$(systemd-analyze verify "$(unit_file)" 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify accepts the unit"
+fi
 # The temporary root stands for /: the example's paths move with it.
 sed -i "s|/etc/chatgenius-tunnel/|$ROOT/etc/chatgenius-tunnel/|g" "$ROOT/etc/chatgenius-tunnel/env"
 cp "$ROOT/etc/chatgenius-tunnel/env" "$FX_DIR/env.as-copied"
