@@ -36,7 +36,9 @@ HELPER_DEB=$(ls "$PKG"/chatgenius-tunnel_*_*.deb)
 # Files the packages will own that exist now (unowned): keep them.
 BACKUP=$FX_DIR/backup
 mkdir -p "$BACKUP"
-mapfile -t OWNED < <(dpkg-deb -c "$EXT_DEB" "$HELPER_DEB" | awk '$1 !~ /^d/ {print substr($6, 2)}')
+mapfile -t OWNED < <(for d in "$EXT_DEB" "$HELPER_DEB"; do dpkg-deb -c "$d"; done |
+	awk '$1 !~ /^d/ {print substr($6, 2)}')
+[ "${#OWNED[@]}" -gt 10 ] || bail_out "cannot list the packages' files"
 for f in "${OWNED[@]}"; do
 	[ -e "$f" ] && cp -a --parents "$f" "$BACKUP/"
 done
@@ -45,14 +47,14 @@ getent passwd chatgenius-tunnel >/dev/null && USER_BEFORE=yes
 
 restore()
 {
-	(cd "$BACKUP" && find . -type f -print0 | cpio -0 -pdmu --quiet /) 2>/dev/null
+	cp -a "$BACKUP/." / || diag "could not put back the files kept in $BACKUP"
 	if [ "$USER_BEFORE" = no ] && getent passwd chatgenius-tunnel >/dev/null; then
 		deluser --quiet --system chatgenius-tunnel >/dev/null 2>&1
 		getent group chatgenius-tunnel >/dev/null && delgroup --quiet --system chatgenius-tunnel >/dev/null 2>&1
 	fi
 }
 
-DEBIAN_FRONTEND=noninteractive dpkg -i "$EXT_DEB" "$HELPER_DEB" >"$FX_DIR/dpkg-i.log" 2>&1
+DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock dpkg -i "$EXT_DEB" "$HELPER_DEB" >"$FX_DIR/dpkg-i.log" 2>&1
 ok $? "dpkg -i installs both packages" || diag "$(tail -10 "$FX_DIR/dpkg-i.log")"
 ok "$(getent passwd chatgenius-tunnel >/dev/null && echo 0 || echo 1)" "postinst made the system user chatgenius-tunnel"
 is "$(stat -c '%a %U' /etc/chatgenius-tunnel)" "700 chatgenius-tunnel" "/etc/chatgenius-tunnel is 0700, owned by the service user"
@@ -78,7 +80,8 @@ install -m 0600 -o chatgenius-tunnel "$FX_KNOWN_HOSTS" "$SVC/known_hosts"
 fx_env_file "$SVC/env" TUNNEL_NAME=installed "SSH_KEY_PATH=$SVC/id_ed25519" "SSH_KNOWN_HOSTS=$SVC/known_hosts" \
 	"TUNNEL_STATE_DIR=$SVC/state"
 chown chatgenius-tunnel "$SVC/env"
-(cd "$SVC" && exec runuser -u chatgenius-tunnel -- /usr/bin/chatgenius-tunnel run --env-file "$SVC/env") \
+(cd "$SVC" && exec setpriv --reuid=chatgenius-tunnel --regid=chatgenius-tunnel --clear-groups \
+	/usr/bin/chatgenius-tunnel run --env-file "$SVC/env") \
 	>"$FX_DIR/run.log" 2>&1 &
 RUN_PID=$!
 FX_PIDS+=("$RUN_PID")
@@ -93,7 +96,7 @@ fx_wait_exit "$RUN_PID" 20
 is "$FX_RC" 0 "and stops cleanly"
 fx_pg_stop
 
-DEBIAN_FRONTEND=noninteractive dpkg --purge chatgenius-tunnel postgresql-15-chatgenius >"$FX_DIR/dpkg-p.log" 2>&1
+DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock dpkg --purge chatgenius-tunnel postgresql-15-chatgenius >"$FX_DIR/dpkg-p.log" 2>&1
 ok $? "dpkg --purge removes both packages" || diag "$(tail -10 "$FX_DIR/dpkg-p.log")"
 left=()
 for f in "${OWNED[@]}" /etc/chatgenius-tunnel; do
@@ -101,4 +104,7 @@ for f in "${OWNED[@]}" /etc/chatgenius-tunnel; do
 done
 is "${left[*]}" "" "nothing of the packages is left"
 restore
+kept=$(cd "$BACKUP" && find . -type f | sed 's|^\.||' | sort)
+put_back=$(for f in $kept; do [ -e "$f" ] && printf '%s\n' "$f"; done)
+is "$put_back" "$kept" "files of the same names that were there before are back"
 done_testing
