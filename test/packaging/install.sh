@@ -47,7 +47,13 @@ getent passwd chatgenius-tunnel >/dev/null && USER_BEFORE=yes
 
 restore()
 {
-	cp -a "$BACKUP/." / || diag "could not put back the files kept in $BACKUP"
+	# files only: the folders above them keep their own modes
+	local f
+	while IFS= read -r -d '' f; do
+		f=${f#./}
+		mkdir -p "$(dirname "/$f")"
+		cp -p "$BACKUP/$f" "/$f" || diag "could not put back /$f"
+	done < <(cd "$BACKUP" && find . -type f -print0)
 	if [ "$USER_BEFORE" = no ] && getent passwd chatgenius-tunnel >/dev/null; then
 		deluser --quiet --system chatgenius-tunnel >/dev/null 2>&1
 		getent group chatgenius-tunnel >/dev/null && delgroup --quiet --system chatgenius-tunnel >/dev/null 2>&1
