@@ -1,7 +1,9 @@
 # chatgenius: PostgreSQL extension (PGXS) plus the chatgenius-tunnel helper.
 #
 #   make                 build the extension library and helper/chatgenius-tunnel
-#   make install         install both (the helper next to PostgreSQL's programs)
+#   make install         install both: the helper next to PostgreSQL's programs,
+#                        linked into HELPER_LINKDIR (on PATH), its README into
+#                        HELPER_DOCDIR (the unit's Documentation=); DESTDIR honoured
 #   make installcheck    pg_regress, then the isolation specs, against a running
 #                        server (PGHOST/PGPORT)
 #
@@ -26,6 +28,13 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Where PostgreSQL's tree is rooted: "" for the system's /usr/lib/postgresql,
+# the folder above it for a private copy (so that its make install stays in it).
+PG_TREE_ROOT := $(patsubst %/usr/lib/postgresql/$(MAJORVERSION)/bin,%,$(filter %/usr/lib/postgresql/$(MAJORVERSION)/bin,$(bindir)))
+# The helper on PATH (empty: no link) and its README.
+HELPER_LINKDIR ?= $(PG_TREE_ROOT)/usr/local/bin
+HELPER_DOCDIR ?= $(PG_TREE_ROOT)/usr/share/doc/chatgenius-tunnel
+
 ifndef NO_HELPER
 all: helper-all
 install: helper-install
@@ -38,6 +47,14 @@ helper-all:
 helper-install: helper-all
 	$(MKDIR_P) '$(DESTDIR)$(bindir)'
 	$(INSTALL_PROGRAM) helper/chatgenius-tunnel '$(DESTDIR)$(bindir)/chatgenius-tunnel'
+ifneq ($(HELPER_LINKDIR),)
+	$(MKDIR_P) '$(DESTDIR)$(HELPER_LINKDIR)'
+	ln -sfn '$(bindir)/chatgenius-tunnel' '$(DESTDIR)$(HELPER_LINKDIR)/chatgenius-tunnel'
+endif
+ifneq ($(HELPER_DOCDIR),)
+	$(MKDIR_P) '$(DESTDIR)$(HELPER_DOCDIR)'
+	$(INSTALL_DATA) README.md '$(DESTDIR)$(HELPER_DOCDIR)/README.md'
+endif
 
 helper-clean:
 	$(MAKE) -C helper clean

@@ -10,17 +10,18 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
-#include "spool.h"
 
 #define PROGNAME "chatgenius-tunnel"
 #define DEFAULT_ENV_FILE ".env.local"
@@ -56,8 +57,12 @@ static const var_def vars[] = {
 	"database the health check connects to"},
 	{"POSTGRES_USER", "--postgres-user", VAR_STRING, "postgres", 0, 0, OFF(postgres_user), false, false,
 	"role for the health check and for setup (setup needs a superuser)"},
-	{"POSTGRES_PASSWORD", "--postgres-password", VAR_SECRET, NULL, 0, 0, OFF(postgres_password), false, false,
-	"that role's password (never logged)"},
+	{"POSTGRES_PASSWORD", NULL, VAR_SECRET, NULL, 0, 0, OFF(postgres_password), false, false,
+	"that role's password (never logged; no flag: ps would show it); else libpq's ~/.pgpass"},
+	{"POSTGRES_PASSFILE", "--postgres-passfile", VAR_PATH, NULL, 0, 0, OFF(postgres_passfile), false, false,
+	"libpq password file to use instead of PGPASSFILE or ~/.pgpass, ~ expanded"},
+	{"POSTGRES_SERVICE", "--postgres-service", VAR_STRING, NULL, 0, 0, OFF(postgres_service), false, false,
+	"libpq service (PGSERVICEFILE, ~/.pg_service.conf) giving dbname, user, password"},
 	{"POSTGRES_PORT", "--postgres-port", VAR_INT, "5432", 0, 65535, OFF(listen_port), false, false,
 	"local port the tunnel listens on (0: any free port)"},
 	{"TUNNEL_LISTEN_HOST", "--tunnel-listen-host", VAR_HOST, "127.0.0.1", 0, 0, OFF(listen_host), false, false,
@@ -74,8 +79,8 @@ static const var_def vars[] = {
 	"SSH user (required)"},
 	{"SSH_KEY_PATH", "--ssh-key-path", VAR_PATH, NULL, 0, 0, OFF(ssh_key_path), true, false,
 	"Ed25519 private key, ~ expanded, mode 0600 or stricter (required)"},
-	{"SSH_KEY_PASSPHRASE", "--ssh-key-passphrase", VAR_SECRET, NULL, 0, 0, OFF(ssh_key_passphrase), false, false,
-	"passphrase of the private key (never logged)"},
+	{"SSH_KEY_PASSPHRASE", NULL, VAR_SECRET, NULL, 0, 0, OFF(ssh_key_passphrase), false, false,
+	"passphrase of the private key (never logged; no flag: ps would show it)"},
 	{"SSH_KNOWN_HOSTS", "--ssh-known-hosts", VAR_PATH, "~/.ssh/known_hosts", 0, 0, OFF(known_hosts), false, false,
 	"known_hosts file holding the server's host key, ~ expanded"},
 	{"SSH_MAX_RETRIES", "--ssh-max-retries", VAR_INT, "3", 0, 1000000, OFF(max_retries), false, true,
@@ -90,7 +95,7 @@ static const var_def vars[] = {
 	"silent keepalive intervals before a session is declared dead"},
 	{"SSH_CONNECT_TIMEOUT", "--ssh-connect-timeout", VAR_INT, "10000", 100, 3600000, OFF(connect_timeout_ms), false, true,
 	"ms allowed for TCP connect, SSH handshake and authentication"},
-	{"SSH_POOL_SIZE", "--ssh-pool-size", VAR_INT, "10", 1, 1000, OFF(pool_size), false, true,
+	{"SSH_POOL_SIZE", "--ssh-pool-size", VAR_INT, "10", 1, CONFIG_POOL_SIZE_MAX, OFF(pool_size), false, true,
 	"most SSH connections in the pool"},
 	{"SSH_CHANNELS_PER_SESSION", "--ssh-channels-per-session", VAR_INT, "8", 1, 1000, OFF(channels_per_session), false, true,
 	"most client channels carried by one SSH connection"},
@@ -98,12 +103,12 @@ static const var_def vars[] = {
 	"ms after which an idle extra SSH connection closes"},
 	{"TUNNEL_CLIENT_WAIT", "--tunnel-client-wait", VAR_INT, "10000", 0, 3600000, OFF(client_wait_ms), false, true,
 	"ms a client waits for room in a full pool before it is refused"},
-	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 0, 1000000, OFF(max_waiting_clients), false, true,
-	"most clients waiting for room at once"},
+	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 1, 1000000, OFF(max_waiting_clients), false, true,
+	"most clients waiting for room at once (at least 1; the health check never waits)"},
 	{"TUNNEL_NAME", "--tunnel-name", VAR_STRING, NULL, 0, 0, OFF(tunnel_name), false, false,
 	"name of the row in chatgenius.tunnel_status (default: SSH_USER@SSH_HOST:SSH_PORT)"},
 	{"TUNNEL_STATE_DIR", "--tunnel-state-dir", VAR_PATH, "~/.local/state/chatgenius-tunnel", 0, 0, OFF(state_dir), false, false,
-	"folder of the event spool (created 0700), ~ expanded"},
+	"folder of the event spool (created 0700), ~ expanded; under systemd $STATE_DIRECTORY"},
 	{"TUNNEL_SPOOL_MAX", "--tunnel-spool-max", VAR_INT, "10000", 1, 10000000, OFF(spool_max_events), false, true,
 	"most events kept while the database is out of reach"},
 	{"TUNNEL_LOG_LEVEL", "--tunnel-log-level", VAR_LEVEL, "info", 0, 0, OFF(log_level), false, true,
@@ -117,6 +122,10 @@ typedef struct raw_values
 {
 	char	   *value[NVARS];
 	const char *source[NVARS];	/* "--flag", "environment", env file path */
+	char	   *pw_user;		/* POSTGRES_USER where POSTGRES_PASSWORD was
+								 * set (NULL: the default) */
+	const char *pw_source;		/* where POSTGRES_PASSWORD was set */
+	char	   *notes;			/* see tunnel_config.warnings */
 } raw_values;
 
 /* Kept for config_reload: the flags and env file of the first load. */
@@ -181,7 +190,8 @@ var_by_flag(const char *flag, size_t flen)
 	int			i;
 
 	for (i = 0; i < NVARS; i++)
-		if (strlen(vars[i].flag) == flen && strncmp(vars[i].flag, flag, flen) == 0)
+		if (vars[i].flag != NULL && strlen(vars[i].flag) == flen &&
+			strncmp(vars[i].flag, flag, flen) == 0)
 			return i;
 	return -1;
 }
@@ -203,6 +213,8 @@ raw_free(raw_values *raw)
 
 	for (i = 0; i < NVARS; i++)
 		free(raw->value[i]);
+	free(raw->pw_user);
+	free(raw->notes);
 	memset(raw, 0, sizeof(*raw));
 }
 
@@ -321,40 +333,186 @@ parse_env_value(char *v)
 	return trim(v);
 }
 
+/* Most bytes read from an env file: settings, not data. */
+#define ENV_FILE_MAX (1024 * 1024)
+
+/* Prefixes of the helper's names: an unknown name under one is an error. */
+static const char *const own_prefixes[] = {"POSTGRES_", "SSH_", "TUNNEL_"};
+
+/* libpq's names, which the env file cannot pass on: the helper's own ones. */
+static const char *const libpq_names[][2] = {
+	{"PGPASSWORD", "POSTGRES_PASSWORD"},
+	{"PGPASSFILE", "POSTGRES_PASSFILE"},
+	{"PGSERVICE", "POSTGRES_SERVICE"},
+	{"PGDATABASE", "POSTGRES_DB"},
+	{"PGUSER", "POSTGRES_USER"},
+};
+
 /*
- * Read KEY=VALUE lines (blank lines, # comments and "export " allowed;
- * unknown keys ignored: the file is shared with the app).  Returns
- * EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the file and line.
+ * Edit distance between a and b, case-insensitive, with a transposition
+ * counting as one edit (Damerau-Levenshtein, optimal string alignment).
+ * Returns the distance (names are short: both are cut at 63 characters).
  */
 static int
-read_env_file(const char *path, raw_values *raw, char *errbuf, size_t errlen)
+name_distance(const char *a, const char *b)
 {
-	FILE	   *f;
-	char	   *line = NULL;
-	size_t		cap = 0;
-	ssize_t		len;
+	int			d[64][64];
+	int			la = (int) strnlen(a, 63);
+	int			lb = (int) strnlen(b, 63);
+	int			i;
+	int			j;
+
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++)
+		{
+			int			cost = toupper((unsigned char) a[i - 1]) != toupper((unsigned char) b[j - 1]);
+			int			best = d[i - 1][j] + 1;
+
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < best)
+				best = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && toupper((unsigned char) a[i - 1]) == toupper((unsigned char) b[j - 2]) &&
+				toupper((unsigned char) a[i - 2]) == toupper((unsigned char) b[j - 1]) &&
+				d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+/*
+ * The known name closest to an unknown one: libpq's own names map to the
+ * helper's, else the nearest within a third of the name's length (at
+ * least 2 edits).  Returns the name, or NULL when none is close.
+ */
+static const char *
+closest_name(const char *name)
+{
+	const char *best = NULL;
+	int			best_d = INT_MAX;
+	int			limit = (int) strlen(name) / 3;
+	int			i;
+
+	for (i = 0; i < (int) (sizeof(libpq_names) / sizeof(libpq_names[0])); i++)
+		if (strcmp(name, libpq_names[i][0]) == 0)
+			return libpq_names[i][1];
+	if (limit < 2)
+		limit = 2;
+	for (i = 0; i < NVARS; i++)
+	{
+		int			dist = name_distance(name, vars[i].name);
+
+		if (dist < best_d)
+		{
+			best_d = dist;
+			best = vars[i].name;
+		}
+	}
+	return best_d <= limit ? best : NULL;
+}
+
+/* True when name starts with one of the helper's prefixes, in any case. */
+static bool
+has_own_prefix(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < (int) (sizeof(own_prefixes) / sizeof(own_prefixes[0])); i++)
+		if (strncasecmp(name, own_prefixes[i], strlen(own_prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Append one line of log fields to *notes (a new string).  Returns nothing. */
+static void
+note_add(char **notes, const char *fmt, ...)
+__attribute__((format(printf, 2, 3)));
+
+static void
+note_add(char **notes, const char *fmt, ...)
+{
+	char		line[1024];
+	size_t		old = *notes ? strlen(*notes) : 0;
+	size_t		add;
+	char	   *grown;
+	va_list		ap;
+
+	if (notes == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	add = strlen(line);
+	grown = realloc(*notes, old + add + 2);
+	if (grown == NULL)
+		return;
+	memcpy(grown + old, line, add);
+	grown[old + add] = '\n';
+	grown[old + add + 1] = '\0';
+	*notes = grown;
+}
+
+/*
+ * Parse env file text: KEY=VALUE lines, blank lines, # comments and
+ * "export " allowed.  An unknown name under the helper's prefixes is an
+ * error (with the closest known name); any other unknown name is a note
+ * (the file may be shared with the app).  path names the file in
+ * messages.  Returns EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the
+ * file and line.
+ */
+static int
+parse_env_text(const char *text, size_t tlen, const char *path, raw_values *raw,
+			   char **notes, char *errbuf, size_t errlen)
+{
+	char	   *buf;
+	char	   *line;
+	char	   *next;
 	int			lineno = 0;
 	int			rc = EXIT_CLEAN;
+	char		q[1024];
 
-	f = fopen(path, "r");
-	if (f == NULL)
-		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
-					path, strerror(errno));
-	while ((len = getline(&line, &cap, f)) >= 0)
+	if (memchr(text, '\0', tlen) != NULL)
+	{
+		const char *nul = memchr(text, '\0', tlen);
+		const char *p;
+
+		lineno = 1;
+		for (p = text; p < nul; p++)
+			lineno += *p == '\n';
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					"invalid line %d in env file \"%s\" (NUL byte)", lineno, path);
+	}
+	buf = malloc(tlen + 1);
+	if (buf == NULL)
+		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
+	memcpy(buf, text, tlen);
+	buf[tlen] = '\0';
+
+	for (line = buf; line != NULL && rc == EXIT_CLEAN; line = next)
 	{
 		char	   *s;
 		char	   *eq;
 		char	   *key;
 		char	   *value;
 		char	   *k;
+		const char *near;
 		int			i;
 
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		else if (*line == '\0')
+			break;
 		lineno++;
-		(void) len;
 		s = trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
-		if (strncmp(s, "export ", 7) == 0)
+		if (strncmp(s, "export ", 7) == 0 || strncmp(s, "export\t", 7) == 0)
 			s = trim(s + 7);
 		eq = strchr(s, '=');
 		if (eq == NULL)
@@ -368,7 +526,7 @@ read_env_file(const char *path, raw_values *raw, char *errbuf, size_t errlen)
 		for (k = key; *k; k++)
 			if (!(isalnum((unsigned char) *k) || *k == '_'))
 				break;
-		if (*key == '\0' || *k != '\0')
+		if (*key == '\0' || *k != '\0' || isdigit((unsigned char) *key))
 		{
 			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
 					  "invalid line %d in env file \"%s\" (expected KEY=VALUE)", lineno, path);
@@ -382,13 +540,61 @@ read_env_file(const char *path, raw_values *raw, char *errbuf, size_t errlen)
 			break;
 		}
 		i = var_by_name(key);
-		if (i >= 0 && value[0] != '\0')
-			raw_set(raw, i, value, path);
+		if (i >= 0)
+		{
+			if (value[0] != '\0')
+				raw_set(raw, i, value, path);
+			continue;
+		}
+		near = closest_name(key);
+		if (has_own_prefix(key))
+		{
+			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					  "unknown variable %s at line %d in env file \"%s\"%s%s%s", key, lineno, path,
+					  near ? " (did you mean " : " (see --help for the names)",
+					  near ? near : "", near ? "?)" : "");
+			break;
+		}
+		note_add(notes, "file=%s line=%d variable=%s reason=\"not a chatgenius-tunnel setting, ignored\"%s%s%s",
+				 log_quote(q, sizeof(q), path), lineno, key,
+				 near ? " hint=\"did you mean " : "", near ? near : "", near ? "?\"" : "");
 	}
-	if (rc == EXIT_CLEAN && ferror(f))
+	free(buf);
+	return rc;
+}
+
+/*
+ * Read an env file (at most ENV_FILE_MAX bytes) and parse it.  Returns
+ * EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the file.
+ */
+static int
+read_env_file(const char *path, raw_values *raw, char **notes, char *errbuf, size_t errlen)
+{
+	FILE	   *f;
+	char	   *text;
+	size_t		n;
+	int			rc;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
+					path, strerror(errno));
+	text = malloc(ENV_FILE_MAX + 1);
+	if (text == NULL)
+	{
+		fclose(f);
+		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
+	}
+	n = fread(text, 1, ENV_FILE_MAX + 1, f);
+	if (ferror(f))
 		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
 				  path, strerror(errno));
-	free(line);
+	else if (n > ENV_FILE_MAX)
+		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "env file \"%s\" is larger than %d bytes",
+				  path, ENV_FILE_MAX);
+	else
+		rc = parse_env_text(text, n, path, raw, notes, errbuf, errlen);
+	free(text);
 	fclose(f);
 	return rc;
 }
@@ -445,10 +651,20 @@ apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
 	{
 		const var_def *v = &vars[i];
 		const char *text = raw->value[i] ? raw->value[i] : v->def;
+		const char *state_directory = getenv("STATE_DIRECTORY");
 		char	  **sp = (char **) ((char *) cfg + v->offset);
 		int		   *ip = (int *) ((char *) cfg + v->offset);
 		log_level	level;
 
+		/* a libpq service names the database and role unless given here */
+		if (raw->value[i] == NULL && raw->value[var_by_name("POSTGRES_SERVICE")] != NULL &&
+			(v->offset == OFF(postgres_db) || v->offset == OFF(postgres_user)))
+			continue;
+		/* under systemd, StateDirectory= is the default state folder */
+		if (raw->value[i] == NULL && v->offset == OFF(state_dir) &&
+			state_directory != NULL && state_directory[0] == '/' &&
+			strchr(state_directory, ':') == NULL)
+			text = state_directory;
 		if (text == NULL)
 			continue;			/* optional, no default: stays NULL */
 		switch (v->kind)
@@ -517,6 +733,59 @@ check_key_file(const tunnel_config *cfg, char *errbuf, size_t errlen)
 	return EXIT_CLEAN;
 }
 
+/* Index of POSTGRES_PASSWORD and POSTGRES_USER in vars. */
+#define VAR_PASSWORD var_by_name("POSTGRES_PASSWORD")
+#define VAR_USER var_by_name("POSTGRES_USER")
+
+/*
+ * After a layer of sources: when it set POSTGRES_PASSWORD, remember the
+ * role that password belongs to (the POSTGRES_USER in force at that
+ * layer).  Returns nothing.
+ */
+static void
+remember_password_role(raw_values *raw, const char *layer)
+{
+	int			pw = VAR_PASSWORD;
+	int			user = VAR_USER;
+
+	if (raw->value[pw] == NULL || raw->source[pw] != layer)
+		return;
+	free(raw->pw_user);
+	raw->pw_user = raw->value[user] ? xstrdup(raw->value[user]) : NULL;
+	raw->pw_source = layer;
+}
+
+/*
+ * A password belongs to the role it was written for: when a higher layer
+ * (say --postgres-user on setup's command line) names another role, the
+ * password is dropped and libpq's passfile, service or a prompt supplies
+ * that role's.  Returns nothing; a note says so.
+ */
+static void
+drop_foreign_password(raw_values *raw)
+{
+	int			pw = VAR_PASSWORD;
+	int			user = VAR_USER;
+	const char *for_role = raw->pw_user ? raw->pw_user : "postgres";
+	const char *role = raw->value[user] ? raw->value[user] : "postgres";
+	char		q[2][512];
+
+	if (raw->value[pw] == NULL || strcmp(for_role, role) == 0)
+		return;
+	{
+		char		q3[512];
+
+		note_add(&raw->notes, "variable=POSTGRES_PASSWORD source=%s for_role=%s role=%s "
+				 "reason=\"the password of another role: not used (libpq's passfile, service or "
+				 "a prompt supplies this role's)\"",
+				 log_quote(q[0], sizeof(q[0]), raw->pw_source),
+				 log_quote(q[1], sizeof(q[1]), for_role), log_quote(q3, sizeof(q3), role));
+	}
+	free(raw->value[pw]);
+	raw->value[pw] = NULL;
+	raw->source[pw] = NULL;
+}
+
 /*
  * Gather raw values from the env file, the environment and the flags
  * (in rising precedence).  Returns EXIT_CLEAN or EXIT_BAD_CONFIG.
@@ -532,9 +801,10 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 	{
 		if (env_file_explicit || access(env_file, F_OK) == 0)
 		{
-			rc = read_env_file(env_file, raw, errbuf, errlen);
+			rc = read_env_file(env_file, raw, &raw->notes, errbuf, errlen);
 			if (rc != EXIT_CLEAN)
 				return rc;
+			remember_password_role(raw, env_file);
 		}
 	}
 	for (i = 0; i < NVARS; i++)
@@ -544,6 +814,7 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 		if (e != NULL && e[0] != '\0')
 			raw_set(raw, i, e, "environment");
 	}
+	remember_password_role(raw, "environment");
 	for (i = 0; i + 1 < nflags; i += 2)
 	{
 		int			v = var_by_flag(flags[i], strlen(flags[i]));
@@ -551,6 +822,7 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 		if (v >= 0 && flags[i + 1][0] != '\0')
 			raw_set(raw, v, flags[i + 1], vars[v].flag);
 	}
+	drop_foreign_password(raw);
 	return EXIT_CLEAN;
 }
 
@@ -588,6 +860,119 @@ absolute_path(const char *path)
 		return xstrdup(path);
 	snprintf(out, len, "%s/%s", cwd, path);
 	return out;
+}
+
+/* ---------------------------------------------------------------- snapshots */
+
+static _Atomic(const tunnel_config *) snapshot;	/* see config_current */
+static tunnel_config **published;	/* every snapshot, freed by config_free */
+static int	npublished;
+static config_reload_hook reload_hook;
+
+/*
+ * A deep copy of src's settings (not its warnings).  Returns the copy, or
+ * NULL when out of memory.
+ */
+static tunnel_config *
+config_copy(const tunnel_config *src)
+{
+	tunnel_config *c = malloc(sizeof(*c));
+	int			i;
+
+	if (c == NULL)
+		return NULL;
+	*c = *src;
+	c->warnings = NULL;
+	c->env_file = src->env_file ? strdup(src->env_file) : NULL;
+	for (i = 0; i < NVARS; i++)
+		if (vars[i].kind != VAR_INT)
+		{
+			char	  **sp = (char **) ((char *) c + vars[i].offset);
+
+			if (*sp != NULL)
+				*sp = strdup(*sp);
+		}
+	return c;
+}
+
+/*
+ * Publish a copy of cfg as the current snapshot (one atomic store; the one
+ * it replaces stays readable).  Returns 0, or -1 when out of memory.
+ */
+static int
+publish_copy(const tunnel_config *cfg)
+{
+	tunnel_config *c = config_copy(cfg);
+	tunnel_config **grown;
+
+	if (c == NULL)
+		return -1;
+	grown = realloc(published, sizeof(*published) * (size_t) (npublished + 1));
+	if (grown == NULL)
+	{
+		config_free(c);
+		free(c);
+		return -1;
+	}
+	published = grown;
+	published[npublished++] = c;
+	atomic_store_explicit(&snapshot, c, memory_order_release);
+	return 0;
+}
+
+/* See config.h.  Returns the snapshot, or NULL before config_load. */
+const tunnel_config *
+config_current(void)
+{
+	return atomic_load_explicit(&snapshot, memory_order_acquire);
+}
+
+/* See config.h.  Returns nothing. */
+void
+config_set_reload_hook(config_reload_hook hook)
+{
+	reload_hook = hook;
+}
+
+/* Free every snapshot (at the end, with the loaded configuration). */
+static void
+free_snapshots(void)
+{
+	int			i;
+
+	atomic_store(&snapshot, NULL);
+	for (i = 0; i < npublished; i++)
+	{
+		config_free(published[i]);
+		free(published[i]);
+	}
+	free(published);
+	published = NULL;
+	npublished = 0;
+}
+
+/*
+ * Flags that once took a secret: ps shows a command line to every user.
+ * Returns EXIT_BAD_CONFIG with a message saying where the secret goes now,
+ * or EXIT_CLEAN for any other flag.
+ */
+static int
+removed_flag(const char *flag, size_t flen, char *errbuf, size_t errlen)
+{
+	static const char *const removed[][2] = {
+		{"--postgres-password", "POSTGRES_PASSWORD"},
+		{"--ssh-key-passphrase", "SSH_KEY_PASSPHRASE"},
+	};
+	int			i;
+
+	for (i = 0; i < (int) (sizeof(removed) / sizeof(removed[0])); i++)
+		if (strlen(removed[i][0]) == flen && strncmp(flag, removed[i][0], flen) == 0)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+						"option %s was removed: a secret on the command line is visible to "
+						"every user through ps; set %s in the env file (mode 0600) or the "
+						"environment%s", removed[i][0], removed[i][1],
+						i == 0 ? ", or use libpq's ~/.pgpass (POSTGRES_PASSFILE)" : "");
+	return EXIT_CLEAN;
 }
 
 /*
@@ -664,6 +1049,12 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 		}
 		eq = strchr(a, '=');
 		flen = eq ? (size_t) (eq - a) : strlen(a);
+		rc = removed_flag(a, flen, errbuf, errlen);
+		if (rc != EXIT_CLEAN)
+		{
+			free_saved();
+			return rc;
+		}
 		if (eq)
 			value = eq + 1;
 		else if (i + 1 < argc)
@@ -721,9 +1112,13 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 				errbuf, errlen);
 	if (rc == EXIT_CLEAN)
 		rc = apply_values(cfg, &raw, errbuf, errlen);
+	cfg->warnings = raw.notes;
+	raw.notes = NULL;
 	raw_free(&raw);
 	if (rc == EXIT_CLEAN)
 		rc = check_key_file(cfg, errbuf, errlen);
+	if (rc == EXIT_CLEAN && publish_copy(cfg) != 0)
+		rc = fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
 	if (rc != EXIT_CLEAN)
 	{
 		tunnel_command cmd = cfg->command;
@@ -737,6 +1132,44 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 		cfg->env_file = xstrdup(saved_env_file);
 	loaded_cfg = cfg;
 	return EXIT_CLEAN;
+}
+
+/* See config.h: one WARN line per note.  Returns nothing. */
+void
+config_log_warnings(const char *notes)
+{
+	const char *p = notes;
+
+	while (p != NULL && *p != '\0')
+	{
+		const char *nl = strchr(p, '\n');
+		int			len = nl ? (int) (nl - p) : (int) strlen(p);
+
+		log_msg(LOG_WARN, "config_warning", "%.*s", len, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+/* See config.h: parse and convert text as an env file.  Returns the code. */
+int
+config_parse_text(const char *text, size_t len, char *errbuf, size_t errlen)
+{
+	raw_values	raw;
+	tunnel_config cfg;
+	int			rc;
+
+	memset(&raw, 0, sizeof(raw));
+	memset(&cfg, 0, sizeof(cfg));
+	rc = parse_env_text(text, len, "input", &raw, &raw.notes, errbuf, errlen);
+	if (rc == EXIT_CLEAN)
+	{
+		remember_password_role(&raw, "input");
+		drop_foreign_password(&raw);
+		rc = apply_values(&cfg, &raw, errbuf, errlen);
+	}
+	raw_free(&raw);
+	config_free(&cfg);
+	return rc;
 }
 
 /* Compare two optional strings.  Returns true when they differ. */
@@ -761,7 +1194,6 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 	int			rc;
 	int			i;
 	int			changed = 0;
-	log_level	level;
 
 	memset(&fresh, 0, sizeof(fresh));
 	memset(&raw, 0, sizeof(raw));
@@ -774,14 +1206,20 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 				errbuf, errlen);
 	if (rc == EXIT_CLEAN)
 		rc = apply_values(&fresh, &raw, errbuf, errlen);
-	raw_free(&raw);
 	if (rc == EXIT_CLEAN)
 		rc = check_key_file(&fresh, errbuf, errlen);
 	if (rc != EXIT_CLEAN)
 	{
+		size_t		l = errbuf ? strnlen(errbuf, errlen) : 0;
+
+		if (errbuf != NULL && l + 1 < errlen)
+			snprintf(errbuf + l, errlen - l, "; the running configuration is kept");
+		raw_free(&raw);
 		config_free(&fresh);
 		return -1;
 	}
+	config_log_warnings(raw.notes);
+	raw_free(&raw);
 
 	for (i = 0; i < NVARS; i++)
 	{
@@ -821,10 +1259,8 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 			*newp = tmp;
 		}
 	}
-	if (cfg->log_level != NULL && log_parse_level(cfg->log_level, &level) == 0)
-		log_init(NULL, level);
-	if (spool_is_open())
-		spool_set_max(cfg->spool_max_events);
+	if (publish_copy(cfg) == 0 && reload_hook != NULL)
+		reload_hook(config_current());
 	if (changed == 0)
 		log_msg(LOG_INFO, "config_unchanged", "env_file=%s",
 				log_quote((char[1024]) {0}, 1024, cfg->env_file ? cfg->env_file : "none"));
@@ -844,14 +1280,17 @@ config_print_help(void)
 		   "  %s [run] [OPTIONS]   keep the tunnel up until SIGTERM or SIGINT (default)\n"
 		   "  %s setup [OPTIONS]   CREATE EXTENSION chatgenius, or ALTER EXTENSION\n"
 		   "      chatgenius UPDATE, through the tunnel and print the migration history;\n"
-		   "      never drops anything; POSTGRES_USER must be a superuser (the extension\n"
-		   "      is superuser-installed)\n"
+		   "      never drops anything; needs a superuser (the extension is\n"
+		   "      superuser-installed): --postgres-user postgres, its password from\n"
+		   "      libpq's ~/.pgpass (or POSTGRES_PASSFILE) or a prompt on the terminal\n"
 		   "  %s verify [OPTIONS]  print server version, extension version and health();\n"
 		   "      exit 0 unless a check is critical or the database is unreachable\n"
 		   "  %s --help | --version\n\n",
 		   PROGNAME, PROGNAME, PROGNAME, PROGNAME);
 	printf("Configuration, highest first: command-line flags, the environment, the env file\n"
-		   "(--env-file PATH, else ./%s when present), defaults.\n\n", DEFAULT_ENV_FILE);
+		   "(--env-file PATH, else ./%s when present), defaults.  In the env file an\n"
+		   "unknown name under POSTGRES_, SSH_ or TUNNEL_ is an error (exit 2); other\n"
+		   "unknown names are reported and ignored.\n\n", DEFAULT_ENV_FILE);
 	printf("Options:\n"
 		   "  --env-file PATH   read settings from PATH instead of ./%s\n\n", DEFAULT_ENV_FILE);
 	printf("Variables (flag, default):\n");
@@ -862,7 +1301,8 @@ config_print_help(void)
 
 		if (v->offset == OFF(tunnel_name))
 			def = "SSH_USER@SSH_HOST:SSH_PORT";
-		printf("  %-26s %-29s default: %s\n      %s%s\n", v->name, v->flag,
+		printf("  %-26s %-29s default: %s\n      %s%s\n", v->name,
+			   v->flag ? v->flag : "(no flag: a secret)",
 			   v->required ? "(required)" : def ? def : "(none)", v->help,
 			   v->reloadable ? " [SIGHUP]" : "");
 	}
@@ -894,10 +1334,12 @@ config_free(tunnel_config *cfg)
 		}
 	}
 	free(cfg->env_file);
-	memset(cfg, 0, sizeof(*cfg));
+	free(cfg->warnings);
 	if (cfg == loaded_cfg)
 	{
 		free_saved();
+		free_snapshots();
 		loaded_cfg = NULL;
 	}
+	memset(cfg, 0, sizeof(*cfg));
 }

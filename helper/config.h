@@ -15,6 +15,12 @@
 #define EXIT_AUTH			3	/* auth refused, host key unknown or changed */
 #define EXIT_GAVE_UP		4	/* "max retries exceeded" */
 
+/*
+ * Most SSH connections in the pool: SSH_POOL_SIZE is refused above it (the
+ * pool's slot table has this many entries).
+ */
+#define CONFIG_POOL_SIZE_MAX 64
+
 typedef enum tunnel_command
 {
 	CMD_RUN,
@@ -31,7 +37,11 @@ typedef struct tunnel_config
 	/* PostgreSQL, as seen through the tunnel */
 	char	   *postgres_db;		/* POSTGRES_DB */
 	char	   *postgres_user;		/* POSTGRES_USER */
-	char	   *postgres_password;	/* POSTGRES_PASSWORD (may be NULL) */
+	char	   *postgres_password;	/* POSTGRES_PASSWORD (may be NULL: then
+									 * libpq's passfile or service) */
+	char	   *postgres_passfile;	/* POSTGRES_PASSFILE (NULL: libpq's
+									 * PGPASSFILE or ~/.pgpass) */
+	char	   *postgres_service;	/* POSTGRES_SERVICE (libpq service) */
 	int			listen_port;		/* POSTGRES_PORT: local listening port */
 	char	   *listen_host;		/* TUNNEL_LISTEN_HOST (127.0.0.1) */
 	char	   *remote_host;		/* POSTGRES_REMOTE_HOST (localhost) */
@@ -71,6 +81,10 @@ typedef struct tunnel_config
 	char	   *log_level;			/* TUNNEL_LOG_LEVEL (info) */
 
 	char	   *env_file;			/* the env file read, or NULL */
+	char	   *warnings;			/* notes about the sources, one
+									 * "key=value ..." log field list per line
+									 * (unknown names, a dropped password), or
+									 * NULL */
 } tunnel_config;
 
 /*
@@ -85,10 +99,44 @@ extern int	config_load(tunnel_config *cfg, int argc, char **argv,
 /*
  * Re-read the env file (SIGHUP).  Only settings that can change without
  * rebinding or reconnecting are taken over (retries, delays, intervals,
- * pool limits, log level); returns 0, or -1 with errbuf filled and *cfg
- * unchanged.
+ * pool limits, log level): they are copied into *cfg and a new snapshot is
+ * published (config_current), then the reload hook runs.  Returns 0, or -1
+ * with errbuf filled, *cfg and the snapshot unchanged.
  */
 extern int	config_reload(tunnel_config *cfg, char *errbuf, size_t errlen);
+
+/*
+ * The current settings, an immutable snapshot: config_load publishes the
+ * first, each successful config_reload swaps in a new one atomically.  A
+ * reader in any thread takes the pointer once per decision (say, once per
+ * loop pass) and reads every field it needs through that one pointer: the
+ * values it sees then belong together and never change under it.  A
+ * snapshot stays valid until config_free of the loaded configuration (old
+ * ones are retired, not freed: reloads are rare).  NULL before config_load.
+ */
+extern const tunnel_config *config_current(void);
+
+/*
+ * Called by config_reload after a new snapshot is published, with that
+ * snapshot (main.c applies the log level and the spool's bound): the
+ * configuration itself reaches into no other module.
+ */
+typedef void (*config_reload_hook) (const tunnel_config *snapshot);
+extern void config_set_reload_hook(config_reload_hook hook);
+
+/*
+ * Parse env file text (len bytes, NUL bytes refused) and convert it as
+ * config_load would, ignoring the process environment and the key file.
+ * For the fuzz target and tests.  Returns EXIT_CLEAN or EXIT_BAD_CONFIG
+ * with errbuf filled.
+ */
+extern int	config_parse_text(const char *text, size_t len, char *errbuf, size_t errlen);
+
+/*
+ * Log each line of a configuration's warnings (tunnel_config.warnings) as
+ * a WARN config_warning line.  Returns nothing.
+ */
+extern void config_log_warnings(const char *warnings);
 
 /* Print --help (every variable with its default) to stdout. */
 extern void config_print_help(void);

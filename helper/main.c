@@ -15,6 +15,8 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "spool.h"
+#include "stats.h"
 #include "tunnel.h"
 
 #ifndef CHATGENIUS_VERSION
@@ -70,6 +72,21 @@ install_signals(void)
 	return 0;
 }
 
+/*
+ * After a reload (config_set_reload_hook): the new log level and the
+ * spool's bound.  Runs on the janitor's thread.  Returns nothing.
+ */
+static void
+apply_reloaded(const tunnel_config *snap)
+{
+	log_level	level;
+
+	if (snap->log_level != NULL && log_parse_level(snap->log_level, &level) == 0)
+		log_init(NULL, level);
+	if (spool_is_open())
+		spool_set_max(snap->spool_max_events);
+}
+
 /* Print the version line with the library versions.  Returns nothing. */
 static void
 print_version(void)
@@ -93,6 +110,21 @@ run_command(tunnel_config *cfg)
 
 	events_init(cfg);
 	rc = tunnel_start(cfg, &port);
+	if (rc == EXIT_BAD_CONFIG || rc == EXIT_AUTH)
+	{
+		/*
+		 * Refused at start (a port in use, a host key or key refused): the
+		 * event waits in the spool for the next start that reaches the
+		 * database, so the refusal is recorded there too.  Its name is one
+		 * the extension's tunnel_events accepts: a stop, with the reason.
+		 */
+		stats_snapshot snap;
+		char		q[600];
+
+		stats_snapshot_take(&snap);
+		event_emit(LOG_ERROR, "stopped", "exit=%d refused_at_start=1 error=%s", rc,
+				   log_quote(q, sizeof(q), snap.last_error[0] ? snap.last_error : "see the log"));
+	}
 	if (rc == EXIT_CLEAN)
 		rc = tunnel_wait();
 	tunnel_stop();
@@ -111,6 +143,7 @@ main(int argc, char **argv)
 	char		err[1024];
 	log_level	level = LOG_INFO;
 	char		q[4][1024];
+	char		listen[300];
 	int			rc;
 
 	rc = config_load(&cfg, argc, argv, err, sizeof(err));
@@ -142,17 +175,24 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_FAILURE_OTHER;
 	}
+	config_set_reload_hook(apply_reloaded);
+	/* setup and verify listen on an ephemeral port: "listening" names it */
+	if (cfg.command == CMD_RUN)
+		snprintf(listen, sizeof(listen), "%s:%d", cfg.listen_host, cfg.listen_port);
+	else
+		snprintf(listen, sizeof(listen), "%s:ephemeral", cfg.listen_host);
 	log_msg(LOG_INFO, "starting",
-			"version=%s command=%s pid=%d listen=%s:%d ssh=%s@%s:%d remote=%s:%d "
+			"version=%s command=%s pid=%d listen=%s ssh=%s@%s:%d remote=%s:%d "
 			"key=%s known_hosts=%s state_dir=%s env_file=%s",
 			CHATGENIUS_VERSION,
 			cfg.command == CMD_SETUP ? "setup" : cfg.command == CMD_VERIFY ? "verify" : "run",
-			(int) getpid(), cfg.listen_host, cfg.listen_port, cfg.ssh_user, cfg.ssh_host,
+			(int) getpid(), listen, cfg.ssh_user, cfg.ssh_host,
 			cfg.ssh_port, cfg.remote_host, cfg.remote_port,
 			log_quote(q[0], sizeof(q[0]), cfg.ssh_key_path),
 			log_quote(q[1], sizeof(q[1]), cfg.known_hosts),
 			log_quote(q[2], sizeof(q[2]), cfg.state_dir),
 			log_quote(q[3], sizeof(q[3]), cfg.env_file ? cfg.env_file : "none"));
+	config_log_warnings(cfg.warnings);
 
 	switch (cfg.command)
 	{

@@ -41,7 +41,7 @@ oneshot_run(tunnel_config *cfg, const char *command, bool explain_down,
 		tunnel_stop();
 		return rc;
 	}
-	conn = pg_connect(cfg, port, pg_now_ms() + connect_ms, err, sizeof(err));
+	conn = pg_connect_prompting(cfg, port, clock_now_ms() + connect_ms, err, sizeof(err));
 	if (conn == NULL)
 	{
 		fprintf(stderr, "chatgenius-tunnel: %s failed: database unreachable through the tunnel: %s\n",

@@ -3,23 +3,24 @@
  *		Deadline-bound libpq (see pgconn.h).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <termios.h>
+#include <unistd.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "pgconn.h"
 
-/* Returns monotonic milliseconds, the clock of every deadline here. */
-int64_t
-pg_now_ms(void)
-{
-	struct timespec ts;
+/* A password typed at setup's or verify's prompt (pg_connect_prompting). */
+static char *prompted_password;
 
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* Whether the last failed pg_connect wanted a password it did not have. */
+static bool needed_password;
 
 /* See pgconn.h: a message fit for one log line.  Returns buf. */
 const char *
@@ -59,7 +60,7 @@ wait_socket(int sock, short events, int64_t deadline_ms)
 
 	for (;;)
 	{
-		int64_t		left = deadline_ms - pg_now_ms();
+		int64_t		left = deadline_ms - clock_now_ms();
 		int			r;
 
 		if (left <= 0)
@@ -83,13 +84,13 @@ PGconn *
 pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 		   char *errbuf, size_t errlen)
 {
-	const char *keys[12];
-	const char *vals[12];
+	const char *keys[16];
+	const char *vals[16];
 	char		portbuf[16];
 	char		timeout_s[16];
 	char		options[160];
 	const char *host = cfg->listen_host;
-	int64_t		total = deadline_ms - pg_now_ms();
+	int64_t		total = deadline_ms - clock_now_ms();
 	PGconn	   *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			n = 0;
@@ -111,14 +112,32 @@ pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 	vals[n++] = host;
 	keys[n] = "port";
 	vals[n++] = portbuf;
-	keys[n] = "dbname";
-	vals[n++] = cfg->postgres_db;
-	keys[n] = "user";
-	vals[n++] = cfg->postgres_user;
-	if (cfg->postgres_password != NULL)
+	/* NULL with POSTGRES_SERVICE: the service names them */
+	if (cfg->postgres_db != NULL)
+	{
+		keys[n] = "dbname";
+		vals[n++] = cfg->postgres_db;
+	}
+	if (cfg->postgres_user != NULL)
+	{
+		keys[n] = "user";
+		vals[n++] = cfg->postgres_user;
+	}
+	/* else libpq's own sources: the service, passfile, PGPASSWORD */
+	if (cfg->postgres_password != NULL || prompted_password != NULL)
 	{
 		keys[n] = "password";
-		vals[n++] = cfg->postgres_password;
+		vals[n++] = cfg->postgres_password ? cfg->postgres_password : prompted_password;
+	}
+	if (cfg->postgres_passfile != NULL)
+	{
+		keys[n] = "passfile";
+		vals[n++] = cfg->postgres_passfile;
+	}
+	if (cfg->postgres_service != NULL)
+	{
+		keys[n] = "service";
+		vals[n++] = cfg->postgres_service;
 	}
 	keys[n] = "application_name";
 	vals[n++] = "chatgenius-tunnel";
@@ -150,6 +169,7 @@ pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 		if (st == PGRES_POLLING_FAILED)
 		{
 			pg_one_line(errbuf, errlen, PQerrorMessage(conn));
+			needed_password = PQconnectionNeedsPassword(conn);
 			PQfinish(conn);
 			return NULL;
 		}
@@ -228,7 +248,7 @@ pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *values,
 
 failed:
 	PQclear(last);
-	if (pg_now_ms() >= deadline_ms)
+	if (clock_now_ms() >= deadline_ms)
 		snprintf(errbuf, errlen, "timeout expired waiting for the database");
 	else
 		pg_one_line(errbuf, errlen, PQerrorMessage(conn));
@@ -278,4 +298,71 @@ pg_print_table(FILE *out, const PGresult *res)
 		fputc('\n', out);
 	}
 	fprintf(out, "(%d row%s)\n", nrows, nrows == 1 ? "" : "s");
+}
+
+/*
+ * Read a password from the terminal (/dev/tty) with echo off, as psql's
+ * prompt does.  Returns a new string, or NULL when there is no terminal.
+ */
+static char *
+prompt_password(const char *user)
+{
+	struct termios old;
+	struct termios quiet;
+	char		buf[1024];
+	FILE	   *tty = fopen("/dev/tty", "r+");
+	bool		echo_off;
+	char	   *nl;
+	char	   *got;
+
+	if (tty == NULL)
+		return NULL;
+	fprintf(tty, "Password for user %s: ", user ? user : "(service)");
+	fflush(tty);
+	echo_off = tcgetattr(fileno(tty), &old) == 0;
+	if (echo_off)
+	{
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t) ECHO;
+		quiet.c_lflag |= ECHONL;
+		if (tcsetattr(fileno(tty), TCSADRAIN, &quiet) != 0)
+			echo_off = false;
+	}
+	got = fgets(buf, sizeof(buf), tty);
+	if (echo_off)
+		(void) tcsetattr(fileno(tty), TCSADRAIN, &old);
+	fclose(tty);
+	if (got == NULL)
+		return NULL;
+	nl = strchr(buf, '\n');
+	if (nl != NULL)
+		*nl = '\0';
+	got = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return got;
+}
+
+/*
+ * See pgconn.h: pg_connect, and once more after a password prompt when
+ * the server wanted a password that no source supplied and stdin is a
+ * terminal.  Returns the connection or NULL (errbuf says why).
+ */
+PGconn *
+pg_connect_prompting(const tunnel_config *cfg, int port, int64_t deadline_ms,
+					 char *errbuf, size_t errlen)
+{
+	PGconn	   *conn;
+
+	needed_password = false;
+	conn = pg_connect(cfg, port, deadline_ms, errbuf, errlen);
+	if (conn != NULL || !needed_password || cfg->postgres_password != NULL ||
+		prompted_password != NULL || !isatty(STDIN_FILENO))
+		return conn;
+	prompted_password = prompt_password(cfg->postgres_user);
+	if (prompted_password == NULL)
+		return NULL;
+	/* the prompt took the operator's time, not the network's */
+	deadline_ms = clock_now_ms() + 10000 > deadline_ms ? clock_now_ms() + 10000 : deadline_ms;
+	conn = pg_connect(cfg, port, deadline_ms, errbuf, errlen);
+	return conn;
 }

@@ -13,19 +13,30 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 
-/* Milliseconds on the monotonic clock (for deadlines). */
-extern int64_t pg_now_ms(void);
 
 /*
  * Connect to cfg's database through the listener on port (loopback when
- * the listener is bound to a wildcard address) as cfg->postgres_user,
- * application_name=chatgenius-tunnel, before deadline_ms (pg_now_ms
+ * the listener is bound to a wildcard address) as cfg->postgres_user
+ * (password: POSTGRES_PASSWORD, else libpq's passfile or service),
+ * application_name=chatgenius-tunnel, before deadline_ms (clock_now_ms
  * time).  Returns the connection, or NULL with libpq's reason in errbuf.
  */
 extern PGconn *pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 						  char *errbuf, size_t errlen);
+
+/*
+ * pg_connect for setup and verify, run by an operator: when the server
+ * asks for a password that neither POSTGRES_PASSWORD nor libpq's sources
+ * (POSTGRES_PASSFILE, PGPASSFILE, ~/.pgpass, the service) supplied and
+ * stdin is a terminal, prompt for it on the terminal (no echo) and
+ * connect once more.  Returns the connection, or NULL with the reason in
+ * errbuf.
+ */
+extern PGconn *pg_connect_prompting(const tunnel_config *cfg, int port, int64_t deadline_ms,
+									char *errbuf, size_t errlen);
 
 /*
  * Run one statement with text parameters before deadline_ms.  Returns the

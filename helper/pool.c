@@ -24,7 +24,7 @@
 #include "pool_slot.h"
 #include "stats.h"
 
-#define MAX_SLOTS		64		/* hard ceiling on SSH_POOL_SIZE */
+#define MAX_SLOTS		CONFIG_POOL_SIZE_MAX	/* the ceiling of SSH_POOL_SIZE */
 #define POOL_FULL_REPORT_MS	1000	/* one pool_full event per this, at most */
 
 static struct

@@ -165,8 +165,9 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 	snprintf(num[1], 24, "%d", snap->retries);
 	snprintf(num[2], 24, "%lld", (long long) snap->reconnects);
 	snprintf(num[3], 24, "%d", snap->pool_size);
-	snprintf(num[4], 24, "%d", snap->sessions_open);
-	snprintf(num[5], 24, "%d", snap->channels_active);
+	/* a stopped row carries no session: the last write rides the last one */
+	snprintf(num[4], 24, "%d", snap->state == STATE_STOPPED ? 0 : snap->sessions_open);
+	snprintf(num[5], 24, "%d", snap->state == STATE_STOPPED ? 0 : snap->channels_active);
 	snprintf(num[6], 24, "%lld", (long long) snap->channels_total);
 	snprintf(num[7], 24, "%d", snap->clients_waiting);
 	snprintf(num[8], 24, "%lld", (long long) snap->bytes_in);
@@ -456,7 +457,7 @@ flush_events(PGconn *conn, const tunnel_config *cfg, int64_t deadline,
 
 	if (!spool_is_open())
 		return 0;
-	while (pg_now_ms() < deadline)
+	while (clock_now_ms() < deadline)
 	{
 		int			n = spool_peek(batch, FLUSH_BATCH);
 		int			done;
@@ -541,7 +542,7 @@ static check_result
 report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	   bool heartbeat, int timeout_ms, char *errbuf, size_t errlen)
 {
-	int64_t		t0 = pg_now_ms();
+	int64_t		t0 = clock_now_ms();
 	int64_t		deadline = t0 + timeout_ms;
 	tunnel_config via = *cfg;
 	PGconn	   *conn;
@@ -574,7 +575,7 @@ report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 			char		ferr[1024];
 
 			/* After the verdict, on a deadline of its own. */
-			if (flush_events(conn, cfg, pg_now_ms() + FLUSH_MS, ferr, sizeof(ferr)) != 0)
+			if (flush_events(conn, cfg, clock_now_ms() + FLUSH_MS, ferr, sizeof(ferr)) != 0)
 				log_msg(LOG_WARN, "events_flush_failed", "error=%s pending=%d",
 						log_quote((char[1100]) {0}, 1100, ferr), spool_pending());
 		}
@@ -590,14 +591,14 @@ reporter_check(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 			   char *errbuf, size_t errlen)
 {
 	check_result rc;
-	int64_t		t0 = pg_now_ms();
+	int64_t		t0 = clock_now_ms();
 
 	pthread_mutex_lock(&reporter_lock);
 	rc = report(cfg, port, snap, true, check_timeout_ms(cfg), errbuf, errlen);
 	pthread_mutex_unlock(&reporter_lock);
 	if (rc == 0)
 		log_msg(LOG_DEBUG, "health_check", "result=ok ms=%lld pending_events=%d",
-				(long long) (pg_now_ms() - t0), spool_is_open() ? spool_pending() : 0);
+				(long long) (clock_now_ms() - t0), spool_is_open() ? spool_pending() : 0);
 	return rc;
 }
 

@@ -69,7 +69,7 @@ run(PGconn *conn, const char *sql, int n, const char *const *v, int64_t deadline
 static int
 setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 {
-	int64_t		deadline = pg_now_ms() + SETUP_TIMEOUT_MS;
+	int64_t		deadline = clock_now_ms() + SETUP_TIMEOUT_MS;
 	PGresult   *res;
 	char		installed[64] = "";
 	char		available[64] = "";

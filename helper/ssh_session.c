@@ -26,6 +26,7 @@
 
 #include "known_hosts.h"
 #include "service_user.h"
+#include "clock.h"
 #include "ssh_session.h"
 
 /* A private key file larger than this is not a key (OpenSSH: 1 MB too). */
@@ -59,14 +60,11 @@ static const key_kind key_kinds[] = {
 
 #define N_KEY_KINDS ((int) (sizeof(key_kinds) / sizeof(key_kinds[0])))
 
-/* Returns the monotonic clock in milliseconds (timeouts, liveness). */
+/* Returns the helper's one monotonic clock (clock.h), in milliseconds. */
 int64_t
 ssh_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_now_ms();
 }
 
 /*

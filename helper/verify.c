@@ -35,7 +35,7 @@ verify_failed(const char *what, PGresult *res, const char *err)
 static int
 verify_through(PGconn *conn, const tunnel_config *cfg, int port)
 {
-	int64_t		deadline = pg_now_ms() + VERIFY_TIMEOUT_MS;
+	int64_t		deadline = clock_now_ms() + VERIFY_TIMEOUT_MS;
 	char		err[1024];
 	char		critical[1024] = "";
 	PGresult   *res;

@@ -10,6 +10,8 @@ CHATGENIUS_PACKAGES=(
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libssh2-1-dev libpq-dev openssh-server openssh-client
 	valgrind
+	clang libclang-rt-14-dev
+	dpkg-dev debhelper fakeroot lintian postgresql-server-dev-all util-linux
 )
 
 missing=()

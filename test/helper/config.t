@@ -28,7 +28,7 @@ hrun()
 		envs+=("$1")
 		shift
 	done
-	(cd "$WORK" && env -i PATH="$PATH" HOME="$H_HOME" "${envs[@]}" "$FX_HELPER" "$@") \
+	(cd "$WORK" && exec timeout -k 5 20 env -i PATH="$PATH" HOME="$H_HOME" "${envs[@]}" "$FX_HELPER" "$@") \
 		>"$FX_DIR/out" 2>"$FX_DIR/err"
 	RC=$?
 	OUT=$(cat "$FX_DIR/out")
@@ -67,19 +67,25 @@ like "$OUT" "Exit status:" "--help lists the exit codes"
 for code in 0 1 2 3 4; do
 	like "$OUT" $'\n'"  $code  " "--help explains exit code $code"
 done
-# Every variable of .env.example, with the default written there.
+# Every variable of .env.example: a commented-out line shows the default
+# (the same as --help); a line to fill in names a variable --help knows.
 while IFS= read -r line; do
+	commented=no
+	[[ $line == '# '* ]] && commented=yes && line=${line#\# }
 	name=${line%%=*}
 	def=${line#*=}
+	hl=$(printf '%s\n' "$OUT" | grep -E "^  $name +(--|\(no flag)")
+	if [ $commented = no ]; then
+		ok "$([ -n "$hl" ] && echo 0 || echo 1)" "--help lists $name (a line of .env.example to fill in)"
+		continue
+	fi
 	case $name in
-	SSH_HOST | SSH_USER | SSH_KEY_PATH) def='(required)' ;;
 	TUNNEL_NAME) def='SSH_USER@SSH_HOST:SSH_PORT' ;;
-	POSTGRES_PASSWORD | SSH_KEY_PASSPHRASE) def='(none)' ;;
+	POSTGRES_PASSFILE | POSTGRES_SERVICE | SSH_KEY_PASSPHRASE) def='(none)' ;;
 	esac
-	hl=$(printf '%s\n' "$OUT" | grep -E "^  $name +--")
 	is "${hl##*default: }" "$def" "--help lists $name with its default ($def)"
-done < <(grep -E '^[A-Z_]+=' "$TOP/helper/.env.example")
-is "$(grep -cE '^[A-Z_]+=' "$TOP/helper/.env.example")" 28 ".env.example documents all 28 variables"
+done < <(grep -E '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")
+is "$(grep -cE '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")" 30 ".env.example documents all 30 variables"
 hrun -h
 is "$RC" 0 "-h exits 0"
 
@@ -236,11 +242,87 @@ like "$STARTING" "known_hosts=$H_HOME/.ssh/known_hosts " "SSH_KNOWN_HOSTS defaul
 start_and_read_settings "${BASE[@]}" POSTGRES_PASSWORD=pw-S3cr3t-1 SSH_KEY_PASSPHRASE=pp-S3cr3t-2
 unlike "$(cat "$FX_DIR/run.log")" "S3cr3t" "neither password nor passphrase is logged"
 
+# ---------------------------------------------------------------- names the helper does not know
+
+# env_with LINE...: an env file of BASE plus the given lines.
+env_with()
+{
+	{
+		printf '%s\n' "${BASE[@]}"
+		printf '%s\n' "$@"
+	} >"$FX_DIR/names.env"
+}
+for typo in "POSTGRES_PASWORD=pw:POSTGRES_PASSWORD" "SSH_POOL_SIZ=4:SSH_POOL_SIZE" \
+	"ssh_port=2222:SSH_PORT" "TUNNEL_CLIENT_WIAT=5:TUNNEL_CLIENT_WAIT" "export Ssh_User=x:SSH_USER"; do
+	line=${typo%:*}
+	want=${typo##*:}
+	env_with "$line"
+	hrun --env-file "$FX_DIR/names.env"
+	name=${line#export }
+	name=${name%%=*}
+	is "$RC" 2 "env file: unknown $name under the helper's prefixes exits 2"
+	like "$ERR" "unknown variable $name at line 9 in env file \"$FX_DIR/names.env\" \\(did you mean $want\\?\\)" \
+		"and names it, the line and the closest known name ($want)"
+done
+env_with "SSH_FROBNICATE=1"
+hrun --env-file "$FX_DIR/names.env"
+is "$RC" 2 "env file: an unknown SSH_ name with no close match exits 2"
+like "$ERR" 'unknown variable SSH_FROBNICATE at line 9 .*\(see --help for the names\)' "and points at --help"
+
+env_with "DATABASE_URL=postgres://x" "PGPASSFILE=/tmp/pgpass" "POSTGRESS_DB=typo"
+start_and_read_settings --env-file "$FX_DIR/names.env"
+log=$(cat "$FX_DIR/run.log")
+like "$log" "WARN msg=config_warning .*file=$FX_DIR/names.env line=9 variable=DATABASE_URL reason=\"not a chatgenius-tunnel setting, ignored\"" \
+	"env file: another program's name is reported at start and ignored"
+like "$log" "variable=PGPASSFILE .* hint=\"did you mean POSTGRES_PASSFILE\\?\"" \
+	"env file: libpq's PGPASSFILE is reported with the helper's own name"
+like "$log" "variable=POSTGRESS_DB .* hint=\"did you mean POSTGRES_DB\\?\"" \
+	"env file: a near miss outside the prefixes gets the closest name"
+
+start_and_read_settings "${BASE[@]}" POSTGRES_PASWORD=x ssh_port=1
+unlike "$(cat "$FX_DIR/run.log")" "POSTGRES_PASWORD|ssh_port" "the process environment is not checked"
+
+# ---------------------------------------------------------------- secrets and limits
+
+for flag in --postgres-password --ssh-key-passphrase; do
+	hrun "${BASE[@]}" "$flag" s3cret
+	is "$RC" 2 "$flag (a secret visible to ps) exits 2"
+	like "$ERR" "option $flag was removed: a secret on the command line is visible to every user through ps; set (POSTGRES_PASSWORD|SSH_KEY_PASSPHRASE) in the env file" \
+		"and says where the secret goes instead"
+	hrun "${BASE[@]}" "$flag=s3cret"
+	is "$RC" 2 "$flag=VALUE exits 2 too"
+done
+
+hrun "${BASE[@]}" TUNNEL_MAX_WAITING=0
+is "$RC" 2 "TUNNEL_MAX_WAITING=0 (it would refuse every client) exits 2"
+like "$ERR" 'invalid value for TUNNEL_MAX_WAITING: "0" \(expected an integer from 1 to 1000000\)' "and gives the range"
+hrun "${BASE[@]}" SSH_POOL_SIZE=65
+is "$RC" 2 "SSH_POOL_SIZE above the pool's 64 slots exits 2"
+like "$ERR" 'invalid value for SSH_POOL_SIZE: "65" \(expected an integer from 1 to 64\)' "and the message gives the real limit"
+start_and_read_settings "${BASE[@]}" SSH_POOL_SIZE=64
+like "$STARTING" "msg=starting" "SSH_POOL_SIZE=64 is taken"
+
+# ---------------------------------------------------------------- libpq's sources, systemd's state folder
+
+start_and_read_settings "${BASE[@]}" STATE_DIRECTORY=/var/lib/unit-state TUNNEL_STATE_DIR=
+like "$STARTING" "state_dir=/var/lib/unit-state " "under systemd the state folder defaults to \$STATE_DIRECTORY"
+start_and_read_settings "${BASE[@]}" STATE_DIRECTORY=/var/lib/unit-state
+like "$STARTING" "state_dir=$FX_DIR/state " "TUNNEL_STATE_DIR still wins over \$STATE_DIRECTORY"
+
+# A password belongs to its role: --postgres-user naming another one drops it.
+printf '%s\n' "${BASE[@]}" POSTGRES_USER=app POSTGRES_PASSWORD=app-pw >"$FX_DIR/roles.env"
+start_and_read_settings --env-file "$FX_DIR/roles.env" --postgres-user postgres
+like "$(cat "$FX_DIR/run.log")" "WARN msg=config_warning .*variable=POSTGRES_PASSWORD source=$FX_DIR/roles.env for_role=app role=postgres" \
+	"a password written for POSTGRES_USER=app is not sent for --postgres-user postgres"
+start_and_read_settings --env-file "$FX_DIR/roles.env" --postgres-user app
+unlike "$(cat "$FX_DIR/run.log")" "config_warning" "the same role keeps its password"
+
 # ---------------------------------------------------------------- leaks
 
 if command -v valgrind >/dev/null; then
 	for args in "--help" "--version" "--env-file $FX_DIR/prec.env --ssh-port abc" \
-		"--env-file $FX_DIR/garbled.env" "--env-file $FX_DIR/prec.env --ssh-key-path /nonexistent"; do
+		"--env-file $FX_DIR/garbled.env" "--env-file $FX_DIR/prec.env --ssh-key-path /nonexistent" \
+		"--env-file $FX_DIR/names.env --ssh-port abc" "--env-file $FX_DIR/roles.env --postgres-user x --ssh-port abc"; do
 		# shellcheck disable=SC2086
 		(cd "$WORK" && env -i PATH="$PATH" HOME="$H_HOME" valgrind -q --leak-check=full \
 			--show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 \
