@@ -42,7 +42,6 @@
  * CHATGENIUS_KEEPALIVE_RECYCLE overrides it (tests); read once, here.
  */
 #define KEEPALIVE_RECYCLE_DEFAULT 1000
-#define KEEPALIVE_FLOOR_MS	2000	/* see worker_liveness */
 
 typedef struct worker
 {
@@ -53,7 +52,8 @@ typedef struct worker
 	int			cap;
 	sshio	   *io;				/* the socket's buffers */
 	pump	   *opener;			/* the pump whose open libssh2 holds */
-	int64_t		last_keepalive_ms;
+	int64_t		last_keepalive_ms;	/* last probe asked of libssh2 */
+	int64_t		probe_ms;		/* last probe libssh2 really sent */
 	int64_t		heard_ms;		/* last sign of life, or of our not reading */
 	int			probes;			/* keepalives sent (replies kept by libssh2) */
 	int			recycle_after;	/* probes before an idle session is replaced */
@@ -346,8 +346,14 @@ worker_pass(worker *w)
 
 /*
  * Liveness: returns false (with w->error) when the server has been silent
- * for SSH_KEEPALIVE_COUNT_MAX keepalive intervals; sends a keepalive after
- * each interval of silence.  *wait_ms is lowered to the next check.
+ * for SSH_KEEPALIVE_COUNT_MAX keepalive intervals although it was given a
+ * probe to answer (or while our output waits on it); probes after each
+ * interval of silence.  *wait_ms is lowered to the next check.
+ *
+ * libssh2 1.10 sends a keepalive at most once per 2 s of time(NULL) and
+ * says nothing when it skips one; sshio shows whether a probe really left.
+ * Silence counts as death only after a real probe had an interval to be
+ * answered: an interval below 2 s would otherwise kill idle sessions.
  */
 static bool
 worker_liveness(worker *w, int *wait_ms)
@@ -355,19 +361,14 @@ worker_liveness(worker *w, int *wait_ms)
 	const tunnel_config *cfg = pool_config();
 	int64_t		now = ssh_now_ms();
 	int64_t		interval = cfg->keepalive_interval_ms > 0 ? cfg->keepalive_interval_ms : 15000;
-
-	/*
-	 * libssh2 1.10 sends a keepalive at most every 2 s of time(NULL) (an
-	 * interval of 1 is stored as 2): below that, an idle session would be
-	 * declared dead for silence it was never allowed to break.
-	 */
-	if (interval < KEEPALIVE_FLOOR_MS)
-		interval = KEEPALIVE_FLOOR_MS;
 	int64_t		limit = interval * (cfg->keepalive_count_max > 0 ? cfg->keepalive_count_max : 3);
-	int64_t		silent = now - last_heard(w);
+	int64_t		heard = last_heard(w);
+	int64_t		silent = now - heard;
+	bool		probed = w->probe_ms > heard && now - w->probe_ms >= interval;
+	bool		stuck = sshio_out_pending(w->io) > 0;	/* the server is not reading */
 	int64_t		next;
 
-	if (silent >= limit)
+	if (silent >= limit && (probed || stuck))
 	{
 		snprintf(w->error, sizeof(w->error),
 				 "Timeout, server %s not responding (silent for %" PRId64 " ms)",
@@ -380,8 +381,7 @@ worker_liveness(worker *w, int *wait_ms)
 	 * while nothing waits to go out (the probe then goes into sshio's
 	 * buffer whole).
 	 */
-	if (silent >= interval && now - w->last_keepalive_ms >= interval &&
-		sshio_out_pending(w->io) == 0 &&
+	if (silent >= interval && now - w->last_keepalive_ms >= interval && !stuck &&
 		!(libssh2_session_block_directions(w->conn->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND))
 	{
 		int			next_s = 0;
@@ -394,15 +394,23 @@ worker_liveness(worker *w, int *wait_ms)
 			return false;
 		}
 		w->last_keepalive_ms = now;
-		w->probes++;
+		if (sshio_out_pending(w->io) > 0)
+		{
+			w->probe_ms = now;	/* it really left: libssh2 keeps its reply */
+			w->probes++;
+		}
 	}
-	next = last_heard(w) + interval;
+	next = heard + interval;
 	if (next <= now)
 		next = w->last_keepalive_ms + interval;
-	if (last_heard(w) + limit < next)
-		next = last_heard(w) + limit;
+	if (heard + limit < next)
+		next = heard + limit;
+	if (w->probe_ms > heard && w->probe_ms + interval < next)
+		next = w->probe_ms + interval;
+	if (next <= now)
+		next = now + 100;		/* waiting for libssh2's next allowed probe */
 	if (next - now < *wait_ms)
-		*wait_ms = (int) (next - now > 0 ? next - now : 1);
+		*wait_ms = (int) (next - now);
 	return true;
 }
 
@@ -433,6 +441,7 @@ worker_recycle(worker *w)
 	w->io = sshio_attach(fresh);
 	w->probes = 0;
 	w->last_keepalive_ms = w->heard_ms = ssh_now_ms();
+	w->probe_ms = 0;
 	if (w->io == NULL)
 	{
 		snprintf(w->error, sizeof(w->error), "out of memory");
@@ -508,10 +517,16 @@ worker_serve(worker *w)
 			break;
 		if (w->npumps == 0 && w->probes >= w->recycle_after && !worker_recycle(w))
 			break;
-		if (!worker_liveness(w, &wait_ms))
-			break;
 		/* Every channel's packets of this pass leave in one send. */
 		if (sshio_flush(w->io) < 0)
+		{
+			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+			break;
+		}
+		/* After the flush: output still waiting means the server is not reading. */
+		if (!worker_liveness(w, &wait_ms))
+			break;
+		if (sshio_out_pending(w->io) > 0 && sshio_flush(w->io) < 0)
 		{
 			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
 			break;

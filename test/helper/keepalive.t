@@ -8,7 +8,9 @@
 #   session's packet list (libssh2 issue #623), so an idle session is
 #   recycled after CHATGENIUS_KEEPALIVE_RECYCLE probes, again and again,
 #   and the helper's CPU per transaction stays flat across the probes.
-#   libssh2 sends at most one probe per 2 s, so "fast" is 2 s here.
+#   libssh2 1.10 sends at most one probe per 2 s, so "fast" is 2 s here,
+#   and an idle session with a 100 ms interval must not be declared dead
+#   for the probes libssh2 skipped.
 #
 #   prove test/helper/keepalive.t        (as root; about a minute)
 set -u
