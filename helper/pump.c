@@ -84,6 +84,8 @@ pump_new(int fd, const char *client, int client_port)
 	p->client_port = client_port;
 	snprintf(p->client, sizeof(p->client), "%s", client);
 	p->started_ms = ssh_now_ms();
+	p->can_read = p->can_write = true;
+	p->dirty = true;
 	return p;
 }
 
@@ -127,6 +129,9 @@ pump_open_step(pump *p, LIBSSH2_SESSION *session, const tunnel_config *cfg)
 	note_done(p, PUMP_OP_OPEN);
 	p->opening = false;
 	rc = ssh_channel_open_error(session, cfg->remote_host, cfg->remote_port, p->error, sizeof(p->error));
+	/* libssh2 gives up waiting for the answer after 60 s: that open only. */
+	if (rc == LIBSSH2_ERROR_TIMEOUT)
+		return PUMP_CHANNEL_REFUSED;
 	return session_level_error(rc) ? PUMP_SESSION_ERROR : PUMP_CHANNEL_REFUSED;
 }
 
@@ -150,57 +155,85 @@ buf_compact(pump_buf *b, bool write_pending)
 }
 
 /*
+ * Returns true when the pump must call libssh2 again: input was taken
+ * since its last calls (it may hold this channel's packets), it asked
+ * for another step, or output room came back for a write that waited.
+ */
+static bool
+pump_talk(const pump *p, const sshio *io, bool dirty)
+{
+	return dirty || p->seen_gen != io->gen ||
+		(p->wait_out && sshio_out_open(io));
+}
+
+/*
  * Client -> buffer -> channel.  Returns PUMP_RUNNING, PUMP_DONE (client
  * error) or PUMP_SESSION_ERROR.
+ *
+ * The client is read once per pass and only when poll said so: a read
+ * shorter than the room left means the socket is drained (the profile
+ * showed one EAGAIN read per client per pass otherwise).
  */
 static pump_status
-pump_upstream(pump *p, LIBSSH2_SESSION *session)
+pump_upstream(pump *p, LIBSSH2_SESSION *session, const sshio *io, bool dirty)
 {
 	pump_buf   *b = &p->up;
-	int64_t		moved = 0;
+	bool		fresh = false;
 
 	buf_compact(b, b->pending != 0);
-	while (!p->client_eof && b->end < PUMP_BUFSIZE)
+	if (p->can_read && !p->client_eof && b->end < PUMP_BUFSIZE)
 	{
-		ssize_t		n = read(p->fd, b->data + b->end, PUMP_BUFSIZE - b->end);
+		size_t		room = PUMP_BUFSIZE - b->end;
+		ssize_t		n;
 
+		do
+			n = read(p->fd, b->data + b->end, room);
+		while (n < 0 && errno == EINTR);
 		if (n > 0)
 		{
 			b->end += (size_t) n;
-			moved += n;
+			stats_add_bytes(0, n);
+			fresh = true;
+			if ((size_t) n < room)
+				p->can_read = false;
+			else
+				p->dirty = true;	/* maybe more: read again first */
 		}
 		else if (n == 0)
 		{
 			p->client_eof = true;
-			p->progress = true;
+			p->can_read = false;
+			fresh = true;
 		}
-		else if (errno == EINTR)
-			continue;
 		else if (errno == EAGAIN || errno == EWOULDBLOCK)
-			break;
+			p->can_read = false;
 		else
 		{
 			snprintf(p->error, sizeof(p->error), "client read: %s", strerror(errno));
 			return PUMP_DONE;
 		}
 	}
-	if (moved > 0)
-	{
-		stats_add_bytes(0, moved);
-		p->progress = true;
-	}
 
+	if (!fresh && !pump_talk(p, io, dirty))
+		return PUMP_RUNNING;	/* nothing new on either side */
+	p->wait_out = false;
 	while (b->start < b->end)
 	{
-		size_t		len = b->pending ? b->pending : b->end - b->start;
-		ssize_t		n = libssh2_channel_write(p->channel, b->data + b->start, len);
+		size_t		len;
+		ssize_t		n;
 
+		if (!sshio_out_open(io) && b->pending == 0)
+		{
+			p->wait_out = true; /* the socket is behind: let it drain */
+			break;
+		}
+		len = b->pending ? b->pending : b->end - b->start;
+		n = libssh2_channel_write(p->channel, b->data + b->start, len);
 		if (n > 0)
 		{
 			b->start += (size_t) n;
 			b->pending = 0;
 			p->stall_since = 0;
-			p->progress = true;
 			note_done(p, PUMP_OP_WRITE);
 		}
 		else if (n == LIBSSH2_ERROR_EAGAIN)
@@ -245,17 +278,19 @@ pump_upstream(pump *p, LIBSSH2_SESSION *session)
 
 /*
  * Channel -> buffer -> client.  Returns PUMP_RUNNING, PUMP_DONE (client
- * gone) or PUMP_SESSION_ERROR.
+ * gone) or PUMP_SESSION_ERROR.  libssh2 is asked only when it may have
+ * something for this channel (pump_talk).
  */
 static pump_status
-pump_downstream(pump *p, LIBSSH2_SESSION *session)
+pump_downstream(pump *p, LIBSSH2_SESSION *session, const sshio *io, bool dirty)
 {
 	pump_buf   *b = &p->down;
 	int64_t		moved = 0;
+	bool		talk = pump_talk(p, io, dirty);
 
 	buf_compact(b, false);
 	/* Another call of this pump holds the session's output: no read. */
-	while (!p->channel_eof && b->end < PUMP_BUFSIZE &&
+	while (talk && !p->channel_eof && b->end < PUMP_BUFSIZE &&
 		   (p->blocked_op == PUMP_OP_NONE || p->blocked_op == PUMP_OP_READ))
 	{
 		/*
@@ -267,6 +302,7 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session)
 		size_t		len = b->pending ? b->pending : PUMP_BUFSIZE - b->end;
 		ssize_t		n = libssh2_channel_read(p->channel, b->data + b->end, len);
 
+		p->read_full = false;
 		if (n != LIBSSH2_ERROR_EAGAIN)
 			note_done(p, PUMP_OP_READ);
 		if (n > 0)
@@ -274,6 +310,7 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session)
 			b->end += (size_t) n;
 			b->pending = 0;
 			moved += n;
+			p->read_full = true;	/* unless EAGAIN below says otherwise */
 		}
 		else if (n == LIBSSH2_ERROR_EAGAIN)
 		{
@@ -301,27 +338,29 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session)
 		}
 	}
 	if (moved > 0)
-	{
 		stats_add_bytes(moved, 0);
-		p->progress = true;
-	}
 
-	while (b->start < b->end)
+	/* One write: a short one means the client's socket is full. */
+	if (b->start < b->end && p->can_write)
 	{
-		ssize_t		n = write(p->fd, b->data + b->start, b->end - b->start);
+		size_t		len = b->end - b->start;
+		ssize_t		n;
 
+		do
+			n = write(p->fd, b->data + b->start, len);
+		while (n < 0 && errno == EINTR);
 		if (n > 0)
 		{
 			b->start += (size_t) n;
-			p->progress = true;
+			if ((size_t) n < len)
+				p->can_write = false;
 		}
-		else if (n < 0 && errno == EINTR)
-			continue;
 		else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
+			p->can_write = false;
 		else
 		{
-			snprintf(p->error, sizeof(p->error), "client write: %s", strerror(errno));
+			snprintf(p->error, sizeof(p->error), "client write: %s",
+					 n < 0 ? strerror(errno) : "no progress");
 			return PUMP_DONE;
 		}
 	}
@@ -332,6 +371,9 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session)
 	}
 	/* Room made now is what the poll interest is computed from. */
 	buf_compact(b, false);
+	/* A read stopped by a full buffer resumes as soon as there is room. */
+	if (p->read_full && b->end < PUMP_BUFSIZE)
+		p->dirty = true;
 	return PUMP_RUNNING;
 }
 
@@ -340,26 +382,27 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session)
  * PUMP_SESSION_ERROR when the session broke, else PUMP_RUNNING.
  */
 pump_status
-pump_step(pump *p, LIBSSH2_SESSION *session)
+pump_step(pump *p, LIBSSH2_SESSION *session, const sshio *io)
 {
 	pump_status st;
+	bool		dirty = p->dirty;
 
-	p->progress = false;
+	p->dirty = false;
 	/* A read left in EAGAIN is resumed before any write is tried. */
 	if (p->blocked_op == PUMP_OP_READ)
 	{
-		st = pump_downstream(p, session);
-		if (st != PUMP_RUNNING)
-			return st;
-		st = pump_upstream(p, session);
+		st = pump_downstream(p, session, io, dirty);
+		if (st == PUMP_RUNNING)
+			st = pump_upstream(p, session, io, dirty);
 	}
 	else
 	{
-		st = pump_upstream(p, session);
-		if (st != PUMP_RUNNING)
-			return st;
-		st = pump_downstream(p, session);
+		st = pump_upstream(p, session, io, dirty);
+		if (st == PUMP_RUNNING)
+			st = pump_downstream(p, session, io, dirty);
 	}
+	/* Input libssh2 takes after this reaches this pump's next step. */
+	p->seen_gen = io->gen;
 	if (st != PUMP_RUNNING)
 		return st;
 	/* Both sides said EOF and everything was passed on. */
@@ -378,12 +421,38 @@ pump_poll_client(const pump *p, struct pollfd *pfd)
 	if (p->channel == NULL || p->closing)
 		return;
 	pfd->fd = p->fd;
-	if (!p->client_eof && p->up.end < PUMP_BUFSIZE)
+	if (!p->can_read && !p->client_eof && p->up.end < PUMP_BUFSIZE)
 		pfd->events |= POLLIN;
-	if (p->down.start < p->down.end)
+	if (!p->can_write && p->down.start < p->down.end)
 		pfd->events |= POLLOUT;
 	if (pfd->events == 0)
 		pfd->fd = -1;			/* no hang-up wake-ups while idle */
+}
+
+/* Takes poll's answer for the client socket. */
+void
+pump_poll_result(pump *p, short revents)
+{
+	if (revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))
+		p->can_read = true;
+	if (revents & (POLLOUT | POLLHUP | POLLERR))
+		p->can_write = true;
+}
+
+/*
+ * Returns true when the pump must be stepped before the worker sleeps:
+ * it asked to, or input was taken since its last libssh2 calls while it
+ * waits for the server, or output room came back for its write.  No
+ * syscall is needed to know, which is what closes the lost wakeup.
+ */
+bool
+pump_should_step(const pump *p, const sshio *io)
+{
+	if (p->dirty)
+		return true;
+	if (p->wait_out && sshio_out_open(io))
+		return true;
+	return p->seen_gen != io->gen && pump_wants_session_input(p);
 }
 
 /*

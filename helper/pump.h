@@ -15,6 +15,7 @@
 #include <libssh2.h>
 
 #include "config.h"
+#include "sshio.h"
 
 #define PUMP_BUFSIZE	(128 * 1024)
 
@@ -64,9 +65,22 @@ typedef struct pump
 	int64_t		stall_since;	/* a channel write in EAGAIN with window
 								 * room since then (0: none) */
 	pump_op		blocked_op;		/* holds the session's output (see pump.c) */
-	bool		progress;		/* the last step moved bytes: step again
-								 * before sleeping (libssh2 sends window
-								 * adjustments only from a read call) */
+	/*
+	 * When to call libssh2 or the client socket again without a syscall to
+	 * ask (the worker's poll only covers what these do not):
+	 */
+	uint64_t	seen_gen;		/* sshio gen after this pump's last libssh2
+								 * calls: input taken since may hold its data */
+	bool		dirty;			/* step again before sleeping (room made after
+								 * a full read, client data left unread) */
+	bool		can_read;		/* the client socket may have data */
+	bool		can_write;		/* the client socket may take data */
+	bool		wait_out;		/* a channel write waits for output room */
+	bool		read_full;		/* the last channel read stopped at a full
+								 * buffer, not at EAGAIN */
+	bool		abandoned;		/* open timed out: the client was refused, the
+								 * open is finished (and closed) for libssh2 */
+	int64_t		open_started_ms;	/* this pump's open began (0: queued) */
 	int64_t		started_ms;
 	char		error[160];		/* why a step failed */
 } pump;
@@ -87,14 +101,18 @@ extern pump_status pump_open_step(pump *p, LIBSSH2_SESSION *session,
  * PUMP_RUNNING, PUMP_DONE or PUMP_SESSION_ERROR.  p->stall_since is set
  * while a channel write stays in EAGAIN although the window has room.
  */
-extern pump_status pump_step(pump *p, LIBSSH2_SESSION *session);
+extern pump_status pump_step(pump *p, LIBSSH2_SESSION *session, const sshio *io);
 
 /*
- * Poll interest: the client's events in *pfd, and whether the session
- * socket must be read for this pump to progress.
+ * Poll interest: the client's events in *pfd; pump_poll_result takes
+ * what poll answered.  pump_wants_session_input says whether the pump
+ * waits for the server; pump_should_step whether it must be stepped
+ * again before the worker sleeps.
  */
 extern void pump_poll_client(const pump *p, struct pollfd *pfd);
+extern void pump_poll_result(pump *p, short revents);
 extern bool pump_wants_session_input(const pump *p);
+extern bool pump_should_step(const pump *p, const sshio *io);
 
 /*
  * Close the client socket and start closing the channel.  Returns true

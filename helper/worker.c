@@ -7,6 +7,13 @@
  *		silence, rekey stall), and on the way out gives back clients that
  *		never got a channel.  The libssh2 session never leaves this thread;
  *		the pool (pool.c) is reached only through pool_slot.h.
+ *
+ *		The worker owns the session's socket (sshio.c): one loop pass steps
+ *		every channel (libssh2 only copies to and from buffers), then sends
+ *		all their packets with one send(2), then polls; a wake-up on the SSH
+ *		socket is one recv(2) of everything waiting.  A channel is stepped
+ *		only when poll or sshio says there is something for it (see
+ *		pump_should_step), which is what the syscall profile asked for.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,16 +21,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "events.h"
 #include "log.h"
 #include "pool_slot.h"
 #include "pump.h"
+#include "sshio.h"
 #include "stats.h"
 
 #define STALL_MS		5000	/* rekey-stall guard */
+
+/*
+ * Keepalive probes an idle session may send before it is recycled.
+ * libssh2 1.10 keeps every SSH_MSG_REQUEST_FAILURE answer to a
+ * want_reply keepalive in the session's packet list and never frees it
+ * (libssh2 issue #623); every channel read walks that list.  An idle
+ * session is the only one that probes, so it is replaced once it has
+ * sent this many (at the default 15 s interval, about four hours).
+ * CHATGENIUS_KEEPALIVE_RECYCLE overrides it (tests); read once, here.
+ */
+#define KEEPALIVE_RECYCLE_DEFAULT 1000
 
 typedef struct worker
 {
@@ -32,18 +50,28 @@ typedef struct worker
 	pump	  **pumps;
 	int			npumps;
 	int			cap;
-	int64_t		last_keepalive_ms;
-	int64_t		heard_ms;		/* last sign of life from FIONREAD */
-	int			unread;			/* bytes waiting in the socket */
+	sshio	   *io;				/* the socket's buffers */
+	pump	   *opener;			/* the pump whose open libssh2 holds */
+	int64_t		last_keepalive_ms;	/* last probe asked of libssh2 */
+	int64_t		probe_ms;		/* last probe libssh2 really sent */
+	int64_t		heard_ms;		/* last sign of life, or of our not reading */
+	int			probes;			/* keepalives sent (replies kept by libssh2) */
+	int			recycle_after;	/* probes before an idle session is replaced */
 	char		error[512];
 }			worker;
 
-/* Returns the time of the last sign of life from the server. */
+/*
+ * Returns the time of the last sign of life from the server.  While the
+ * input buffer is full the server's bytes wait in the kernel: that silence
+ * is ours, so it counts as heard.
+ */
 static int64_t
 last_heard(worker *w)
 {
 	int64_t		r = atomic_load(&w->conn->last_recv_ms);
 
+	if (!sshio_in_room(w->io))
+		w->heard_ms = ssh_now_ms();
 	return r > w->heard_ms ? r : w->heard_ms;
 }
 
@@ -102,21 +130,116 @@ worker_drop(worker *w, int i, bool was_open)
 
 	if (was_open)
 		stats_add_channels(-1);
+	if (w->opener == p)
+		w->opener = NULL;
 	pump_free(p);
 	w->pumps[i] = w->pumps[--w->npumps];
 	pool_slot_release(w->slot);
 }
 
+/* Closes pump p's client with a log line, keeping its SSH open going. */
+static void
+worker_abandon(worker *w, pump *p, const char *why)
+{
+	event_emit(LOG_WARN, "channel_open_timeout", "session=%d client=%s error=\"%s\"",
+			   w->slot->id, p->client, why);
+	if (p->fd >= 0)
+	{
+		close(p->fd);
+		p->fd = -1;
+	}
+	p->abandoned = true;
+}
+
+/*
+ * Advances the open of pump i.  Opens are serialised by libssh2 1.10 (one
+ * open state per session), so only w->opener talks to it; the others wait
+ * their turn.  Each open has its own deadline (SSH_CONNECT_TIMEOUT from
+ * its start, or from the client's arrival for one still waiting): a late
+ * open refuses its own client only.  libssh2 still holds that open, so
+ * the pump stays, abandoned, until the server answers; the channel is
+ * then closed.  Returns -1 (session broken), 1 (pump released), else 0.
+ */
+static int
+worker_open(worker *w, int i)
+{
+	const tunnel_config *cfg = pool_config();
+	pump	   *p = w->pumps[i];
+	int64_t		now = ssh_now_ms();
+	pump_status st;
+
+	if (w->opener == NULL)
+	{
+		w->opener = p;
+		p->open_started_ms = now;
+		p->dirty = true;
+	}
+	else if (w->opener != p)
+	{
+		if (now - p->started_ms > cfg->connect_timeout_ms)
+		{
+			char		why[128];
+
+			snprintf(why, sizeof(why), "queued %d ms behind a channel open that did not finish",
+					 cfg->connect_timeout_ms);
+			worker_abandon(w, p, why);
+			worker_drop(w, i, false);
+			return 1;
+		}
+		return 0;
+	}
+	if (!p->abandoned && now - p->open_started_ms > cfg->connect_timeout_ms)
+	{
+		char		why[128];
+
+		snprintf(why, sizeof(why), "channel open timed out after %d ms",
+				 cfg->connect_timeout_ms);
+		worker_abandon(w, p, why);
+	}
+	if (!p->dirty && p->seen_gen == w->io->gen)
+		return 0;				/* no answer can have come */
+	p->dirty = false;
+	st = pump_open_step(p, w->conn->session, cfg);
+	p->seen_gen = w->io->gen;
+	if (st == PUMP_RUNNING)
+		return 0;
+	w->opener = NULL;
+	if (st == PUMP_SESSION_ERROR)
+	{
+		snprintf(w->error, sizeof(w->error), "%s", p->error);
+		return -1;
+	}
+	if (st == PUMP_CHANNEL_REFUSED)
+	{
+		if (!p->abandoned)
+		{
+			log_msg(LOG_WARN, "channel_refused", "session=%d client=%s error=\"%s\"",
+					w->slot->id, p->client, p->error);
+			pool_note_channel_refused(w->slot, p->error);
+		}
+		worker_drop(w, i, false);
+		return 1;
+	}
+	p->dirty = true;
+	if (p->abandoned)
+	{
+		log_msg(LOG_DEBUG, "channel_open_late", "session=%d client=%s", w->slot->id, p->client);
+		p->closing = true;		/* nobody to serve: close it */
+		return 0;
+	}
+	stats_add_channels(1);
+	log_msg(LOG_DEBUG, "channel_open", "session=%d client=%s", w->slot->id, p->client);
+	return 0;
+}
+
 /*
  * Serves pump i: open it, forward, or close it.  Returns -1 (with
  * w->error) when the session broke, 1 when the pump was released (the
- * last pump moved into slot i), else 0.  *open_seen is set once a pump
- * waiting for its channel was met: one open at a time per session.
+ * last pump moved into slot i), else 0.
  */
 static int
-worker_pump(worker *w, int i, bool *open_seen)
+worker_pump(worker *w, int i)
 {
-	const tunnel_config *cfg = pool_config();
 	LIBSSH2_SESSION *session = w->conn->session;
 	pump	   *p = w->pumps[i];
 	pump_status st;
@@ -124,45 +247,26 @@ worker_pump(worker *w, int i, bool *open_seen)
 
 	if (p->closing)
 	{
-		if (!pump_close_step(p, session, false))
+		bool		done;
+
+		if (!p->dirty && p->seen_gen == w->io->gen)
+			return 0;			/* the server's close cannot have come */
+		p->dirty = false;
+		done = pump_close_step(p, session, false);
+		p->seen_gen = w->io->gen;
+		if (!done)
 			return 0;
 		worker_drop(w, i, false);
 		return 1;
 	}
 	if (p->channel == NULL)
 	{
-		if (*open_seen)
-			return 0;
-		*open_seen = true;
-		st = pump_open_step(p, session, cfg);
-		if (st == PUMP_RUNNING)
-		{
-			if (now - p->started_ms > cfg->connect_timeout_ms)
-			{
-				snprintf(w->error, sizeof(w->error), "channel open timed out after %d ms",
-						 cfg->connect_timeout_ms);
-				return -1;
-			}
-			return 0;
-		}
-		if (st == PUMP_SESSION_ERROR)
-		{
-			snprintf(w->error, sizeof(w->error), "%s", p->error);
-			return -1;
-		}
-		if (st == PUMP_CHANNEL_REFUSED)
-		{
-			log_msg(LOG_WARN, "channel_refused", "session=%d client=%s error=\"%s\"",
-					w->slot->id, p->client, p->error);
-			pool_note_channel_refused(w->slot, p->error);
-			worker_drop(w, i, false);
-			return 1;
-		}
-		stats_add_channels(1);
-		log_msg(LOG_DEBUG, "channel_open", "session=%d client=%s", w->slot->id, p->client);
-		*open_seen = false;		/* the next one may start now */
+		int			r = worker_open(w, i);
+
+		if (r != 0 || p->channel == NULL || p->closing)
+			return r;
 	}
-	st = pump_step(p, session);
+	st = pump_step(p, session, w->io);
 	if (st == PUMP_SESSION_ERROR)
 	{
 		snprintf(w->error, sizeof(w->error), "%s", p->error);
@@ -186,11 +290,14 @@ worker_pump(worker *w, int i, bool *open_seen)
 		if (p->error[0])
 			log_msg(LOG_DEBUG, "channel_closed", "session=%d client=%s error=\"%s\"",
 					w->slot->id, p->client, p->error);
+		p->dirty = true;
 		if (pump_close_step(p, session, false))
 		{
 			worker_drop(w, i, false);
 			return 1;
 		}
+		p->seen_gen = w->io->gen;
+		p->dirty = false;
 	}
 	return 0;
 }
@@ -207,32 +314,28 @@ worker_owner(worker *w)
 
 /*
  * One pass over the channels.  The pump holding a half-sent packet goes
- * first and alone until it is through.  Returns false (with w->error) when
- * the session broke.
+ * first and alone until it is through (with sshio this no longer happens:
+ * libssh2 never sees EAGAIN on send; kept for a rekey's own sends).
+ * Returns false (with w->error) when the session broke.
  */
 static bool
 worker_pass(worker *w)
 {
-	bool		open_seen = false;
 	int			owner = worker_owner(w);
 
 	if (owner >= 0)
 	{
 		pump	   *p = w->pumps[owner];
-		int			r;
+		int			r = worker_pump(w, owner);
 
-		if (p->channel == NULL && !p->closing)
-			open_seen = true;
-		r = worker_pump(w, owner, &open_seen);
 		if (r < 0)
 			return false;
 		if (r == 0 && p->blocked_op != PUMP_OP_NONE)
 			return true;
-		open_seen = false;
 	}
 	for (int i = 0; i < w->npumps; i++)
 	{
-		int			r = worker_pump(w, i, &open_seen);
+		int			r = worker_pump(w, i);
 
 		if (r < 0)
 			return false;
@@ -246,8 +349,14 @@ worker_pass(worker *w)
 
 /*
  * Liveness: returns false (with w->error) when the server has been silent
- * for SSH_KEEPALIVE_COUNT_MAX keepalive intervals; sends a keepalive after
- * each interval of silence.  *wait_ms is lowered to the next check.
+ * for SSH_KEEPALIVE_COUNT_MAX keepalive intervals although it was given a
+ * probe to answer (or while our output waits on it); probes after each
+ * interval of silence.  *wait_ms is lowered to the next check.
+ *
+ * libssh2 1.10 sends a keepalive at most once per 2 s of time(NULL) and
+ * says nothing when it skips one; sshio shows whether a probe really left.
+ * Silence counts as death only after a real probe had an interval to be
+ * answered: an interval below 2 s would otherwise kill idle sessions.
  */
 static bool
 worker_liveness(worker *w, int *wait_ms)
@@ -256,17 +365,27 @@ worker_liveness(worker *w, int *wait_ms)
 	int64_t		now = ssh_now_ms();
 	int64_t		interval = cfg->keepalive_interval_ms > 0 ? cfg->keepalive_interval_ms : 15000;
 	int64_t		limit = interval * (cfg->keepalive_count_max > 0 ? cfg->keepalive_count_max : 3);
-	int64_t		silent = now - last_heard(w);
+	int64_t		heard = last_heard(w);
+	int64_t		silent = now - heard;
+	bool		probed = w->probe_ms > heard && now - w->probe_ms >= interval;
+	bool		stuck = sshio_out_pending(w->io) > 0;	/* the server is not reading */
 	int64_t		next;
 
-	if (silent >= limit)
+	if (silent >= limit && (probed || stuck))
 	{
 		snprintf(w->error, sizeof(w->error),
 				 "Timeout, server %s not responding (silent for %" PRId64 " ms)",
 				 cfg->ssh_host, silent);
 		return false;
 	}
-	if (silent >= interval && now - w->last_keepalive_ms >= interval && worker_owner(w) < 0)
+	/*
+	 * libssh2 1.10's keepalive_send ignores EAGAIN and would leave a
+	 * half-sent packet that fails every later send with BAD_USE: probe only
+	 * while nothing waits to go out (the probe then goes into sshio's
+	 * buffer whole).
+	 */
+	if (silent >= interval && now - w->last_keepalive_ms >= interval && !stuck &&
+		!(libssh2_session_block_directions(w->conn->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND))
 	{
 		int			next_s = 0;
 		int			rc = libssh2_keepalive_send(w->conn->session, &next_s);
@@ -278,40 +397,145 @@ worker_liveness(worker *w, int *wait_ms)
 			return false;
 		}
 		w->last_keepalive_ms = now;
+		if (sshio_out_pending(w->io) > 0)
+		{
+			w->probe_ms = now;	/* it really left: libssh2 keeps its reply */
+			w->probes++;
+		}
 	}
-	next = last_heard(w) + interval;
+	next = heard + interval;
 	if (next <= now)
 		next = w->last_keepalive_ms + interval;
-	if (last_heard(w) + limit < next)
-		next = last_heard(w) + limit;
+	if (heard + limit < next)
+		next = heard + limit;
+	if (w->probe_ms > heard && w->probe_ms + interval < next)
+		next = w->probe_ms + interval;
+	if (next <= now)
+		next = now + 100;		/* waiting for libssh2's next allowed probe */
 	if (next - now < *wait_ms)
-		*wait_ms = (int) (next - now > 0 ? next - now : 1);
+		*wait_ms = (int) (next - now);
 	return true;
 }
 
 /*
- * The worker's loop after the session is up: poll on the wake eventfd, the
- * SSH socket (in the directions libssh2 needs) and the clients; returns
- * when the session broke or a close was asked for.
+ * Replaces the idle session by a fresh one in place (the slot stays live,
+ * so the pool, which never reaps its first session, needs no part in it):
+ * this is how the keepalive replies libssh2 keeps are let go.  Returns
+ * false (with w->error) when the worker cannot go on.
+ */
+static bool
+worker_recycle(worker *w)
+{
+	ssh_conn   *fresh = NULL;
+	char		err[512];
+	int			probes = w->probes;
+
+	if (pool_handshake(&fresh, err, sizeof(err)) != SSH_OK)
+	{
+		/* Keep the old one; try again after as many probes. */
+		log_msg(LOG_WARN, "session_recycle_failed", "session=%d error=\"%s\"",
+				w->slot->id, err);
+		w->probes = 0;
+		return true;
+	}
+	sshio_detach(w->io, 500);
+	ssh_conn_close(w->conn, "recycled", 1000);
+	w->conn = fresh;
+	w->io = sshio_attach(fresh);
+	w->probes = 0;
+	w->last_keepalive_ms = w->heard_ms = ssh_now_ms();
+	w->probe_ms = 0;
+	if (w->io == NULL)
+	{
+		snprintf(w->error, sizeof(w->error), "out of memory");
+		return false;
+	}
+	log_msg(LOG_INFO, "session_recycled", "session=%d probes=%d", w->slot->id, probes);
+	return true;
+}
+
+/*
+ * Returns true when some pump must be stepped again before sleeping, and
+ * lowers *wait_ms to the nearest open deadline or stall check.
+ */
+static bool
+worker_busy(worker *w, int *wait_ms)
+{
+	const tunnel_config *cfg = pool_config();
+	int64_t		now = ssh_now_ms();
+	bool		busy = false;
+
+	for (int i = 0; i < w->npumps; i++)
+	{
+		pump	   *p = w->pumps[i];
+		int64_t		due = 0;
+
+		if (p->closing || p->channel != NULL)
+		{
+			if (pump_should_step(p, w->io))
+				busy = true;
+		}
+		else if (w->opener == NULL)
+			busy = true;		/* a queued open may start */
+		else if (w->opener == p)
+		{
+			if (p->dirty || p->seen_gen != w->io->gen)
+				busy = true;
+			if (!p->abandoned)
+				due = p->open_started_ms + cfg->connect_timeout_ms + 1;
+		}
+		else
+			due = p->started_ms + cfg->connect_timeout_ms + 1;
+		if (p->stall_since != 0)
+			due = p->stall_since + STALL_MS + 1;
+		if (due != 0 && due - now < *wait_ms)
+			*wait_ms = due - now > 0 ? (int) (due - now) : 1;
+	}
+	return busy;
+}
+
+/*
+ * The worker's loop after the session is up: step the channels, send
+ * what they wrote, poll on the wake eventfd, the SSH socket and the
+ * clients, read what the server sent.  Returns when the session broke
+ * or a close was asked for.
  */
 static void
 worker_serve(worker *w)
 {
 	struct pollfd *pfds = NULL;
 	int			pcap = 0;
+	bool		wake = true;
 
 	for (;;)
 	{
-		bool		want_in = false;
-		int			dir,
-					n,
+		int			n,
 					rc,
 					wait_ms = 60000;
 
-		if (!worker_take_inbox(w))
+		/* The eventfd is read only when poll said so: one syscall less. */
+		if (wake && !worker_take_inbox(w))
 			break;
 		if (!worker_pass(w))
 			break;
+		if (w->npumps == 0 && w->probes >= w->recycle_after && !worker_recycle(w))
+			break;
+		/* Every channel's packets of this pass leave in one send. */
+		if (sshio_flush(w->io) < 0)
+		{
+			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+			break;
+		}
+		/* After the flush: output still waiting means the server is not reading. */
+		if (!worker_liveness(w, &wait_ms))
+			break;
+		if (sshio_out_pending(w->io) > 0 && sshio_flush(w->io) < 0)
+		{
+			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+			break;
+		}
+		if (worker_busy(w, &wait_ms))
+			wait_ms = 0;
 
 		if (pcap < w->npumps + 2)
 		{
@@ -326,47 +550,16 @@ worker_serve(worker *w)
 			pcap = w->npumps + 8;
 		}
 		for (int i = 0; i < w->npumps; i++)
-		{
-			/* Work was done: look again before sleeping. */
-			if (w->pumps[i]->progress)
-				wait_ms = 0;
 			pump_poll_client(w->pumps[i], &pfds[2 + i]);
-			if (pump_wants_session_input(w->pumps[i]))
-				want_in = true;
-			if (w->pumps[i]->stall_since != 0)
-			{
-				int64_t		left = w->pumps[i]->stall_since + STALL_MS + 1 - ssh_now_ms();
-
-				if (left < wait_ms)
-					wait_ms = left > 0 ? (int) left : 1;
-			}
-		}
-		if (want_in)
-			w->unread = 0;
-		else
-		{
-			/*
-			 * Nobody reads the socket now (no channel has room): bytes that
-			 * arrive still prove the server alive.
-			 */
-			int			avail = 0;
-
-			if (ioctl(w->conn->sock, FIONREAD, &avail) == 0 && avail > w->unread)
-				w->heard_ms = ssh_now_ms();
-			w->unread = avail;
-		}
-		if (!worker_liveness(w, &wait_ms))
-			break;
 		pfds[0].fd = w->slot->wake_fd;
 		pfds[0].events = POLLIN;
 		pfds[1].fd = w->conn->sock;
 		pfds[1].events = POLLRDHUP;
-		dir = libssh2_session_block_directions(w->conn->session);
-		if (want_in)
+		/* The socket is always read while there is room: silence is judged on it. */
+		if (sshio_in_room(w->io))
 			pfds[1].events |= POLLIN;
-		if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		if (sshio_out_pending(w->io) > 0)
 			pfds[1].events |= POLLOUT;
-		/* Opens and closes in progress are retried as the socket allows. */
 		n = w->npumps + 2;
 		do
 			rc = poll(pfds, n, wait_ms);
@@ -376,10 +569,22 @@ worker_serve(worker *w)
 			snprintf(w->error, sizeof(w->error), "poll: %s", strerror(errno));
 			break;
 		}
-		if (!want_in && (pfds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		wake = (pfds[0].revents & POLLIN) != 0;
+		for (int i = 0; i < w->npumps; i++)
+			pump_poll_result(w->pumps[i], pfds[2 + i].revents);
+		if ((pfds[1].revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) &&
+			sshio_fill(w->io) < 0)
 		{
-			snprintf(w->error, sizeof(w->error), "Connection to %s closed by remote host",
-					 pool_config()->ssh_host);
+			if (w->io->eof)
+				snprintf(w->error, sizeof(w->error), "Connection to %s closed by remote host",
+						 pool_config()->ssh_host);
+			else
+				snprintf(w->error, sizeof(w->error), "recv: %s", strerror(w->io->err));
+			break;
+		}
+		if ((pfds[1].revents & POLLOUT) && sshio_flush(w->io) < 0)
+		{
+			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
 			break;
 		}
 	}
@@ -439,10 +644,21 @@ worker_main(void *arg)
 
 	w.last_keepalive_ms = ssh_now_ms();
 	w.heard_ms = ssh_now_ms();
-	worker_serve(&w);
+	w.recycle_after = KEEPALIVE_RECYCLE_DEFAULT;
+	if (getenv("CHATGENIUS_KEEPALIVE_RECYCLE") != NULL)
+		w.recycle_after = atoi(getenv("CHATGENIUS_KEEPALIVE_RECYCLE"));
+	if (w.recycle_after < 1)
+		w.recycle_after = KEEPALIVE_RECYCLE_DEFAULT;
+	w.io = sshio_attach(w.conn);
+	if (w.io == NULL)
+		snprintf(w.error, sizeof(w.error), "out of memory");
+	else
+		worker_serve(&w);
 
 	expected = pool_slot_closing(s);
 	worker_release_pumps(&w, expected);
+	/* Buffered packets leave first, then libssh2 says goodbye itself. */
+	sshio_detach(w.io, expected ? 500 : 0);
 	ssh_conn_close(w.conn, expected ? "closing" : "lost", expected ? 1000 : 0);
 	stats_add_sessions(-1);
 	if (expected)

@@ -1,36 +1,58 @@
 #!/usr/bin/env bash
-# pgbench -S -c 8 -T 10 side by side against the fixture's PostgreSQL:
-# direct, through OpenSSH's `ssh -N -L`, and through chatgenius-tunnel, both
-# tunnels against the same loopback sshd.  Prints the median TPS of each
-# over a few rounds and the ratios.  Not part of the test suite.
+# chatgenius-tunnel against OpenSSH's `ssh -N -L` (default cipher, same key,
+# same loopback sshd) and against a direct connection, over a matrix of
+# workloads on a pgbench scale-10 database:
+#   S1, S8, S32   pgbench -S with 1, 8 and 32 clients
+#   S16           pgbench -S with 16 clients (the latency workload)
+#   C1, C4        pgbench -S -C (a new connection per transaction), 1 and 4 clients
+#   COPY          COPY of 1M rows out through psql
+# Each round runs the three paths in a rotated order; the figures are
+# medians over ROUNDS rounds.  For every run it records:
+#   - throughput (TPS, or rows/s for COPY);
+#   - CPU µs per transaction (per 1000 rows for COPY) of the helper, of
+#     OpenSSH's client, and of sshd: every process below the fixture's sshd
+#     (the per-connection children), read from /proc/PID/stat;
+#   - p50, p99 and worst latency from pgbench -l.
+# Then the helper's RSS with 100 clients connected at once.
 #
-#   test/bench/tunnel_vs_ssh.sh [SECONDS] [CLIENTS]      (as root; ROUNDS=3)
+# Prints a table, writes it to test/bench/results/tunnel_vs_ssh.txt and a
+# chart to test/bench/results/tunnel_vs_ssh.svg (gnuplot).  Not part of the
+# test suite.  CPU per transaction is the robust figure on a busy machine;
+# throughput ratios move with whatever else runs.
+#
+#   test/bench/tunnel_vs_ssh.sh                  (as root; about 8 minutes)
+#   SECS=10 ROUNDS=5 test/bench/tunnel_vs_ssh.sh (longer)
+#   WORKLOADS="S8 S16" test/bench/tunnel_vs_ssh.sh
+#   STALL=1 test/bench/tunnel_vs_ssh.sh          (also the stall test, long:
+#                                                 STALL_ROUNDS=10 STALL_SECS=10)
+#   FX_HELPER=/path/to/other/chatgenius-tunnel test/bench/tunnel_vs_ssh.sh
+#   TUNNEL_ENV="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=64" test/bench/tunnel_vs_ssh.sh
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 
-SECS=${1:-10}
-CLIENTS=${2:-8}
+SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
+WORKLOADS=${WORKLOADS:-"S1 S8 S16 S32 C1 C4 COPY"}
+COPY_ROWS=${COPY_ROWS:-1000000}
+OUT=${OUT:-test/bench/results}
 PGBENCH=$FX_PGBIN/pgbench
+HZ=$(getconf CLK_TCK)
 [ -x "$FX_HELPER" ] || fx_die "no helper at $FX_HELPER (make -C helper)"
+command -v gnuplot >/dev/null || fx_die "gnuplot is missing (apt-get install gnuplot-nox)"
+mkdir -p "$OUT"
 
 fx_init bench
 fx_pg_start
+# 100 clients at once for the RSS figure, plus the helper's own.
+fx_psql -c "ALTER SYSTEM SET max_connections = 150" >/dev/null
+fx_pg_stop
+fx_pg_start_again
 fx_sshd_start
 export PGPASSWORD=$FX_APP_PASSWORD
 
 "$PGBENCH" -i -q -s 10 -h 127.0.0.1 -p "$FX_PG_PORT" -U "$FX_APP_USER" "$FX_APP_DB" \
 	>"$FX_DIR/init.log" 2>&1 || fx_die "pgbench -i failed: $(tail -3 "$FX_DIR/init.log")"
-
-# bench NAME PORT: one pgbench -S run; prints the TPS.
-bench()
-{
-	"$PGBENCH" -S -n -c "$CLIENTS" -j 2 -T "$SECS" -h 127.0.0.1 -p "$2" \
-		-U "$FX_APP_USER" "$FX_APP_DB" >"$FX_DIR/$1.log" 2>&1 ||
-		fx_die "pgbench $1 failed: $(tail -3 "$FX_DIR/$1.log")"
-	sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$FX_DIR/$1.log" | tail -1
-}
 
 # OpenSSH's own forwarding, same sshd, same key, strict host key checking.
 SSH_L_PORT=$(fx_free_port)
@@ -38,46 +60,205 @@ fx_bg "$FX_DIR/ssh.log" ssh -N -o BatchMode=yes -o StrictHostKeyChecking=yes \
 	-o UserKnownHostsFile="$FX_KNOWN_HOSTS" -o ExitOnForwardFailure=yes \
 	-i "$FX_SSH_KEY" -p "$FX_SSH_PORT" -L "127.0.0.1:$SSH_L_PORT:127.0.0.1:$FX_PG_PORT" \
 	"$FX_SSH_USER@127.0.0.1"
+SSH_PID=$FX_BG_PID
 fx_wait_for 20 "ssh -L port" fx_port_open "$SSH_L_PORT" || fx_die "ssh -L failed: $(cat "$FX_DIR/ssh.log")"
 
-# chatgenius-tunnel with its defaults (pool of up to 10 sessions, 8 channels each).
-fx_env_file "$FX_DIR/env" SSH_HEALTH_CHECK_INTERVAL=30000 TUNNEL_LOG_LEVEL=warn
+# chatgenius-tunnel with its defaults, but room for the 100-client RSS run
+# and no idle reaping during the bench (a reaped session's CPU would leave
+# the sshd sum).
+# TUNNEL_ENV adds settings (e.g. "SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=64").
+# shellcheck disable=SC2086
+fx_env_file "$FX_DIR/env" SSH_HEALTH_CHECK_INTERVAL=30000 TUNNEL_LOG_LEVEL=warn \
+	SSH_POOL_SIZE=16 SSH_IDLE_TIMEOUT=3600000 ${TUNNEL_ENV:-}
 fx_bg "$FX_DIR/tunnel.log" "$FX_HELPER" --env-file "$FX_DIR/env"
+HELPER_PID=$FX_BG_PID
 fx_wait_for 20 "chatgenius-tunnel port" fx_port_open "$FX_TUNNEL_PORT" ||
 	fx_die "chatgenius-tunnel failed: $(cat "$FX_DIR/tunnel.log")"
 
-# Each round runs the three paths in a rotated order, so that neither
-# warm-up nor the machine's drift favours one; the medians are compared.
-# A short unmeasured run through each path first lets the pool grow.
-SECS_SAVED=$SECS
-SECS=2
-bench warmup_direct "$FX_PG_PORT" >/dev/null
-bench warmup_ssh_l "$SSH_L_PORT" >/dev/null
-bench warmup_tunnel "$FX_TUNNEL_PORT" >/dev/null
-SECS=$SECS_SAVED
+# ticks PID...: user + system clock ticks of these processes so far.
+ticks()
+{
+	local p t=0 v
+	for p in "$@"; do
+		v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# sshd_ticks: ticks of every process below the fixture's sshd (the
+# per-connection monitor and session processes), the daemon excluded.
+sshd_ticks()
+{
+	# shellcheck disable=SC2046
+	ticks $(fx_descendants "$FX_SSHD_PID" | grep -vx "$FX_SSHD_PID")
+}
+
+# run_one WORKLOAD PATH PORT TAG: one measured run; appends a result line
+# "workload path tps txns helper_ticks ssh_ticks sshd_ticks p50 p99 max" (ms).
+run_one()
+{
+	local w=$1 path=$2 port=$3 tag=$4 args h0 s0 d0 h1 s1 d1 tps txns lat
+	case $w in
+		S1) args="-c 1 -j 1" ;;
+		S8) args="-c 8 -j 2" ;;
+		S16) args="-c 16 -j 2" ;;
+		S32) args="-c 32 -j 2" ;;
+		C1) args="-C -c 1 -j 1" ;;
+		C4) args="-C -c 4 -j 2" ;;
+		COPY) args="" ;;
+	esac
+	h0=$(ticks "$HELPER_PID") s0=$(ticks "$SSH_PID") d0=$(sshd_ticks)
+	if [ "$w" = COPY ]; then
+		local t0 t1
+		t0=$(date +%s%N)
+		psql -X -h 127.0.0.1 -p "$port" -U "$FX_APP_USER" -d "$FX_APP_DB" -c \
+			"COPY (SELECT i, md5(i::text) FROM generate_series(1, $COPY_ROWS) i) TO STDOUT" \
+			>"$FX_DIR/copy.out" 2>"$FX_DIR/$tag.err" || fx_die "COPY $tag failed: $(cat "$FX_DIR/$tag.err")"
+		t1=$(date +%s%N)
+		[ "$(wc -l <"$FX_DIR/copy.out")" -eq "$COPY_ROWS" ] || fx_die "COPY $tag: short output"
+		# Rows per second; "transactions" are thousands of rows.
+		tps=$(awk -v n="$COPY_ROWS" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
+		txns=$((COPY_ROWS / 1000))
+		lat="$(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.1f", ns / 1e6}') - -"
+	else
+		# shellcheck disable=SC2086
+		"$PGBENCH" -S -n $args -T "$SECS" -l --log-prefix="$FX_DIR/$tag" -h 127.0.0.1 -p "$port" \
+			-U "$FX_APP_USER" "$FX_APP_DB" >"$FX_DIR/$tag.out" 2>&1 ||
+			fx_die "pgbench $tag failed: $(tail -3 "$FX_DIR/$tag.out")"
+		tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$FX_DIR/$tag.out" | tail -1)
+		txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$FX_DIR/$tag.out")
+		# pgbench -l: client, transaction, latency (µs), ...
+		lat=$(cat "$FX_DIR/$tag".[0-9]* | awk '{print $3}' | sort -n | awk '
+			{v[NR] = $1} END {
+				i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
+				i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+				printf "%.2f %.2f %.2f", v[i50] / 1000, v[i99] / 1000, v[NR] / 1000 }')
+		rm -f "$FX_DIR/$tag".[0-9]*
+	fi
+	h1=$(ticks "$HELPER_PID") s1=$(ticks "$SSH_PID") d1=$(sshd_ticks)
+	echo "$w $path $tps $txns $((h1 - h0)) $((s1 - s0)) $((d1 - d0)) $lat" >>"$FX_DIR/results"
+}
 
 names=(direct ssh_l tunnel)
 ports=("$FX_PG_PORT" "$SSH_L_PORT" "$FX_TUNNEL_PORT")
-declare -A tps
-for ((round = 0; round < ROUNDS; round++)); do
-	for ((k = 0; k < 3; k++)); do
-		i=$(((k + round) % 3))
-		tps[${names[i]}]+="$(bench "${names[i]}_$round" "${ports[i]}") "
-	done
-	fx_log "round $((round + 1))/$ROUNDS: direct ${tps[direct]% } | ssh -L ${tps[ssh_l]% } | tunnel ${tps[tunnel]% }"
+: >"$FX_DIR/results"
+
+# A short unmeasured run through each path first lets the pool grow.
+for k in 0 1 2; do
+	"$PGBENCH" -S -n -c 32 -j 2 -T 2 -h 127.0.0.1 -p "${ports[k]}" -U "$FX_APP_USER" \
+		"$FX_APP_DB" >/dev/null 2>&1
 done
 
+for w in $WORKLOADS; do
+	for ((round = 0; round < ROUNDS; round++)); do
+		for ((k = 0; k < 3; k++)); do
+			i=$(((k + round) % 3))
+			run_one "$w" "${names[i]}" "${ports[i]}" "$w.${names[i]}.$round"
+		done
+	done
+	fx_log "$w done"
+done
+
+# ------------------------------------------------------------- RSS with 100 clients
+rss_kb()
+{
+	awk '/^VmRSS/ {print $2}' "/proc/$HELPER_PID/status"
+}
+rss_idle=$(rss_kb)
+pids=()
+for i in $(seq 1 100); do
+	PGCONNECT_TIMEOUT=30 psql -qX -h 127.0.0.1 -p "$FX_TUNNEL_PORT" -U "$FX_APP_USER" -d "$FX_APP_DB" \
+		-Atc "SELECT pg_sleep(4)" >/dev/null 2>&1 &
+	pids+=($!)
+done
+busy()
+{
+	[ "$(fx_psql -d postgres -Atc "SELECT count(*) FROM pg_stat_activity
+		WHERE query LIKE 'SELECT pg_sleep(4)%' AND state = 'active'")" -ge 100 ]
+}
+fx_wait_for 60 "100 clients through the tunnel" busy || fx_log "not all 100 clients got through"
+rss_100=$(rss_kb)
+clients_failed=0
+for p in "${pids[@]}"; do wait "$p" || clients_failed=$((clients_failed + 1)); done
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$HELPER_PID/status")
+
+# ------------------------------------------------------------- report
+# summary: one line per workload and path with the medians.
 median()
 {
-	tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+	sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
-direct=$(median <<<"${tps[direct]}")
-sshl=$(median <<<"${tps[ssh_l]}")
-tunnel=$(median <<<"${tps[tunnel]}")
+# med W PATH EXPR: median over the rounds of an awk expression on the fields.
+med()
+{
+	awk -v w="$1" -v p="$2" '$1 == w && $2 == p {print '"$3"'}' "$FX_DIR/results" | median
+}
 
-printf '\npgbench -S -c %d -j 2 -T %d, scale 10, %s cores, median of %d rounds\n' \
-	"$CLIENTS" "$SECS" "$(nproc)" "$ROUNDS"
-printf '%-22s %12s\n' path TPS
-printf '%-22s %12.0f\n' direct "$direct" "ssh -N -L" "$sshl" chatgenius-tunnel "$tunnel"
-awk -v d="$direct" -v s="$sshl" -v t="$tunnel" 'BEGIN {
-	printf "ratios: tunnel/direct %.2f  ssh-L/direct %.2f  tunnel/ssh-L %.2f\n", t / d, s / d, t / s }'
+table=$OUT/tunnel_vs_ssh.txt
+data=$OUT/tunnel_vs_ssh.dat
+{
+	printf '# chatgenius-tunnel vs ssh -N -L vs direct: %s, %s, %d cores, %s\n' \
+		"$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)" "$(ssh -V 2>&1)"
+	printf '# pgbench -S scale 10, %d s runs, median of %d interleaved rounds; CPU in µs per transaction\n' \
+		"$SECS" "$ROUNDS"
+	printf '# (COPY: per 1000 rows, throughput in rows/s, latency = the whole copy)\n'
+	printf '%-5s %-7s %10s %9s %8s %8s %8s %8s %9s %9s\n' \
+		work path tps vs_ssh_L helper ssh sshd p50_ms p99_ms worst_ms
+	for w in $WORKLOADS; do
+		s_tps=$(med "$w" ssh_l '$3')
+		for p in direct ssh_l tunnel; do
+			tps=$(med "$w" "$p" '$3')
+			printf '%-5s %-7s %10.0f %9.2f %8.1f %8.1f %8.1f %8s %9s %9s\n' "$w" "$p" "$tps" \
+				"$(awk -v a="$tps" -v b="$s_tps" 'BEGIN {print a / b}')" \
+				"$(med "$w" "$p" "\$5 * 1e6 / $HZ / \$4")" \
+				"$(med "$w" "$p" "\$6 * 1e6 / $HZ / \$4")" \
+				"$(med "$w" "$p" "\$7 * 1e6 / $HZ / \$4")" \
+				"$(med "$w" "$p" '$8')" "$(med "$w" "$p" '$9')" "$(med "$w" "$p" '$10')"
+		done
+	done
+	printf '\nhelper RSS: %d KiB idle after the runs, %d KiB with 100 clients connected (peak %d KiB); %d of 100 clients failed\n' \
+		"$rss_idle" "$rss_100" "$hwm" "$clients_failed"
+} | tee "$table"
+
+# Chart data: workload, tunnel/ssh-L and direct/ssh-L throughput, CPU µs
+# per transaction of helper vs ssh client and tunnel-sshd vs ssh-L-sshd.
+{
+	printf '# work tunnel_ratio direct_ratio helper_us ssh_us sshd_tunnel_us sshd_ssh_l_us\n'
+	for w in $WORKLOADS; do
+		s_tps=$(med "$w" ssh_l '$3')
+		printf '%s %s %s %s %s %s %s\n' "$w" \
+			"$(awk -v a="$(med "$w" tunnel '$3')" -v b="$s_tps" 'BEGIN {print a / b}')" \
+			"$(awk -v a="$(med "$w" direct '$3')" -v b="$s_tps" 'BEGIN {print a / b}')" \
+			"$(med "$w" tunnel "\$5 * 1e6 / $HZ / \$4")" "$(med "$w" ssh_l "\$6 * 1e6 / $HZ / \$4")" \
+			"$(med "$w" tunnel "\$7 * 1e6 / $HZ / \$4")" "$(med "$w" ssh_l "\$7 * 1e6 / $HZ / \$4")"
+	done
+} >"$data"
+cp "$FX_DIR/results" "$OUT/tunnel_vs_ssh.raw"
+
+gnuplot <<EOF
+set terminal svg size 900,420 font "sans,11" background rgb "white"
+set output "$OUT/tunnel_vs_ssh.svg"
+set multiplot layout 1,2 title "chatgenius-tunnel vs ssh -N -L ($(date -u +%Y-%m-%d), $(nproc) cores, median of $ROUNDS)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key top left
+set grid ytics
+set title "Throughput relative to ssh -L (higher is better)"
+set yrange [0:*]
+plot "$data" using 2:xtic(1) title "tunnel / ssh -L", \
+     "" using 3 title "direct / ssh -L", \
+     1 with lines lc rgb "black" dt 2 notitle
+set title "CPU µs per transaction (COPY: per 1000 rows; lower is better)"
+set logscale y
+set yrange [*:*]
+plot "$data" using 4:xtic(1) title "helper", "" using 5 title "ssh client", \
+     "" using 6 title "sshd (tunnel)", "" using 7 title "sshd (ssh -L)"
+unset multiplot
+EOF
+fx_log "table: $table, chart: $OUT/tunnel_vs_ssh.svg"
+
+if [ "${STALL:-0}" = 1 ]; then
+	STALL_ROUNDS=${STALL_ROUNDS:-10} STALL_SECS=${STALL_SECS:-10} prove -v test/helper/stall.t
+fi
