@@ -9,7 +9,7 @@ CHATGENIUS_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-client-15
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libssh2-1-dev libpq-dev openssh-server openssh-client
-	valgrind
+	valgrind strace
 	clang libclang-rt-14-dev
 	dpkg-dev debhelper fakeroot lintian postgresql-server-dev-all util-linux
 )

@@ -304,9 +304,9 @@ like "$STARTING" "msg=starting" "SSH_POOL_SIZE=64 is taken"
 
 # ---------------------------------------------------------------- libpq's sources, systemd's state folder
 
-start_and_read_settings "${BASE[@]}" STATE_DIRECTORY=/var/lib/unit-state TUNNEL_STATE_DIR=
-like "$STARTING" "state_dir=/var/lib/unit-state " "under systemd the state folder defaults to \$STATE_DIRECTORY"
-start_and_read_settings "${BASE[@]}" STATE_DIRECTORY=/var/lib/unit-state
+start_and_read_settings "${BASE[@]}" STATE_DIRECTORY=$FX_DIR/unit-state TUNNEL_STATE_DIR=
+like "$STARTING" "state_dir=$FX_DIR/unit-state " "under systemd the state folder defaults to \$STATE_DIRECTORY"
+start_and_read_settings "${BASE[@]}" STATE_DIRECTORY=$FX_DIR/unit-state
 like "$STARTING" "state_dir=$FX_DIR/state " "TUNNEL_STATE_DIR still wins over \$STATE_DIRECTORY"
 
 # A password belongs to its role: --postgres-user naming another one drops it.
