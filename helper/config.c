@@ -1144,8 +1144,11 @@ config_log_warnings(const char *notes)
 	{
 		const char *nl = strchr(p, '\n');
 		int			len = nl ? (int) (nl - p) : (int) strlen(p);
+		char		line[1024];
 
-		log_msg(LOG_WARN, "config_warning", "%.*s", len, p);
+		/* note_add quoted every free-form value: write the note as it is */
+		snprintf(line, sizeof(line), "%.*s", len, p);
+		log_msg_formatted(LOG_WARN, "config_warning", line);
 		p = nl ? nl + 1 : NULL;
 	}
 }

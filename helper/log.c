@@ -507,3 +507,14 @@ log_event_formatted(log_level level, const char *event, const char *fields)
 {
 	log_write(level, "event", event, fields, NULL);
 }
+
+/*
+ * Write a message line (msg=name) whose fields are already safe key=value
+ * text (made by log_format, or with every free-form value log_quote'd).
+ * Returns nothing.
+ */
+void
+log_msg_formatted(log_level level, const char *msg, const char *fields)
+{
+	log_write(level, "msg", msg, fields, NULL);
+}

@@ -45,6 +45,8 @@ extern size_t log_format(char *buf, size_t len, const char *fmt, ...)
 
 /* Write an event line with fields already made by log_format. */
 extern void log_event_formatted(log_level level, const char *event, const char *fields);
+/* Write a message line with fields that are already safe key=value text. */
+extern void log_msg_formatted(log_level level, const char *msg, const char *fields);
 
 /*
  * Quote a value for a key=value field: returned as is when it has no

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The SSH server refuses the forwarded connection, and the helper says
-# which address it could not reach, in ssh -L's words, in the log, in the
-# events and in the final maxRetriesExceeded: a wrong POSTGRES_REMOTE_PORT
-# ("open failed: connect failed"), and forwarding denied by sshd
-# (AllowTcpForwarding no, PermitOpen elsewhere: "administratively
-# prohibited"), with bounded retries, not a storm.
+# which address it could not reach, in ssh -L's words.  A wrong
+# POSTGRES_REMOTE_PORT ("open failed: connect failed") looks exactly like
+# PostgreSQL down: a database fault, reported in the health_check_failed
+# event while the tunnel keeps its sessions (no reconnection, no exit 4).
+# Forwarding denied by sshd (AllowTcpForwarding no, PermitOpen elsewhere:
+# "administratively prohibited") is a dead path: the words are in the log,
+# the events and the final maxRetriesExceeded, with bounded retries, not a
+# storm.
 #
 #   prove test/helper/channel_refused.t   (as root; FX_HELPER=... for another build)
 set -u
@@ -43,9 +46,24 @@ gives_up()
 fault_begin
 bad_port=$(fx_free_port)
 before=$(sshd_conns)
-tl_start wrongport POSTGRES_REMOTE_PORT="$bad_port" SSH_MAX_RETRIES=2 SSH_RETRY_DELAY=100
-gives_up "wrong POSTGRES_REMOTE_PORT" \
-	"open failed: connect failed: the SSH server cannot reach 127\\.0\\.0\\.1 port $bad_port \\(POSTGRES_REMOTE_HOST/POSTGRES_REMOTE_PORT\\)" "$before"
+tl_start wrongport POSTGRES_REMOTE_PORT="$bad_port" SSH_MAX_RETRIES=2 SSH_RETRY_DELAY=100 \
+	SSH_HEALTH_CHECK_INTERVAL=300 TUNNEL_LOG_LEVEL=debug
+words="open failed: connect failed: the SSH server cannot reach 127\\.0\\.0\\.1 port $bad_port \\(POSTGRES_REMOTE_HOST/POSTGRES_REMOTE_PORT\\)"
+# Three checks have met the refusal (the event once, then debug lines).
+fx_wait_for 30 "three checks refused" \
+	bash -c "[ \$(grep -c 'health_check_failed.*cause=database' '$TL_LOG') -ge 3 ]"
+like "$(grep 'event=health_check_failed' "$TL_LOG" | head -1)" "cause=database.*$words" \
+	"wrong POSTGRES_REMOTE_PORT: the health_check_failed event says which address could not be reached"
+like "$(grep 'msg=channel_refused' "$TL_LOG" | head -1)" "$words" "wrong POSTGRES_REMOTE_PORT: and so does the log"
+is "$(tl_count 'event=health_check_failed')" 1 "wrong POSTGRES_REMOTE_PORT: one event for the fault, not one per check"
+is "$(tl_count 'event=(reconnecting|disconnected|maxRetriesExceeded)')" 0 \
+	"wrong POSTGRES_REMOTE_PORT: a database fault: no reconnection"
+kill -0 "$TL_PID" 2>/dev/null
+ok $? "wrong POSTGRES_REMOTE_PORT: the helper keeps running (no exit 4)"
+conns=$(($(sshd_conns) - before))
+cmp_ok "$conns" -le 2 "wrong POSTGRES_REMOTE_PORT: no new SSH connections per check ($conns)"
+tl_stop
+is "$TL_RC" 0 "wrong POSTGRES_REMOTE_PORT: a clean stop"
 fault_end refused-input wrong-remote-port
 
 # ---------------------------------------------------------------- forwarding denied

@@ -315,9 +315,9 @@ is "$?" 0 "setup with POSTGRES_PASSFILE: the superuser's password from libpq's p
 	diag "$(tail -3 "$FX_DIR/passfile.out")"
 
 # the README's grants for the helper's role (Privileges)
-sed -n '/^-- the helper.s role/,/^$/p;/^-- whoever runs/,/^```/p' "$TOP/README.md" | grep '^GRANT' |
-	sed "s/ TO tunnel;/ TO $FX_APP_USER;/" >"$FX_DIR/grants.sql"
-is "$(grep -c . "$FX_DIR/grants.sql")" 3 "README: three grants for the helper's role"
+sed -n '/^-- the helper.s role/,/^$/p;/^-- whoever runs/,/^```/p' "$TOP/README.md" |
+	grep -v -e '^--' -e '^```' | sed "s/ TO tunnel;/ TO $FX_APP_USER;/" >"$FX_DIR/grants.sql"
+is "$(grep -c '^GRANT' "$FX_DIR/grants.sql")" 3 "README: three grants for the helper's role"
 psql -qX -v ON_ERROR_STOP=1 -d "$FX_APP_DB" -f "$FX_DIR/grants.sql" >/dev/null
 ok $? "README: the grants run"
 
