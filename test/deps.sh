@@ -7,7 +7,7 @@ set -euo pipefail
 CHATGENIUS_PACKAGES=(
 	make gcc libc6-dev pkg-config perl procps iproute2 openssl
 	postgresql-15 postgresql-server-dev-15 postgresql-client-15
-	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron
 	libssh2-1-dev libpq-dev openssh-server openssh-client
 	valgrind strace
 	clang libclang-rt-14-dev

@@ -34,10 +34,15 @@ printf '%s\n' "SELECT count(*) FROM busy_lock;" >&"$waiter"
 # A query that keeps a backend active, and clients coming and going.
 fx_bg "$FX_DIR/active.out" psql -qAtX -d "$db" -c 'SELECT pg_sleep(600)'
 fx_bg "$FX_DIR/churn.out" bash -c "while :; do psql -qAtX -d '$db' -c 'SELECT 1' >/dev/null; done"
-fx_wait_for 20 "a backend waiting on a lock and a busy one" \
-	test "$(q "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') || ' '
+# busy: true once one backend waits on the lock and one runs the query
+# (fx_wait_for runs it again until then).
+busy()
+{
+	[ "$(q "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') || ' '
 		|| count(*) FILTER (WHERE query LIKE '%pg_sleep(600)%' AND state = 'active')
-		FROM pg_stat_activity WHERE pid <> pg_backend_pid()")" = "1 1"
+		FROM pg_stat_activity WHERE pid <> pg_backend_pid()")" = "1 1" ]
+}
+fx_wait_for 60 "a backend waiting on a lock and a busy one" busy
 ok $? "other sessions are busy: one waits on a lock, one runs a query, clients come and go"
 
 (cd "$top" && make -s NO_HELPER=1 installcheck) >"$FX_DIR/installcheck.log" 2>&1

@@ -8,6 +8,7 @@
 # check critical.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
 . "$TOP/test/helper/app_lib.sh"
@@ -54,8 +55,7 @@ ok $? "the status row goes live: state 'connected'"
 row=$(app_sql "SELECT helper_pid, helper_version, heartbeat_interval_ms, pool_size, sessions_open >= 1,
 	started_at IS NOT NULL, last_heartbeat IS NOT NULL, helper_host = '$(hostname)'
 	FROM chatgenius.tunnel_status WHERE tunnel_name = 'live'")
-version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
-is "$row" "$APP_PID|$version|1000|10|t|t|t|t" "row: pid, version, interval, pool size, sessions, started_at, heartbeat, host"
+is "$row" "$APP_PID|$NEWEST|1000|10|t|t|t|t" "row: pid, version, interval, pool size, sessions, started_at, heartbeat, host"
 hb1=$(app_sql "SELECT last_heartbeat FROM chatgenius.tunnel_status WHERE tunnel_name = 'live'")
 fx_wait_for 10 "heartbeat advances" hb_after live "$hb1"
 ok $? "the heartbeat advances"

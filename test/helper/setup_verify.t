@@ -15,6 +15,8 @@ fx_init setup
 fx_pg_start
 fx_sshd_start
 NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
+# One version per script: chatgenius--1.0.sql and one update script each.
+NVERSIONS=$(find "$TOP/sql" -name 'chatgenius--*.sql' | wc -l)
 
 # hcmd COMMAND DB [KEY=VALUE...]: run setup/verify as the superuser (or as
 # set by the extras) against DB; OUT, ERR, RC.
@@ -79,8 +81,7 @@ is "$RC" 0 "setup on an empty database: exit 0"
 like "$OUT" "Installing chatgenius $NEWEST" "it says what it installs"
 like "$OUT" "Versions applied now: 1\\.0, 1\\.1, 1\\.2" "and which versions it applied"
 like "$OUT" "Migration history" "and prints the history"
-versions=$(dbsql fresh "SELECT count(*) FROM chatgenius.schema_migrations")
-is "$(printf '%s\n' "$OUT" | grep -cE '^ 1\.[0-9] +\| ')" "$versions" "one history line per version"
+is "$(printf '%s\n' "$OUT" | grep -cE '^ 1\.[0-9] +\| ')" "$NVERSIONS" "one history line per version"
 is "$(dbsql fresh "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" "$NEWEST" \
 	"the extension is at $NEWEST"
 h1=$(history fresh)
@@ -107,7 +108,7 @@ for from in 1.0 1.1; do
 	is "$(row_counts "$db")" "$before" "setup from $from: every row is kept ($before)"
 	is "$(dbsql "$db" "SELECT description FROM chatgenius.channels WHERE name = 'general'")" "the topic" \
 		"setup from $from: the channel's topic is now its description"
-	is "$(dbsql "$db" "SELECT count(*) FROM chatgenius.schema_migrations")" "$versions" \
+	is "$(dbsql "$db" "SELECT count(*) FROM chatgenius.schema_migrations")" "$NVERSIONS" \
 		"setup from $from: the history has every version"
 	h1=$(history "$db")
 	hcmd setup "$db"
