@@ -243,7 +243,7 @@ set multiplot layout 1,2 title "chatgenius-tunnel vs ssh -N -L ($(date -u +%Y-%m
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set key top left
+set key top right
 set grid ytics
 set title "Throughput relative to ssh -L (higher is better)"
 set yrange [0:*]
@@ -251,6 +251,7 @@ plot "$data" using 2:xtic(1) title "tunnel / ssh -L", \
      "" using 3 title "direct / ssh -L", \
      1 with lines lc rgb "black" dt 2 notitle
 set title "CPU µs per transaction (COPY: per 1000 rows; lower is better)"
+set key top left
 set logscale y
 set yrange [*:*]
 plot "$data" using 4:xtic(1) title "helper", "" using 5 title "ssh client", \
