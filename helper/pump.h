@@ -19,6 +19,15 @@
 
 #define PUMP_BUFSIZE	(128 * 1024)
 
+/*
+ * Channel windows stay at libssh2's 2 MiB.  libssh2 1.10 tops the window
+ * up from channel_read once it falls under 3/4 of that plus the read
+ * length, i.e. one 9-byte WINDOW_ADJUST per ~400 KiB received, and it
+ * leaves in the same send as the pass's other packets: too rare to show in
+ * the profile.  A larger window would only raise what a slow client can
+ * make the helper hold (the server may send a whole window ahead).
+ */
+
 /* What a pump step found. */
 typedef enum pump_status
 {

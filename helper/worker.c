@@ -454,6 +454,16 @@ worker_recycle(worker *w)
 	return true;
 }
 
+/* Sends what the session buffered; returns false (with w->error) on a socket error. */
+static bool
+worker_flush(worker *w)
+{
+	if (sshio_flush(w->io) == 0)
+		return true;
+	snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+	return false;
+}
+
 /*
  * Returns true when some pump must be stepped again before sleeping, and
  * lowers *wait_ms to the nearest open deadline or stall check.
@@ -521,19 +531,13 @@ worker_serve(worker *w)
 		if (w->npumps == 0 && w->probes >= w->recycle_after && !worker_recycle(w))
 			break;
 		/* Every channel's packets of this pass leave in one send. */
-		if (sshio_flush(w->io) < 0)
-		{
-			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+		if (!worker_flush(w))
 			break;
-		}
 		/* After the flush: output still waiting means the server is not reading. */
 		if (!worker_liveness(w, &wait_ms))
 			break;
-		if (sshio_out_pending(w->io) > 0 && sshio_flush(w->io) < 0)
-		{
-			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+		if (sshio_out_pending(w->io) > 0 && !worker_flush(w))
 			break;
-		}
 		if (worker_busy(w, &wait_ms))
 			wait_ms = 0;
 
@@ -582,11 +586,8 @@ worker_serve(worker *w)
 				snprintf(w->error, sizeof(w->error), "recv: %s", strerror(w->io->err));
 			break;
 		}
-		if ((pfds[1].revents & POLLOUT) && sshio_flush(w->io) < 0)
-		{
-			snprintf(w->error, sizeof(w->error), "send: %s", strerror(w->io->err));
+		if ((pfds[1].revents & POLLOUT) && !worker_flush(w))
 			break;
-		}
 	}
 	free(pfds);
 }
@@ -603,7 +604,7 @@ worker_release_pumps(worker *w, bool expected)
 	{
 		pump	   *p = w->pumps[i];
 
-		if (p->channel == NULL && !p->closing && !expected)
+		if (p->channel == NULL && !p->closing && !p->abandoned && !expected)
 		{
 			if (pool_requeue(p->fd, p->client, p->client_port))
 				p->fd = -1;

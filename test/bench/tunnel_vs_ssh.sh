@@ -29,6 +29,15 @@
 #   TUNNEL_ENV="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=64" test/bench/tunnel_vs_ssh.sh
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# From a fresh clone: the test packages, gnuplot for the chart, the helper.
+bash test/deps.sh || exit 1
+if ! command -v gnuplot >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive flock /tmp/apt.lock sh -c \
+		'apt-get update -qq && apt-get install -y -qq --no-install-recommends gnuplot-nox' \
+		>/dev/null || exit 1
+fi
+export PATH="$(pg_config --bindir):$PATH"
+[ -n "${FX_HELPER:-}" ] || make -s -C helper || exit 1
 . test/lib/fixture.sh
 
 SECS=${SECS:-5}
@@ -39,7 +48,6 @@ OUT=${OUT:-test/bench/results}
 PGBENCH=$FX_PGBIN/pgbench
 HZ=$(getconf CLK_TCK)
 [ -x "$FX_HELPER" ] || fx_die "no helper at $FX_HELPER (make -C helper)"
-command -v gnuplot >/dev/null || fx_die "gnuplot is missing (apt-get install gnuplot-nox)"
 mkdir -p "$OUT"
 
 fx_init bench
@@ -243,7 +251,7 @@ set multiplot layout 1,2 title "chatgenius-tunnel vs ssh -N -L ($(date -u +%Y-%m
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set key top left
+set key top right
 set grid ytics
 set title "Throughput relative to ssh -L (higher is better)"
 set yrange [0:*]
@@ -251,6 +259,7 @@ plot "$data" using 2:xtic(1) title "tunnel / ssh -L", \
      "" using 3 title "direct / ssh -L", \
      1 with lines lc rgb "black" dt 2 notitle
 set title "CPU µs per transaction (COPY: per 1000 rows; lower is better)"
+set key top left
 set logscale y
 set yrange [*:*]
 plot "$data" using 4:xtic(1) title "helper", "" using 5 title "ssh client", \
