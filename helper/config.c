@@ -103,7 +103,7 @@ static const var_def vars[] = {
 	"ms after which an idle extra SSH connection closes"},
 	{"TUNNEL_CLIENT_WAIT", "--tunnel-client-wait", VAR_INT, "10000", 0, 3600000, OFF(client_wait_ms), false, true,
 	"ms a client waits for room in a full pool before it is refused"},
-	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 1, 1000000, OFF(max_waiting_clients), false, true,
+	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 0, 1000000, OFF(max_waiting_clients), false, true,
 	"most clients waiting for room at once (at least 1; the health check never waits)"},
 	{"TUNNEL_NAME", "--tunnel-name", VAR_STRING, NULL, 0, 0, OFF(tunnel_name), false, false,
 	"name of the row in chatgenius.tunnel_status (default: SSH_USER@SSH_HOST:SSH_PORT)"},

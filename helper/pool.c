@@ -383,22 +383,33 @@ pool_submit(int fd, const char *name, int port)
 		free(c);
 		return;
 	}
-	if (pool.waiting >= pool.cfg->max_waiting_clients)
-	{
-		pthread_mutex_unlock(&pool.lock);
-		refuse(c, "too_many_waiting");
-		return;
-	}
 	queue_push(c, false);
 	dispatch();
-	/* Still queued: it waits (counted once, as pgbouncer's cl_waiting). */
-	for (client *w = pool.wait_head; w != NULL; w = w->next)
-		if (w == c)
+	/* Still queued: no room now.  It waits, unless TUNNEL_MAX_WAITING already do. */
+	for (client **pp = &pool.wait_head; *pp != NULL; pp = &(*pp)->next)
+	{
+		if (*pp != c)
+			continue;
+		if (pool.waiting > pool.cfg->max_waiting_clients)
 		{
-			c->counted = true;
-			stats_add_waiting(1);
-			log_msg(LOG_DEBUG, "client_waiting", "client=%s waiting=%d", name, pool.waiting);
+			/* Queued last: unlink it (0 means "serve at once or refuse"). */
+			*pp = c->next;
+			pool.waiting--;
+			if (pool.wait_tail == c)
+			{
+				pool.wait_tail = NULL;
+				for (client *w = pool.wait_head; w != NULL; w = w->next)
+					pool.wait_tail = w;
+			}
+			pthread_mutex_unlock(&pool.lock);
+			refuse(c, "too_many_waiting");
+			return;
 		}
+		c->counted = true;		/* counted once, as pgbouncer's cl_waiting */
+		stats_add_waiting(1);
+		log_msg(LOG_DEBUG, "client_waiting", "client=%s waiting=%d", name, pool.waiting);
+		break;
+	}
 	pthread_mutex_unlock(&pool.lock);
 }
 

@@ -293,9 +293,10 @@ for flag in --postgres-password --ssh-key-passphrase; do
 	is "$RC" 2 "$flag=VALUE exits 2 too"
 done
 
-hrun "${BASE[@]}" TUNNEL_MAX_WAITING=0
-is "$RC" 2 "TUNNEL_MAX_WAITING=0 (it would refuse every client) exits 2"
-like "$ERR" 'invalid value for TUNNEL_MAX_WAITING: "0" \(expected an integer from 1 to 1000000\)' "and gives the range"
+# TUNNEL_MAX_WAITING=0 means "no waiting" (pool_saturation.t); below it, an error.
+hrun "${BASE[@]}" TUNNEL_MAX_WAITING=-1
+is "$RC" 2 "TUNNEL_MAX_WAITING=-1 exits 2"
+like "$ERR" 'invalid value for TUNNEL_MAX_WAITING: "-1" \(expected an integer from 0 to 1000000\)' "and gives the range"
 hrun "${BASE[@]}" SSH_POOL_SIZE=65
 is "$RC" 2 "SSH_POOL_SIZE above the pool's 64 slots exits 2"
 like "$ERR" 'invalid value for SSH_POOL_SIZE: "65" \(expected an integer from 1 to 64\)' "and the message gives the real limit"

@@ -251,8 +251,8 @@ mistake "a misspelled SSH_POOL_SIZ" 2 'unknown variable SSH_POOL_SIZ at line [0-
 	"sed -i 's/^# SSH_POOL_SIZE=10/SSH_POOL_SIZ=4/' \"\$ENV\""
 mistake "a lowercase ssh_port" 2 'unknown variable ssh_port at line [0-9]+ .*\(did you mean SSH_PORT\?\)' \
 	"sed -i 's/^SSH_PORT=/ssh_port=/' \"\$ENV\""
-mistake "TUNNEL_MAX_WAITING=0" 2 'invalid value for TUNNEL_MAX_WAITING: "0" \(expected an integer from 1 to 1000000\)' \
-	"sed -i 's/^# TUNNEL_MAX_WAITING=64/TUNNEL_MAX_WAITING=0/' \"\$ENV\""
+mistake "TUNNEL_MAX_WAITING=-1" 2 'invalid value for TUNNEL_MAX_WAITING: "-1" \(expected an integer from 0 to 1000000\)' \
+	"sed -i 's/^# TUNNEL_MAX_WAITING=64/TUNNEL_MAX_WAITING=-1/' \"\$ENV\""
 mistake "SSH_POOL_SIZE=100" 2 'invalid value for SSH_POOL_SIZE: "100" \(expected an integer from 1 to 64\)' \
 	"sed -i 's/^# SSH_POOL_SIZE=10/SSH_POOL_SIZE=100/' \"\$ENV\""
 mistake "no env file" 2 "cannot read env file \".*/etc/chatgenius-tunnel/env\": No such file or directory" \

@@ -132,4 +132,32 @@ is "$TL_RC" 0 "storm: exit 0"
 tl_sanitizer_clean storm
 tl_fault refused_client_storm
 
+# ---------------------------------------------------------------- TUNNEL_MAX_WAITING=0
+# 0 means "no waiting": served at once when there is room, refused at once
+# when there is none; the health check is never among the refused.
+tl_section
+tl_start nowait SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=2 SSH_HEALTH_CHECK_INTERVAL=1000 \
+	TUNNEL_MAX_WAITING=0 TUNNEL_CLIENT_WAIT=10000 TUNNEL_LOG_LEVEL=debug
+tl_up
+ok $? "nowait: connected"
+is "$(tl_psql -Atc "SELECT 'served'" 2>&1)" served "nowait: a client is served when there is room"
+tl_clients_start 2 5
+fx_wait_for 20 "two backends busy" tl_backends_are '%pg_sleep(5)%' 2
+checks_before=$(tl_count 'msg=health_check .*result=ok')
+t0=$(date +%s%N)
+out=$(tl_psql -Atc "SELECT 'third'" 2>&1)
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+cmp_ok "$rc" -ne 0 "nowait: with the pool full a third client is refused"
+cmp_ok "$ms" -lt 5000 "nowait: at once, not after TUNNEL_CLIENT_WAIT=10000 ($ms ms)"
+fx_wait_for 10 "two more checks while full" checks_more
+ok $? "nowait: the health checks pass while the pool is full"
+tl_clients_wait
+is "$TL_CLIENTS_FAILED" 0 "nowait: the two long queries are kept"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"nowait: no health_check_failed, disconnected or reconnecting"
+tl_stop
+is "$TL_RC" 0 "nowait: exit 0"
+tl_fault max_waiting_zero
+
 done_testing
