@@ -2,7 +2,8 @@
 # Realtime delivery across failures, against a real cluster: the notifier
 # terminated (the postmaster restarts it; changes committed meanwhile wait in
 # the outbox), a server crash (pg_ctl stop -m immediate) with changes
-# committed but not yet sent, and a server without chatgenius in
+# committed but not yet sent, the notifier killed with SIGKILL (a crash
+# restart of the server), and a server without chatgenius in
 # shared_preload_libraries (CREATE EXTENSION warns; the triggers NOTIFY in the
 # writing transaction).
 set -uo pipefail
@@ -112,6 +113,31 @@ is "$(rt_lines b | tail -1 | grep -o '01M0000000000000000000DD00')" 01M000000000
 	"and before the change committed after the restart"
 is "$(rt_count b '01M0000000000000000000BB')" 0 "nothing delivered before the crash is sent again"
 rt_stop_listener b
+
+# ------------------------------------------------- the notifier killed (SIGKILL)
+
+# The postmaster treats a killed worker as a crash of the whole server:
+# every session ends, shared memory is reset, the server recovers and starts
+# the notifier again at once (no listener can have stayed connected).
+pid=$(notifier_pid)
+kill -STOP "$pid"
+post 5 FF
+kill -KILL "$pid"
+gone()
+{
+	! kill -0 "$1" 2>/dev/null
+}
+fx_wait_for 60 "the killed notifier to be gone" gone "$pid"
+fx_wait_for 60 "the server back and the outbox sent" \
+	rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
+ok $? "after the crash restart a new notifier sends what the killed one had not"
+is "$(rt_q "SELECT delivered FROM chatgenius.realtime_status()")" 5 \
+	"it sent those 5 changes once (its counters start at the crash)"
+rt_listen d message_change
+post 1 GG
+fx_wait_for 30 "the next change" rt_count_is d 1
+ok $? "and delivers the next change"
+rt_stop_listener d
 
 # ------------------------------------------------- not preloaded
 
