@@ -67,7 +67,7 @@
 
 #define NOTIFIER_IDLE_WAIT_MS	1000	/* re-check without a wake-up */
 #define NOTIFIER_CHUNK_MAX		10000	/* rows per notifier transaction */
-#define NOTIFIER_RETIRE_MS		3000	/* exit when idle this long: DROP
+#define NOTIFIER_RETIRE_MS		2000	/* exit when idle this long: DROP
 										 * DATABASE waits up to 5 s for
 										 * other sessions to leave */
 
@@ -295,6 +295,13 @@ chatgenius_notifier_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
+	if (!cg_notifier_may_start(dboid))
+	{
+		ereport(WARNING,
+				(errmsg("chatgenius notifier for database %u stops restarting", dboid),
+				 errdetail("It failed to start several times in a row (a dropped database?).")));
+		proc_exit(0);
+	}
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 
 	if (!cg_notifier_claim(dboid))

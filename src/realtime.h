@@ -31,6 +31,7 @@ extern void cg_realtime_shmem_init_hooks(void);
 extern bool cg_realtime_available(void);
 extern void cg_realtime_outbox_written(void);
 extern void cg_realtime_xact_callback_register(void);
+extern bool cg_notifier_may_start(Oid dboid);
 extern bool cg_notifier_claim(Oid dboid);
 extern void cg_notifier_release(int code, Datum arg);
 extern void cg_notifier_clear_pending(Oid dboid);

@@ -37,6 +37,7 @@
 #define RT_SLOTS				64
 #define RT_REQUEST_RETRY_MS		5000	/* a start request is repeated after */
 #define RT_SLOT_REUSE_MS		60000	/* an unused slot may serve another db */
+#define RT_MAX_FAILED_STARTS	3	/* then the postmaster's restarts stop */
 
 typedef struct RtSlot
 {
@@ -46,6 +47,7 @@ typedef struct RtSlot
 	bool		pending;		/* a writer committed outbox rows since the
 								 * notifier's last snapshot */
 	TimestampTz requested_at;	/* last start request, 0 if none */
+	int			failed_starts;	/* starts since the last successful claim */
 	TimestampTz last_batch_at;
 	int64		delivered;
 	int64		batches;
@@ -212,6 +214,7 @@ rt_wake_notifier(Oid dboid)
 				 TimestampDifferenceExceeds(slot->requested_at, now, RT_REQUEST_RETRY_MS))
 		{
 			slot->requested_at = now;
+			slot->failed_starts = 0;
 			request = true;
 		}
 	}
@@ -280,6 +283,33 @@ cg_realtime_outbox_written(void)
 }
 
 /*
+ * cg_notifier_may_start
+ *		Counts a start of the notifier of dboid before it connects; returns
+ *		false after RT_MAX_FAILED_STARTS starts that never reached a claim.
+ *		A notifier whose database was dropped fails to connect (FATAL, exit
+ *		code 1), and the postmaster would restart it every second forever;
+ *		exiting 0 before connecting unregisters it.
+ */
+bool
+cg_notifier_may_start(Oid dboid)
+{
+	RtSlot	   *slot;
+	bool		may = true;
+
+	if (!rt_shared)
+		return false;
+	SpinLockAcquire(&rt_shared->mutex);
+	slot = rt_find_slot(dboid, true);
+	if (slot && slot->pid == 0 && slot->failed_starts++ >= RT_MAX_FAILED_STARTS)
+	{
+		slot->requested_at = 0;
+		may = false;
+	}
+	SpinLockRelease(&rt_shared->mutex);
+	return may;
+}
+
+/*
  * cg_notifier_claim
  *		Makes this process the notifier of dboid; returns false if another
  *		live notifier holds the slot (or no slot is free).
@@ -299,6 +329,7 @@ cg_notifier_claim(Oid dboid)
 		slot->pid = MyProcPid;
 		slot->latch = MyLatch;
 		slot->requested_at = 0;
+		slot->failed_starts = 0;
 		claimed = true;
 	}
 	SpinLockRelease(&rt_shared->mutex);

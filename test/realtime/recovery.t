@@ -2,7 +2,9 @@
 # Realtime delivery across failures, against a real cluster: the notifier
 # terminated (the postmaster restarts it; changes committed meanwhile wait in
 # the outbox), a server crash (pg_ctl stop -m immediate) with changes
-# committed but not yet sent, and a server without chatgenius in
+# committed but not yet sent, the notifier killed with SIGKILL (a crash
+# restart of the server), DROP DATABASE with a notifier, and a server
+# without chatgenius in
 # shared_preload_libraries (CREATE EXTENSION warns; the triggers NOTIFY in the
 # writing transaction).
 set -uo pipefail
@@ -112,6 +114,63 @@ is "$(rt_lines b | tail -1 | grep -o '01M0000000000000000000DD00')" 01M000000000
 	"and before the change committed after the restart"
 is "$(rt_count b '01M0000000000000000000BB')" 0 "nothing delivered before the crash is sent again"
 rt_stop_listener b
+
+# ------------------------------------------------- the notifier killed (SIGKILL)
+
+# The postmaster treats a killed worker as a crash of the whole server:
+# every session ends, shared memory is reset, the server recovers and starts
+# the notifier again at once (no listener can have stayed connected).
+pid=$(notifier_pid)
+kill -STOP "$pid"
+post 5 FF
+kill -KILL "$pid"
+gone()
+{
+	! kill -0 "$1" 2>/dev/null
+}
+fx_wait_for 60 "the killed notifier to be gone" gone "$pid"
+fx_wait_for 60 "the server back and the outbox sent" \
+	rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
+ok $? "after the crash restart a new notifier sends what the killed one had not"
+is "$(rt_q "SELECT delivered FROM chatgenius.realtime_status()")" 5 \
+	"it sent those 5 changes once (its counters start at the crash)"
+rt_listen d message_change
+post 1 GG
+fx_wait_for 30 "the next change" rt_count_is d 1
+ok $? "and delivers the next change"
+rt_stop_listener d
+
+# ------------------------------------------------- DROP DATABASE
+
+# dbstart DB: a database with the extension, a user, a channel and one
+# message, so that its notifier runs.
+dbstart()
+{
+	fx_psql -d postgres -c "CREATE DATABASE $1" >/dev/null &&
+		psql -qX -v ON_ERROR_STOP=1 -d "$1" >/dev/null <<SQL
+CREATE EXTENSION chatgenius;
+INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
+VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
+INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
+INSERT INTO chatgenius.messages (channel_id, user_id, content) VALUES ('$CHANNEL', '$USER0', 'hi');
+SQL
+}
+db_notifier_running()
+{
+	[ -n "$(psql -qXAt -d "$1" -c 'SELECT notifier_pid FROM chatgenius.realtime_status()')" ]
+}
+dbstart doomed
+fx_wait_for 20 "the notifier of doomed" db_notifier_running doomed
+ok $? "a second database has its own notifier"
+fx_psql -d postgres -c 'DROP DATABASE doomed' >/dev/null
+ok $? "DROP DATABASE right after a change succeeds (the idle notifier leaves in time)"
+dbstart forced
+fx_wait_for 20 "the notifier of forced" db_notifier_running forced
+fx_psql -d postgres -c 'DROP DATABASE forced WITH (FORCE)' >/dev/null
+ok $? "DROP DATABASE WITH (FORCE) while the notifier runs"
+fx_wait_for 30 "the notifier to stop restarting" \
+	grep -q 'chatgenius notifier for database [0-9]* stops restarting' "$FX_PG_DIR/server.log"
+ok $? "the notifier of the dropped database stops restarting (no endless FATAL loop)"
 
 # ------------------------------------------------- not preloaded
 
