@@ -46,7 +46,6 @@ static struct
 	char		fatal_error[512];
 	int64_t		no_spawn_until_ms;
 	int			next_id;
-	slot	   *reserved;		/* carries the health check now, or NULL */
 	int			checked_id;		/* the session that carried the last check */
 	int64_t		refused_at_ms;	/* the last channel open the server refused */
 	char		refused_error[256];
@@ -97,7 +96,7 @@ pool_limit(void)
 static int
 slot_clients(const slot *s)
 {
-	return s->load - (s == pool.reserved ? 1 : 0);
+	return s->load - s->reserved;
 }
 
 /* Wakes a worker out of poll(2); returns nothing, errors are harmless. */
@@ -127,7 +126,6 @@ pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 	pool.paused = pool.stopping = pool.lost_all = pool.fatal = false;
 	pool.no_spawn_until_ms = 0;
 	pool.next_id = 1;
-	pool.reserved = NULL;
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
 }
@@ -417,8 +415,11 @@ pool_submit(int fd, const char *name, int port)
  * Takes the health check's connection (health_room.c): it never waits in
  * the queue and never counts against SSH_CHANNELS_PER_SESSION; it goes to
  * the least-loaded live session, which may carry one channel above the
- * limit while the check runs.  With no live session it is closed at once
- * (the check then fails: there is no path).
+ * limit until that channel ends (slot.reserved keeps it out of the
+ * clients' share even after the check, until the worker releases it: a
+ * client arriving in between is never refused for the check's sake).
+ * With no live session it is closed at once (the check then fails: there
+ * is no path).
  */
 void
 pool_submit_reserved(int fd, const char *name, int port)
@@ -445,8 +446,9 @@ pool_submit_reserved(int fd, const char *name, int port)
 	{
 		c->next = best->inbox;
 		best->inbox = c;
+		c->reserved = true;
 		best->load++;
-		pool.reserved = best;
+		best->reserved++;
 		session = best->id;
 		pool.checked_id = best->id;
 		slot_wake(best);
@@ -460,20 +462,6 @@ pool_submit_reserved(int fd, const char *name, int port)
 		return;
 	}
 	log_msg(LOG_DEBUG, "health_check_channel", "client=%s session=%d", name, session);
-}
-
-/*
- * The health check is over (its connection closed): its session's load
- * counts for clients again from here.  The worker frees the load itself
- * when it sees the channel end, a moment before or after.
- */
-void
-pool_reserved_done(void)
-{
-	pthread_mutex_lock(&pool.lock);
-	pool.reserved = NULL;
-	dispatch();
-	pthread_mutex_unlock(&pool.lock);
 }
 
 /* Returns the first waiting client's deadline (monotonic ms) or -1. */
@@ -906,10 +894,12 @@ pool_slot_take_inbox(slot *s, bool *keep)
 
 /* Frees one unit of s's load (idle from now when none is left). */
 void
-pool_slot_release(slot *s)
+pool_slot_release(slot *s, bool reserved)
 {
 	pthread_mutex_lock(&pool.lock);
 	s->load--;
+	if (reserved && s->reserved > 0)
+		s->reserved--;
 	if (s->load == 0)
 		s->idle_since_ms = ssh_now_ms();
 	dispatch();
@@ -964,6 +954,7 @@ pool_slot_finished(slot *s, const char *error)
 		client	   *c = s->inbox;
 
 		s->inbox = c->next;
+		c->reserved = false;	/* a check waits like a client from here */
 		if (!c->counted)
 		{
 			c->counted = true;
@@ -972,8 +963,7 @@ pool_slot_finished(slot *s, const char *error)
 		queue_push(c, true);
 	}
 	s->load = 0;
-	if (pool.reserved == s)
-		pool.reserved = NULL;
+	s->reserved = 0;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		if (&pool.slots[i] != s &&
 			(pool.slots[i].state == SLOT_LIVE || pool.slots[i].state == SLOT_CONNECTING))

@@ -38,9 +38,6 @@ extern void pool_submit(int fd, const char *client, int client_port);
  */
 extern void pool_submit_reserved(int fd, const char *client, int client_port);
 
-/* The health check's connection is closed: its room is free again. */
-extern void pool_reserved_done(void);
-
 /*
  * Emit one aggregated pool_full event (refused=N longest_wait_ms=M ...)
  * for the clients refused since the last one, at most once a second unless

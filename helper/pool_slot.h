@@ -25,6 +25,7 @@ typedef struct client
 	int64_t		since_ms;		/* when it started waiting */
 	int64_t		deadline_ms;
 	bool		counted;		/* counted in clients_waiting */
+	bool		reserved;		/* the health check's connection */
 	struct client *next;
 } client;
 
@@ -45,6 +46,7 @@ typedef struct slot
 	pthread_t	thread;
 	int			wake_fd;		/* eventfd: new clients or close request */
 	int			load;			/* channels assigned (opening or open) */
+	int			reserved;		/* of which the health check's: above the limit */
 	client	   *inbox;			/* assigned, not yet taken by the worker */
 	bool		close_requested;
 	bool		expected;		/* the close was asked for */
@@ -86,8 +88,11 @@ extern void pool_slot_failed(slot *s, ssh_result r, const char *err);
  */
 extern client *pool_slot_take_inbox(slot *s, bool *keep);
 
-/* One of s's clients is gone: its load is freed, waiters are served. */
-extern void pool_slot_release(slot *s);
+/*
+ * One of s's clients is gone: its load is freed, waiters are served.
+ * reserved: it was the health check's connection.
+ */
+extern void pool_slot_release(slot *s, bool reserved);
 
 /* The worker stops serving: returns true when the close was asked for. */
 extern bool pool_slot_closing(slot *s);

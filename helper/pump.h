@@ -62,6 +62,7 @@ typedef struct pump
 	int			fd;				/* the client socket (non-blocking) */
 	char		client[64];		/* "address:port" for the logs */
 	int			client_port;
+	bool		reserved;		/* the health check's: above the channel limit */
 	LIBSSH2_CHANNEL *channel;	/* NULL until opened */
 	bool		opening;		/* the open was started (EAGAIN pending) */
 	pump_buf	up;				/* client -> server */

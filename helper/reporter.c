@@ -554,10 +554,7 @@ report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	conn = pg_connect(&via, port, deadline, errbuf, errlen);
 	health_room_done();
 	if (conn == NULL)
-	{
-		pool_reserved_done();
 		return classify_login_failure(t0, errbuf, errlen);
-	}
 	if (passive)
 	{
 		if (round_trip(conn, deadline, errbuf, errlen) != 0)
@@ -581,7 +578,6 @@ report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 		}
 	}
 	PQfinish(conn);
-	pool_reserved_done();
 	return rc;
 }
 

@@ -93,6 +93,8 @@ worker_take_inbox(worker *w)
 
 		list = c->next;
 		p = pump_new(c->fd, c->name, c->port);
+		if (p != NULL)
+			p->reserved = c->reserved;
 		if (p != NULL && w->npumps == w->cap)
 		{
 			int			cap = w->cap ? w->cap * 2 : 8;
@@ -113,7 +115,7 @@ worker_take_inbox(worker *w)
 		{
 			log_msg(LOG_ERROR, "out_of_memory", "client=%s", c->name);
 			close(c->fd);
-			pool_slot_release(w->slot);
+			pool_slot_release(w->slot, c->reserved);
 		}
 		else
 			w->pumps[w->npumps++] = p;
@@ -127,14 +129,16 @@ static void
 worker_drop(worker *w, int i, bool was_open)
 {
 	pump	   *p = w->pumps[i];
+	bool		reserved;
 
 	if (was_open)
 		stats_add_channels(-1);
 	if (w->opener == p)
 		w->opener = NULL;
+	reserved = p->reserved;
 	pump_free(p);
 	w->pumps[i] = w->pumps[--w->npumps];
-	pool_slot_release(w->slot);
+	pool_slot_release(w->slot, reserved);
 }
 
 /* Closes pump p's client with a log line, keeping its SSH open going. */
