@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "events.h"
 #include "janitor.h"
 #include "log.h"
@@ -129,12 +130,12 @@ handle_requests(void)
 static bool
 wait_ms(int64_t ms)
 {
-	int64_t		deadline = ssh_now_ms() + ms;
+	int64_t		deadline = clock_now_ms() + ms;
 
 	for (;;)
 	{
 		struct pollfd pfd = {.fd = wake_fd,.events = POLLIN};
-		int64_t		left = deadline - ssh_now_ms();
+		int64_t		left = deadline - clock_now_ms();
 
 		if (handle_requests())
 			return true;
@@ -195,7 +196,7 @@ attempt(bool check, char *err, size_t errlen)
 	snap.state = STATE_RECONNECTING;
 	if (reporter_check(jcfg, jport, &snap, err, errlen) != CHECK_PATH)
 		return SSH_OK;
-	ssh_channel_failure_append(err, errlen, ssh_now_ms() - jcfg->connect_timeout_ms);
+	ssh_channel_failure_append(err, errlen, clock_now_ms() - jcfg->connect_timeout_ms);
 	pool_pause();
 	pool_close_all();
 	stats_set_state(STATE_RECONNECTING);
@@ -301,7 +302,7 @@ static int
 reconnect(const char *why)
 {
 	char		err[1024];
-	int64_t		down_at = ssh_now_ms();
+	int64_t		down_at = clock_now_ms();
 	int			closed,
 				n = 0,
 				rc;
@@ -324,7 +325,7 @@ reconnect(const char *why)
 	mark_connected();
 	stats_add_reconnect();
 	event_emit(LOG_INFO, "reconnected", "attempt=%d downtime_ms=%" PRId64, n,
-			   ssh_now_ms() - down_at);
+			   clock_now_ms() - down_at);
 	return EXIT_CLEAN;
 }
 
@@ -417,13 +418,13 @@ path_fault_contained(const char *err)
 static void *
 janitor_main(void *arg)
 {
-	int64_t		next_check = ssh_now_ms();
+	int64_t		next_check = clock_now_ms();
 	char		err[1024];
 
 	for (;;)
 	{
 		struct pollfd pfd = {.fd = wake_fd,.events = POLLIN};
-		int64_t		now = ssh_now_ms();
+		int64_t		now = clock_now_ms();
 		int64_t		left = next_check - now;
 		int			rc = EXIT_CLEAN;
 
@@ -443,7 +444,7 @@ janitor_main(void *arg)
 		}
 		if (pool_take_lost_all(err, sizeof(err)))
 			rc = reconnect(err);
-		else if (ssh_now_ms() >= next_check)
+		else if (clock_now_ms() >= next_check)
 		{
 			stats_snapshot snap;
 
@@ -465,7 +466,7 @@ janitor_main(void *arg)
 					rc = reconnect(err);
 				}
 			}
-			next_check = ssh_now_ms() + jcfg->health_interval_ms;
+			next_check = clock_now_ms() + jcfg->health_interval_ms;
 		}
 		if (rc == CONNECT_STOPPED)
 			break;

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
@@ -41,7 +42,7 @@ static atomic_int stopping;	/* set by listener_stop's thread */
  * Touched by the accept thread only.
  */
 #define ACCEPT_PAUSE_MS 1000
-static int64_t accept_paused_until;	/* ssh_now_ms; 0 when accepting */
+static int64_t accept_paused_until;	/* clock_now_ms; 0 when accepting */
 static int	accept_pauses;		/* pauses in the current episode */
 
 /* Returns 0 once host:*port is bound and listening, else -1 with err. */
@@ -147,7 +148,7 @@ accept_all(void)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 			{
-				accept_paused_until = ssh_now_ms() + ACCEPT_PAUSE_MS;
+				accept_paused_until = clock_now_ms() + ACCEPT_PAUSE_MS;
 				if (accept_pauses++ == 0)
 					log_msg(LOG_WARN, "accept_paused", "error=\"%s\" pause_ms=%d "
 							"detail=\"clients wait in the backlog; raise LimitNOFILE\"",
@@ -190,7 +191,7 @@ listener_main(void *arg)
 
 		if (accept_paused_until != 0)
 		{
-			if (ssh_now_ms() >= accept_paused_until)
+			if (clock_now_ms() >= accept_paused_until)
 				accept_paused_until = 0;
 			else
 			{
@@ -202,7 +203,7 @@ listener_main(void *arg)
 		}
 		if (deadline >= 0)
 		{
-			int64_t		left = deadline - ssh_now_ms();
+			int64_t		left = deadline - clock_now_ms();
 
 			timeout = left <= 0 ? 0 : (left > 60000 ? 60000 : (int) left + 1);
 		}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 4096
@@ -422,8 +423,6 @@ log_write(log_level level, const char *key, const char *name,
 		  const char *fields, va_list *ap)
 {
 	char		line[LOG_LINE_MAX];
-	struct timespec ts;
-	struct tm	tm;
 	size_t		n;
 	int			r;
 	ssize_t		w;
@@ -433,14 +432,9 @@ log_write(log_level level, const char *key, const char *name,
 		return;
 	if (level < LOG_DEBUG || level > LOG_ERROR)
 		level = LOG_ERROR;
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		memset(&ts, 0, sizeof(ts));
-	if (gmtime_r(&ts.tv_sec, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s=%s",
-				 ts.tv_nsec / 1000000L, level_words[level], key,
-				 name ? name : "-");
+	n = clock_format_utc(clock_wall_us(), 3, line, sizeof(line));
+	r = snprintf(line + n, sizeof(line) - n, " %s %s=%s",
+				 level_words[level], key, name ? name : "-");
 	if (r > 0)
 		n += (size_t) r < sizeof(line) - n ? (size_t) r : sizeof(line) - n - 1;
 	if (tunnel_label[0] && n < sizeof(line) - 1)

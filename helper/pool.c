@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "pool.h"
@@ -266,7 +267,7 @@ dispatch(void)
 	if (pool.wait_head != NULL)
 		want_session = true;
 	if (!want_session || pool.paused || pool.stopping ||
-		ssh_now_ms() < pool.no_spawn_until_ms)
+		clock_now_ms() < pool.no_spawn_until_ms)
 		return;
 	for (int i = 0; i < MAX_SLOTS; i++)
 	{
@@ -286,7 +287,7 @@ dispatch(void)
 static void
 refuse(client *c, const char *why)
 {
-	int64_t		waited = ssh_now_ms() - c->since_ms;
+	int64_t		waited = clock_now_ms() - c->since_ms;
 
 	stats_add_refused();
 	pthread_mutex_lock(&refusals.lock);
@@ -313,7 +314,7 @@ refuse(client *c, const char *why)
 void
 pool_report_refusals(bool force)
 {
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 	int64_t		count,
 				too_many,
 				timed_out,
@@ -357,7 +358,7 @@ client_new(int fd, const char *name, int port)
 	c->fd = fd;
 	c->port = port;
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->since_ms = ssh_now_ms();
+	c->since_ms = clock_now_ms();
 	return c;
 }
 
@@ -482,7 +483,7 @@ pool_next_deadline(void)
 void
 pool_expire_waiting(void)
 {
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 	client	   *expired = NULL;
 	client	  **pp;
 
@@ -625,7 +626,7 @@ pool_close_all(void)
 void
 pool_tick(void)
 {
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 	slot	   *first = NULL;
 
 	pthread_mutex_lock(&pool.lock);
@@ -836,7 +837,7 @@ pool_slot_live(slot *s)
 {
 	pthread_mutex_lock(&pool.lock);
 	s->state = SLOT_LIVE;
-	s->idle_since_ms = ssh_now_ms();
+	s->idle_since_ms = clock_now_ms();
 	stats_add_sessions(1);
 	pthread_cond_broadcast(&pool.changed);
 	dispatch();
@@ -859,7 +860,7 @@ pool_slot_failed(slot *s, ssh_result r, const char *err)
 		pool.fatal = true;
 		snprintf(pool.fatal_error, sizeof(pool.fatal_error), "%s", err);
 	}
-	pool.no_spawn_until_ms = ssh_now_ms() + pool.cfg->retry_delay_ms;
+	pool.no_spawn_until_ms = clock_now_ms() + pool.cfg->retry_delay_ms;
 	s->state = SLOT_DEAD;
 	pthread_cond_broadcast(&pool.changed);
 	pthread_mutex_unlock(&pool.lock);
@@ -901,7 +902,7 @@ pool_slot_release(slot *s, bool reserved)
 	if (reserved && s->reserved > 0)
 		s->reserved--;
 	if (s->load == 0)
-		s->idle_since_ms = ssh_now_ms();
+		s->idle_since_ms = clock_now_ms();
 	dispatch();
 	pthread_mutex_unlock(&pool.lock);
 }
@@ -989,7 +990,7 @@ void
 pool_note_channel_refused(slot *s, const char *error)
 {
 	pthread_mutex_lock(&pool.lock);
-	pool.refused_at_ms = ssh_now_ms();
+	pool.refused_at_ms = clock_now_ms();
 	snprintf(pool.refused_error, sizeof(pool.refused_error), "%s", error);
 	pthread_mutex_unlock(&pool.lock);
 }

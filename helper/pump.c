@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "pump.h"
 #include "ssh_session.h"
 #include "stats.h"
@@ -83,7 +84,7 @@ pump_new(int fd, const char *client, int client_port)
 	p->fd = fd;
 	p->client_port = client_port;
 	snprintf(p->client, sizeof(p->client), "%s", client);
-	p->started_ms = ssh_now_ms();
+	p->started_ms = clock_now_ms();
 	p->can_read = p->can_write = true;
 	p->dirty = true;
 	return p;
@@ -244,7 +245,7 @@ pump_upstream(pump *p, LIBSSH2_SESSION *session, const sshio *io, bool dirty)
 			if (libssh2_channel_window_write_ex(p->channel, NULL) == 0)
 				p->stall_since = 0;
 			else if (p->stall_since == 0)
-				p->stall_since = ssh_now_ms();
+				p->stall_since = clock_now_ms();
 			break;
 		}
 		else

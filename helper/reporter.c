@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "health_room.h"
 #include "log.h"
 #include "pgconn.h"
@@ -150,17 +151,7 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	if (snap->started_at_ms > 0)
-	{
-		time_t		sec = (time_t) (snap->started_at_ms / 1000);
-		struct tm	tm;
-		size_t		n;
-
-		if (gmtime_r(&sec, &tm) == NULL)
-			memset(&tm, 0, sizeof(tm));
-		n = strftime(started, sizeof(started), "%Y-%m-%d %H:%M:%S", &tm);
-		snprintf(started + n, sizeof(started) - n, ".%03u+00",
-				 (unsigned) (snap->started_at_ms % 1000));
-	}
+		clock_format_utc(snap->started_at_ms * 1000, 3, started, sizeof(started));
 	snprintf(num[0], 24, "%d", cfg->health_interval_ms);
 	snprintf(num[1], 24, "%d", snap->retries);
 	snprintf(num[2], 24, "%lld", (long long) snap->reconnects);

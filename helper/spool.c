@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "service_user.h"
 #include "spool.h"
@@ -83,31 +84,6 @@ static const char *const known_events[] = {
 	"health_check_failed", "pool_full", "maxRetriesExceeded", "stopped",
 	"events_dropped", NULL
 };
-
-/* Microseconds since the epoch, from the real-time clock. */
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Format a time as "YYYY-MM-DD HH:MM:SS.uuuuuu+00" into buf. */
-static void
-format_time(int64_t us, char *buf, size_t len)
-{
-	time_t		sec = (time_t) (us / 1000000);
-	struct tm	tm;
-	size_t		n;
-
-	if (gmtime_r(&sec, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06u+00", (unsigned) (us % 1000000));
-}
 
 /* Whether name is one of the contract's event names. */
 static bool
@@ -525,6 +501,18 @@ file_flush(bool sync)
 		rewrite_file();
 }
 
+/* Whether t has pat's shape: 'd' a digit, any other character itself. */
+static bool
+time_matches(const char *t, const char *pat)
+{
+	if (strlen(t) != strlen(pat))
+		return false;
+	for (int i = 0; pat[i]; i++)
+		if (pat[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != pat[i])
+			return false;
+	return true;
+}
+
 /*
  * Parse one spool line (without its newline) into e (detail malloc'd).
  * Returns 0, or -1 when the line is not a valid record.
@@ -534,7 +522,10 @@ parse_line(char *line, spool_event *e)
 {
 	char	   *field[5];
 	char	   *p = line;
-	const char *pat = "dddd-dd-dd dd:dd:dd.dddddd+00";
+	/* clock_format_utc's form; the second is what earlier helpers wrote */
+	static const char *const pats[] = {
+		"dddd-dd-ddTdd:dd:dd.ddddddZ", "dddd-dd-dd dd:dd:dd.dddddd+00"
+	};
 	char	   *d;
 	char	   *w;
 	int			i;
@@ -558,11 +549,8 @@ parse_line(char *line, spool_event *e)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
 			  (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '_' || *p == '.'))
 			return -1;
-	if (strlen(field[2]) != strlen(pat))
+	if (!time_matches(field[2], pats[0]) && !time_matches(field[2], pats[1]))
 		return -1;
-	for (i = 0; pat[i]; i++)
-		if (pat[i] == 'd' ? (field[2][i] < '0' || field[2][i] > '9') : field[2][i] != pat[i])
-			return -1;
 	if (!known_event(field[3]))
 		return -1;
 
@@ -801,7 +789,7 @@ note_dropped(void)
 	memset(&e, 0, sizeof(e));
 	snprintf(detail, sizeof(detail), "count=%" PRId64, dropped);
 	snprintf(e.key, sizeof(e.key), "%" PRId64 "-%d-%" PRIu64, start_us, (int) getpid(), ++seq);
-	format_time(now_us(), e.occurred_at, sizeof(e.occurred_at));
+	clock_format_utc(clock_wall_us(), 6, e.occurred_at, sizeof(e.occurred_at));
 	snprintf(e.event, sizeof(e.event), "events_dropped");
 	e.detail = detail;
 	log_event(LOG_WARN, "events_dropped", "count=%" PRId64, dropped);
@@ -827,7 +815,7 @@ spool_open(const char *dir, const char *tunnel_name, int max)
 	pthread_mutex_lock(&spool_lock);
 	is_open = true;
 	max_events = max > 0 ? max : 1;
-	start_us = now_us();
+	start_us = clock_wall_us();
 	seq = 0;
 	spool_file_name(tunnel_name, name, sizeof(name));
 
@@ -932,7 +920,7 @@ spool_add(const char *event, const char *detail)
 	memset(&e, 0, sizeof(e));
 	snprintf(e.event, sizeof(e.event), "%s", event);
 	e.detail = (char *) (detail ? detail : "");
-	format_time(now_us(), e.occurred_at, sizeof(e.occurred_at));
+	clock_format_utc(clock_wall_us(), 6, e.occurred_at, sizeof(e.occurred_at));
 
 	pthread_mutex_lock(&spool_lock);
 	if (!is_open)

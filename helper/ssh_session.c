@@ -60,13 +60,6 @@ static const key_kind key_kinds[] = {
 
 #define N_KEY_KINDS ((int) (sizeof(key_kinds) / sizeof(key_kinds[0])))
 
-/* Returns the helper's one monotonic clock (clock.h), in milliseconds. */
-int64_t
-ssh_now_ms(void)
-{
-	return clock_now_ms();
-}
-
 /*
  * libssh2's socket reader, wrapped to note when the server last sent
  * anything: libssh2 1.10 does not count unanswered keepalives, so liveness
@@ -82,7 +75,7 @@ LIBSSH2_RECV_FUNC(conn_recv)
 	if (n < 0)
 		return -errno;
 	if (n > 0)
-		atomic_store(&conn->last_recv_ms, ssh_now_ms());
+		atomic_store(&conn->last_recv_ms, clock_now_ms());
 	return n;
 }
 
@@ -111,7 +104,7 @@ ssh_conn_wait(ssh_conn *conn, int64_t deadline_ms)
 {
 	struct pollfd pfd;
 	int			dir = libssh2_session_block_directions(conn->session);
-	int64_t		left = deadline_ms - ssh_now_ms();
+	int64_t		left = deadline_ms - clock_now_ms();
 	int			rc;
 
 	if (left <= 0)
@@ -243,7 +236,7 @@ resolve(const char *host, int port, int64_t deadline, struct addrinfo **out,
 	{
 		struct timespec ts;
 
-		if (ssh_now_ms() >= deadline)
+		if (clock_now_ms() >= deadline)
 			break;
 		ts.tv_sec = deadline / 1000;
 		ts.tv_nsec = (long) (deadline % 1000) * 1000000L;
@@ -302,13 +295,13 @@ tcp_connect(const char *host, int port, struct addrinfo *res, int64_t deadline,
 		if (errno == EINPROGRESS)
 		{
 			struct pollfd pfd = {.fd = fd,.events = POLLOUT};
-			int64_t		left = deadline - ssh_now_ms();
+			int64_t		left = deadline - clock_now_ms();
 			int			soerr = 0;
 			socklen_t	slen = sizeof(soerr);
 
 			do
 				rc = left > 0 ? poll(&pfd, 1, (int) left) : 0;
-			while (rc < 0 && errno == EINTR && (left = deadline - ssh_now_ms()) > 0);
+			while (rc < 0 && errno == EINTR && (left = deadline - clock_now_ms()) > 0);
 			if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == 0)
 			{
 				if (soerr == 0)
@@ -669,7 +662,7 @@ static ssh_result
 open_resolved(const tunnel_config *cfg, struct addrinfo *addrs, const char *key,
 			  size_t keylen, ssh_conn **out, char *err, size_t errlen)
 {
-	int64_t		deadline = ssh_now_ms() + cfg->connect_timeout_ms;
+	int64_t		deadline = clock_now_ms() + cfg->connect_timeout_ms;
 	ssh_conn   *conn;
 	known_hosts kh;
 	ssh_result	result = SSH_FAIL_RETRY;
@@ -684,7 +677,7 @@ open_resolved(const tunnel_config *cfg, struct addrinfo *addrs, const char *key,
 		return SSH_FAIL_RETRY;
 	}
 	conn->sock = -1;
-	atomic_store(&conn->last_recv_ms, ssh_now_ms());
+	atomic_store(&conn->last_recv_ms, clock_now_ms());
 	if (session_create(conn, err, errlen) != 0)
 	{
 		free(conn);
@@ -773,7 +766,7 @@ ssh_conn_open_locked(const tunnel_config *cfg, pthread_mutex_t *handshake_lock,
 	key = load_private_key(cfg->ssh_key_path, &keylen, err, errlen);
 	if (key == NULL)
 		return SSH_FAIL_AUTH;
-	if (resolve(cfg->ssh_host, cfg->ssh_port, ssh_now_ms() + cfg->connect_timeout_ms,
+	if (resolve(cfg->ssh_host, cfg->ssh_port, clock_now_ms() + cfg->connect_timeout_ms,
 				&addrs, err, errlen) != 0)
 	{
 		free_private_key(key, keylen);
@@ -804,7 +797,7 @@ ssh_conn_open(const tunnel_config *cfg, ssh_conn **out, char *err, size_t errlen
 void
 ssh_conn_close(ssh_conn *conn, const char *reason, int timeout_ms)
 {
-	int64_t		deadline = ssh_now_ms() + timeout_ms;
+	int64_t		deadline = clock_now_ms() + timeout_ms;
 	int			rc;
 
 	if (conn == NULL)
@@ -827,7 +820,7 @@ ssh_conn_close(ssh_conn *conn, const char *reason, int timeout_ms)
 	free(conn);
 }
 
-/* The latest refused channel open: its text and when (ssh_now_ms). */
+/* The latest refused channel open: its text and when (clock_now_ms). */
 static pthread_mutex_t channel_failure_lock = PTHREAD_MUTEX_INITIALIZER;
 static char channel_failure[512];
 static int64_t channel_failure_ms;
@@ -866,7 +859,7 @@ ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, int port,
 	{
 		pthread_mutex_lock(&channel_failure_lock);
 		snprintf(channel_failure, sizeof(channel_failure), "%s", err);
-		channel_failure_ms = ssh_now_ms();
+		channel_failure_ms = clock_now_ms();
 		pthread_mutex_unlock(&channel_failure_lock);
 	}
 	return code;

@@ -32,9 +32,6 @@ typedef struct ssh_conn
 	_Atomic int64_t last_recv_ms;	/* monotonic ms of the last byte read */
 } ssh_conn;
 
-/* Monotonic clock in milliseconds. */
-extern int64_t ssh_now_ms(void);
-
 /*
  * Open an authenticated session to cfg->ssh_host:ssh_port within
  * cfg->connect_timeout_ms.  Returns SSH_OK with *out set, else the failure
@@ -63,7 +60,7 @@ extern int	ssh_channel_open_error(LIBSSH2_SESSION *session, const char *host, in
 								   char *err, size_t errlen);
 
 /*
- * When a channel open was refused at or after since_ms (ssh_now_ms time),
+ * When a channel open was refused at or after since_ms (clock_now_ms time),
  * rewrites buf as "<refusal>; then: <buf>", so that a failure seen
  * through the tunnel (libpq's "server closed the connection") names its
  * cause.  Returns nothing.

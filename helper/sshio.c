@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "sshio.h"
 
 #define SSHIO_IN_SIZE	(256 * 1024)	/* one recv's worth; also the
@@ -128,7 +129,7 @@ sshio_attach(ssh_conn *conn)
 void
 sshio_detach(sshio *io, int timeout_ms)
 {
-	int64_t		deadline = ssh_now_ms() + timeout_ms;
+	int64_t		deadline = clock_now_ms() + timeout_ms;
 
 	if (io == NULL)
 		return;
@@ -136,7 +137,7 @@ sshio_detach(sshio *io, int timeout_ms)
 		   sshio_out_pending(io) > 0)
 	{
 		struct pollfd pfd = {.fd = io->conn->sock,.events = POLLOUT};
-		int64_t		left = deadline - ssh_now_ms();
+		int64_t		left = deadline - clock_now_ms();
 
 		if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
 			break;
@@ -179,7 +180,7 @@ sshio_fill(sshio *io)
 	{
 		io->in_end += (size_t) n;
 		io->gen++;				/* new input: every waiting channel may look */
-		atomic_store(&io->conn->last_recv_ms, ssh_now_ms());
+		atomic_store(&io->conn->last_recv_ms, clock_now_ms());
 		return (int) n;
 	}
 	if (n == 0)

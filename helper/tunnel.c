@@ -12,6 +12,7 @@
 
 #include <libssh2.h>
 
+#include "clock.h"
 #include "events.h"
 #include "health_room.h"
 #include "janitor.h"
@@ -47,7 +48,7 @@ tunnel_start(tunnel_config *cfg, int *port)
 	int			rc;
 
 	tcfg = cfg;
-	started_ms = ssh_now_ms();
+	started_ms = clock_now_ms();
 	stopped_once = false;
 	stats_init(cfg->pool_size);
 	if (janitor_init(cfg) != 0)
@@ -125,7 +126,7 @@ tunnel_stop(void)
 		if (snap.state != STATE_FAILED)
 			stats_set_state(STATE_STOPPED);
 		event_emit(LOG_INFO, "stopped", "uptime_ms=%" PRId64 " reconnects=%" PRId64,
-				   ssh_now_ms() - started_ms, snap.reconnects);
+				   clock_now_ms() - started_ms, snap.reconnects);
 		if (pool_live_sessions() > 0)
 		{
 			stats_snapshot_take(&snap);

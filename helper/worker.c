@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "pool_slot.h"
@@ -71,7 +72,7 @@ last_heard(worker *w)
 	int64_t		r = atomic_load(&w->conn->last_recv_ms);
 
 	if (!sshio_in_room(w->io))
-		w->heard_ms = ssh_now_ms();
+		w->heard_ms = clock_now_ms();
 	return r > w->heard_ms ? r : w->heard_ms;
 }
 
@@ -169,7 +170,7 @@ worker_open(worker *w, int i)
 {
 	const tunnel_config *cfg = pool_config();
 	pump	   *p = w->pumps[i];
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 	pump_status st;
 
 	if (w->opener == NULL)
@@ -247,7 +248,7 @@ worker_pump(worker *w, int i)
 	LIBSSH2_SESSION *session = w->conn->session;
 	pump	   *p = w->pumps[i];
 	pump_status st;
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 
 	if (p->closing)
 	{
@@ -366,7 +367,7 @@ static bool
 worker_liveness(worker *w, int *wait_ms)
 {
 	const tunnel_config *cfg = pool_config();
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 	int64_t		interval = cfg->keepalive_interval_ms > 0 ? cfg->keepalive_interval_ms : 15000;
 	int64_t		limit = interval * (cfg->keepalive_count_max > 0 ? cfg->keepalive_count_max : 3);
 	int64_t		heard = last_heard(w);
@@ -447,7 +448,7 @@ worker_recycle(worker *w)
 	w->conn = fresh;
 	w->io = sshio_attach(fresh);
 	w->probes = 0;
-	w->last_keepalive_ms = w->heard_ms = ssh_now_ms();
+	w->last_keepalive_ms = w->heard_ms = clock_now_ms();
 	w->probe_ms = 0;
 	if (w->io == NULL)
 	{
@@ -476,7 +477,7 @@ static bool
 worker_busy(worker *w, int *wait_ms)
 {
 	const tunnel_config *cfg = pool_config();
-	int64_t		now = ssh_now_ms();
+	int64_t		now = clock_now_ms();
 	bool		busy = false;
 
 	for (int i = 0; i < w->npumps; i++)
@@ -647,8 +648,8 @@ worker_main(void *arg)
 	}
 	pool_slot_live(s);
 
-	w.last_keepalive_ms = ssh_now_ms();
-	w.heard_ms = ssh_now_ms();
+	w.last_keepalive_ms = clock_now_ms();
+	w.heard_ms = clock_now_ms();
 	w.recycle_after = KEEPALIVE_RECYCLE_DEFAULT;
 	if (getenv("CHATGENIUS_KEEPALIVE_RECYCLE") != NULL)
 		w.recycle_after = atoi(getenv("CHATGENIUS_KEEPALIVE_RECYCLE"));
