@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "health_room.h"
 #include "log.h"
 #include "pool.h"
@@ -33,6 +34,17 @@ static bool room_running;
 static atomic_int stopping;
 static atomic_int expected;		/* connections the reporter announced */
 static int	room_port;
+
+/*
+ * Out of descriptors (EMFILE and the like), accept(2) fails and leaves the
+ * check in the backlog: the socket stays readable, and polling it again
+ * would spin and log on every pass.  Accepting pauses for this long, with
+ * one log line per episode, as the public listener does.  Touched by the
+ * room's thread only.
+ */
+#define ROOM_PAUSE_MS 1000
+static int64_t room_paused_until;	/* clock_now_ms; 0 when accepting */
+static int	room_pauses;		/* pauses in the current episode */
 
 /* Returns the port once 127.0.0.1:0 is bound and listening, else -1. */
 static int
@@ -116,9 +128,22 @@ room_accept(void)
 		{
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			{
+				room_paused_until = clock_now_ms() + ROOM_PAUSE_MS;
+				if (room_pauses++ == 0)
+					log_msg(LOG_WARN, "health_room_accept_paused", "error=\"%s\" pause_ms=%d",
+							strerror(errno), ROOM_PAUSE_MS);
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_msg(LOG_WARN, "health_room_accept_failed", "error=\"%s\"", strerror(errno));
 			return;
+		}
+		if (room_pauses > 0)
+		{
+			log_msg(LOG_INFO, "health_room_accept_resumed", "pauses=%d", room_pauses);
+			room_pauses = 0;
 		}
 		snprintf(name, sizeof(name), "health-check:%d", ntohs(peer.sin_port));
 		/* One ticket per announced check, for our own socket only. */
@@ -144,7 +169,22 @@ room_main(void *arg)
 			{.fd = room_fd,.events = POLLIN},
 			{.fd = wake_fd,.events = POLLIN},
 		};
-		int			rc = poll(pfds, 2, -1);
+		int			timeout = -1;
+		int			rc;
+
+		if (room_paused_until != 0)
+		{
+			int64_t		left = room_paused_until - clock_now_ms();
+
+			if (left <= 0)
+				room_paused_until = 0;
+			else
+			{
+				pfds[0].fd = -1;	/* left out of this poll */
+				timeout = (int) left + 1;
+			}
+		}
+		rc = poll(pfds, 2, timeout);
 
 		if (rc < 0 && errno != EINTR)
 		{

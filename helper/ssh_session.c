@@ -328,10 +328,12 @@ tcp_connect(const char *host, int port, struct addrinfo *res, int64_t deadline,
  * between), a regular file owned by the user the helper runs as (or root),
  * not accessible by group or others, read into memory for
  * libssh2_userauth_publickey_frommemory.  Returns the malloc'd key text
- * (length in *len), or NULL with OpenSSH's words in err.
+ * (length in *len), or NULL with OpenSSH's words in err; *transient says
+ * whether the failure was this process running short (out of descriptors
+ * or memory), which a later attempt may not meet, rather than the key.
  */
 static char *
-load_private_key(const char *path, size_t *len, char *err, size_t errlen)
+load_private_key(const char *path, size_t *len, bool *transient, char *err, size_t errlen)
 {
 	int			fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
@@ -339,8 +341,10 @@ load_private_key(const char *path, size_t *len, char *err, size_t errlen)
 	size_t		n = 0;
 	char		who[128];
 
+	*transient = false;
 	if (fd < 0)
 	{
+		*transient = (errno == EMFILE || errno == ENFILE || errno == ENOMEM);
 		snprintf(err, errlen, "Load key \"%s\": %s", path, strerror(errno));
 		return NULL;
 	}
@@ -379,6 +383,7 @@ load_private_key(const char *path, size_t *len, char *err, size_t errlen)
 	buf = malloc((size_t) st.st_size + 1);
 	if (buf == NULL)
 	{
+		*transient = true;
 		snprintf(err, errlen, "Load key \"%s\": out of memory", path);
 		goto fail;
 	}
@@ -760,12 +765,13 @@ ssh_conn_open_locked(const tunnel_config *cfg, pthread_mutex_t *handshake_lock,
 	struct addrinfo *addrs = NULL;
 	size_t		keylen = 0;
 	char	   *key;
+	bool		transient;
 	ssh_result	result;
 
 	*out = NULL;
-	key = load_private_key(cfg->ssh_key_path, &keylen, err, errlen);
+	key = load_private_key(cfg->ssh_key_path, &keylen, &transient, err, errlen);
 	if (key == NULL)
-		return SSH_FAIL_AUTH;
+		return transient ? SSH_FAIL_RETRY : SSH_FAIL_AUTH;
 	if (resolve(cfg->ssh_host, cfg->ssh_port, clock_now_ms() + cfg->connect_timeout_ms,
 				&addrs, err, errlen) != 0)
 	{

@@ -43,19 +43,22 @@ fx_bg "$FX_DIR/clients.log" perl -MIO::Socket::INET -e '
 	for (1 .. 20) { push @s, IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "connect: $!" }
 	sleep 8;' "$FX_TUNNEL_PORT"
 clients=$FX_BG_PID
-fx_wait_for 10 "the first accept failure" tl_has 'accept_paused|accept_failed'
+fx_wait_for 10 "the first accept failure" tl_has 'msg=accept_paused|msg=accept_failed'
 ok $? "accept(2) failed with EMFILE"
 t0=$(cpu_ticks "$TL_PID")
-l0=$(tl_count 'accept_paused|accept_failed')
+l0=$(tl_count 'msg=accept_paused|msg=accept_failed')
 sleep 3 # measuring a rate over a fixed window: nothing to poll for
 t1=$(cpu_ticks "$TL_PID")
-l1=$(tl_count 'accept_paused|accept_failed')
+l1=$(tl_count 'msg=accept_paused|msg=accept_failed')
 ticks=$((t1 - t0))
 lines=$((l1 - l0))
 diag "over 3 s at EMFILE: $ticks CPU ticks, $lines more accept log lines"
 cmp_ok "$ticks" -le 30 "the helper does not spin (CPU ticks in 3 s: $ticks of 300)"
-cmp_ok "$lines" -le 1 "no log line per pass ($lines more lines in 3 s)"
-is "$(tl_count 'accept_paused')" 1 "one accept_paused line for the episode"
+# One line per episode; an episode can end early when the pool's own
+# attempts free a descriptor for a moment, but each pause lasts 1 s.
+cmp_ok "$lines" -le 4 "no log line per pass: at most one a second ($lines more lines in 3 s)"
+like "$(grep -m1 'msg=accept_paused' "$TL_LOG")" 'error="Too many open files" pause_ms=1000' \
+	"the accept_paused line says why and for how long"
 kill -0 "$TL_PID" 2>/dev/null
 ok $? "the helper is still running"
 
