@@ -128,12 +128,17 @@ else
 		run_stage pgtap bash test/pgtap/run.sh
 	fi
 
-	mapfile -t tap_files < <(find test -name '*.t' -not -path 'test/lib/*' | sort)
+	# The sanitizer runs replay timing-bound scenarios on a build several
+	# times slower: they run alone, after the others.
+	sanitized=(test/helper/asan.t test/helper/tsan.t)
+	mapfile -t tap_files < <(find test -name '*.t' -not -path 'test/lib/*' \
+		-not -name asan.t -not -name tsan.t | sort)
 	if ((${#tap_files[@]})); then
 		# Two at a time: every test has its own servers, ports and folders,
 		# and most of their time is spent waiting on timeouts, not the CPU.
 		run_stage integration prove -j2 "${tap_files[@]}"
 	fi
+	run_stage sanitizers prove "${sanitized[@]}"
 fi
 
 echo

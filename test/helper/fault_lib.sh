@@ -1,9 +1,10 @@
 # shellcheck shell=bash
-# The reliability tally line of a fault scenario: "# reliability:
-# fault=NAME survived" (or "refused-input=NAME" for a bad input refused
-# cleanly), printed only when every assertion of the scenario passed;
-# otherwise "# reliability: fault=NAME not-survived".  Sourced after
-# test/lib/tap.sh.
+# The reliability tally line of a fault scenario, in the runner's format
+# (README, Tests): "# reliability: fault=NAME survived" (or "input=NAME
+# refused" for a bad input refused cleanly) when every assertion of the
+# scenario passed, else "fault=NAME failed" (or "input=NAME accepted"),
+# which fails the run.  Written with diag (stderr), so that prove shows it
+# and the runner tallies it.  Sourced after test/lib/tap.sh.
 #
 #   fault_begin; ...assertions...; fault_end fault short-name
 
@@ -17,13 +18,11 @@ fault_begin()
 # fault_end KIND NAME: KIND is "fault" or "refused-input".
 fault_end()
 {
-	if [ "$TAP_FAILED" -eq "$FAULT_FAILED_BEFORE" ]; then
-		if [ "$1" = fault ]; then
-			echo "# reliability: fault=$2 survived"
-		else
-			echo "# reliability: refused-input=$2"
-		fi
+	local passed=1
+	[ "$TAP_FAILED" -eq "$FAULT_FAILED_BEFORE" ] || passed=0
+	if [ "$1" = fault ]; then
+		diag "reliability: fault=$2 $([ $passed -eq 1 ] && echo survived || echo failed)"
 	else
-		echo "# reliability: $1=$2 not-survived"
+		diag "reliability: input=$2 $([ $passed -eq 1 ] && echo refused || echo accepted)"
 	fi
 }
