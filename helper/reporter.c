@@ -510,6 +510,13 @@ classify_login_failure(int64_t since_ms, char *errbuf, size_t errlen)
 	if (strstr(errbuf, "FATAL:") != NULL || strstr(errbuf, "ERROR:") != NULL ||
 		strstr(errbuf, "PANIC:") != NULL)
 		return CHECK_DATABASE;
+	/*
+	 * libpq's own words once the server asked for a password that no source
+	 * supplied: the server answered, so the path works; the configuration
+	 * is at fault, and reconnecting would only cut the clients.
+	 */
+	if (strstr(errbuf, "fe_sendauth:") != NULL)
+		return CHECK_DATABASE;
 	if (pool_channel_refused_since(since_ms, why, sizeof(why)) &&
 		strstr(why, "connect failed") != NULL)
 	{

@@ -54,6 +54,26 @@ is "$TL_RC" 0 "badpw: exit 0 on SIGTERM"
 tl_sanitizer_clean badpw
 tl_fault wrong_postgres_password
 
+# ---------------------------------------------------------------- no password at all
+# libpq's own "fe_sendauth: no password supplied" comes after the server
+# asked for one: the path works, the configuration does not.
+tl_section
+tl_start nopw POSTGRES_PASSWORD= SSH_HEALTH_CHECK_INTERVAL=500 SSH_MAX_RETRIES=1 SSH_RETRY_DELAY=100
+tl_up
+ok $? "nopw: the SSH side connects"
+fx_wait_for 5 "health_check_failed at the first check" tl_has 'event=health_check_failed .*cause=database'
+ok $? "nopw: a password that no source supplies is a database fault"
+like "$(grep -m1 'event=health_check_failed ' "$TL_LOG")" 'no password supplied' "nopw: it says why (libpq's words)"
+out=$(tl_psql -Atc "SELECT 'kept', pg_sleep(2)" 2>&1)
+is "$?:$out" "0:kept|" "nopw: an app query through the tunnel (2 s, 4 failed checks) is not cut"
+fx_exited "$TL_PID"
+cmp_ok $? -ne 0 "nopw: the helper keeps running (no exit 4, SSH_MAX_RETRIES=1)"
+is "$(tl_count 'event=(disconnected|reconnecting|maxRetriesExceeded) ')" 0 \
+	"nopw: no disconnected, reconnecting or maxRetriesExceeded"
+tl_stop
+is "$TL_RC" 0 "nopw: exit 0 on SIGTERM"
+tl_fault no_postgres_password
+
 # ---------------------------------------------------------------- missing grants
 tl_section
 fx_psql -d "$FX_APP_DB" -c "CREATE ROLE nogrant LOGIN PASSWORD 'nogrant-secret'"
