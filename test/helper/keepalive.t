@@ -85,7 +85,10 @@ is "$probes" 4 "no session carries more than 4 kept replies"
 like "$(tl_psql -Atc 'SELECT 7')" '^7$' "a client after the recycles is served"
 last=$(ticks_per_10k)
 diag "helper CPU per 10000 transactions: ${first} ticks at the start, ${last} after $(tl_count 'msg=session_recycled') recycles"
-cmp_ok "$last" -le $((first * 3 / 2 + 2)) "CPU per transaction stays flat across many probes"
+# Flat, not equal: the other tests of a parallel run share the two cores,
+# so a single sample can be off by half; a reply list walked on every read
+# grows without bound instead (the kept replies are counted above).
+cmp_ok "$last" -le $((first * 2 + 8)) "CPU per transaction stays flat across many probes"
 is "$(tl_count 'event=disconnected|reconnecting')" 0 "recycling is not a disconnection"
 tl_stop
 is "$TL_RC" 0 "probes: clean exit"
