@@ -1,28 +1,44 @@
 # shellcheck shell=bash
-# The reliability tally line of a fault scenario, in the runner's format
-# (README, Tests): "# reliability: fault=NAME survived" (or "input=NAME
-# refused" for a bad input refused cleanly) when every assertion of the
-# scenario passed, else "fault=NAME failed" (or "input=NAME accepted"),
-# which fails the run.  Written with diag (stderr), so that prove shows it
-# and the runner tallies it.  Sourced after test/lib/tap.sh.
+# Reliability tally lines, in the runner's format (README, Tests), written
+# with diag (stderr) so that prove shows them and the runner tallies them.
+# Sourced after test/lib/tap.sh (test/helper/tunnel_lib.sh sources it too).
 #
-#   fault_begin; ...assertions...; fault_end fault short-name
-
-FAULT_FAILED_BEFORE=0
-
-fault_begin()
+#   tl_section; ...assertions...; tl_fault NAME    "fault=NAME survived"
+#   tl_section; ...assertions...; tl_input NAME    "input=NAME refused"
+#
+# A scenario any of whose checks since tl_section failed prints "failed"
+# (or "accepted") instead, which fails the run.
+tl_section()
 {
-	FAULT_FAILED_BEFORE=$TAP_FAILED
+	TL_SECTION_FAILED=$TAP_FAILED
 }
 
-# fault_end KIND NAME: KIND is "fault" or "refused-input".
+tl_fault()
+{
+	local v=survived
+	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=failed
+	diag "reliability: fault=$1 $v"
+}
+
+tl_input()
+{
+	local v=refused
+	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=accepted
+	diag "reliability: input=$1 $v"
+}
+
+# The same, as the fault scenarios of test/helper/*_faults.t and friends
+# write it: fault_begin; ...; fault_end fault|refused-input NAME.
+fault_begin()
+{
+	tl_section
+}
+
 fault_end()
 {
-	local passed=1
-	[ "$TAP_FAILED" -eq "$FAULT_FAILED_BEFORE" ] || passed=0
 	if [ "$1" = fault ]; then
-		diag "reliability: fault=$2 $([ $passed -eq 1 ] && echo survived || echo failed)"
+		tl_fault "$2"
 	else
-		diag "reliability: input=$2 $([ $passed -eq 1 ] && echo refused || echo accepted)"
+		tl_input "$2"
 	fi
 }

@@ -132,26 +132,5 @@ tl_clients_wait()
 	done
 }
 
-# Lines for the closing reliability summary of test/run-tests.sh (see the
-# README's Tests section).  tl_section marks the start of a scenario;
-# tl_fault NAME prints "fault=NAME survived", or "failed" when a check since
-# tl_section failed; tl_input NAME prints "input=NAME refused" (or
-# "accepted") the same way.
-tl_section()
-{
-	TL_SECTION_FAILED=$TAP_FAILED
-}
-
-tl_fault()
-{
-	local v=survived
-	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=failed
-	diag "reliability: fault=$1 $v"
-}
-
-tl_input()
-{
-	local v=refused
-	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=accepted
-	diag "reliability: input=$1 $v"
-}
+# The reliability tally lines (tl_section, tl_fault, tl_input).
+. "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
