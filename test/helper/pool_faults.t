@@ -49,7 +49,7 @@ fx_bg "$FX_SSH_DIR/sshd.log" "$FX_SSHD" -D -e -f "$FX_SSH_DIR/sshd_maxstartups"
 FX_SSHD_PID=$FX_BG_PID
 fx_wait_for 20 "sshd (MaxStartups 2)" fx_port_open "$FX_SSH_PORT"
 tl_start maxstartups SSH_POOL_SIZE=6 SSH_CHANNELS_PER_SESSION=1 TUNNEL_CLIENT_WAIT=30000 \
-	SSH_HEALTH_CHECK_INTERVAL=600000 SSH_RETRY_DELAY=200
+	SSH_HEALTH_CHECK_INTERVAL=1000 SSH_RETRY_DELAY=200
 tl_up
 ok $? "MaxStartups: tunnel up"
 # Two connections that never speak hold sshd's two startup slots.
@@ -81,7 +81,7 @@ fx_sshd_start
 
 # ---------------------------------------------------------------- slow reader
 fault_begin
-tl_start slowreader SSH_HEALTH_CHECK_INTERVAL=600000
+tl_start slowreader SSH_HEALTH_CHECK_INTERVAL=1000
 tl_up
 ok $? "slow reader: tunnel up"
 rss0=$(rss_kb "$TL_PID")
@@ -112,7 +112,7 @@ fault_end fault slow-reader
 
 # ---------------------------------------------------------------- 1,000 cycles
 fault_begin
-tl_start cycles SSH_HEALTH_CHECK_INTERVAL=600000 SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=4
+tl_start cycles SSH_HEALTH_CHECK_INTERVAL=1000 SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=4
 tl_up
 ok $? "cycles: tunnel up"
 # One session (SSH_POOL_SIZE=1), so that the descriptor count does not

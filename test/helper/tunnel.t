@@ -78,7 +78,7 @@ tl_sanitizer_clean basic
 
 # ------------------------------------------------------------- pool limit: wait
 tl_start wait SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=2 TUNNEL_CLIENT_WAIT=30000 \
-	SSH_HEALTH_CHECK_INTERVAL=600000
+	SSH_HEALTH_CHECK_INTERVAL=1000
 tl_up
 tl_psql -Atc "SELECT 'a', pg_sleep(2)" >"$FX_DIR/a.out" 2>&1 &
 pa=$!
@@ -99,11 +99,13 @@ is "$(tl_stats_field waits_total)" 1 "waits_total counts it"
 is "$(tl_stats_field refused)" 0 "nobody refused"
 tl_stop
 is "$TL_RC" 0 "exit 0"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"wait: the health check (every 1 s) never took the full pool for a dead path"
 tl_sanitizer_clean wait
 
 # ------------------------------------------------------------- pool limit: refused
 tl_start full SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=2 TUNNEL_CLIENT_WAIT=300 \
-	SSH_HEALTH_CHECK_INTERVAL=600000
+	SSH_HEALTH_CHECK_INTERVAL=1000
 tl_up
 tl_psql -Atc "SELECT 'a', pg_sleep(3)" >/dev/null 2>&1 &
 pa=$!
@@ -122,6 +124,8 @@ wait $pa $pb
 is "$(tl_psql -Atc "SELECT 'after'")" after "served again once room returns"
 tl_stop
 is "$TL_RC" 0 "exit 0"
+is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \
+	"full: the health check (every 1 s) never took the full pool for a dead path"
 tl_sanitizer_clean full
 
 done_testing
