@@ -3,7 +3,9 @@
 #   make                 build the extension library and helper/chatgenius-tunnel
 #   make install         install both: the helper next to PostgreSQL's programs,
 #                        linked into HELPER_LINKDIR (on PATH), its README into
-#                        HELPER_DOCDIR (the unit's Documentation=); DESTDIR honoured
+#                        HELPER_DOCDIR (the unit's Documentation=), its manual
+#                        pages into HELPER_MANDIR (man8, man5), its systemd unit
+#                        into HELPER_UNITDIR (ExecStart= this bindir); DESTDIR honoured
 #   make installcheck    pg_regress, then the isolation specs, against a running
 #                        server (PGHOST/PGPORT)
 #
@@ -15,7 +17,9 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 DATA = $(sort $(wildcard sql/chatgenius--*.sql))
 PGFILEDESC = "chatgenius - chat schema, tunnel status and health checks"
 
-REGRESS = $(sort $(notdir $(basename $(filter-out sql/chatgenius--%,$(wildcard sql/*.sql)))))
+# pg_regress inputs are sql/regress_NAME.sql (so that none reads like an
+# install or update script), expected outputs expected/regress_NAME.out.
+REGRESS = $(sort $(notdir $(basename $(wildcard sql/regress_*.sql))))
 
 # Concurrency: pg_isolation_regress reads test/isolation/specs/NAME.spec and
 # compares with expected/NAME.out (in the output folder, here the top).
@@ -34,6 +38,9 @@ PG_TREE_ROOT := $(patsubst %/usr/lib/postgresql/$(MAJORVERSION)/bin,%,$(filter %
 # The helper on PATH (empty: no link) and its README.
 HELPER_LINKDIR ?= $(PG_TREE_ROOT)/usr/local/bin
 HELPER_DOCDIR ?= $(PG_TREE_ROOT)/usr/share/doc/chatgenius-tunnel
+# Its manual pages and its unit, where local installs go (empty: not installed).
+HELPER_MANDIR ?= $(PG_TREE_ROOT)/usr/local/share/man
+HELPER_UNITDIR ?= $(PG_TREE_ROOT)/usr/local/lib/systemd/system
 
 ifndef NO_HELPER
 all: helper-all
@@ -54,6 +61,19 @@ endif
 ifneq ($(HELPER_DOCDIR),)
 	$(MKDIR_P) '$(DESTDIR)$(HELPER_DOCDIR)'
 	$(INSTALL_DATA) README.md '$(DESTDIR)$(HELPER_DOCDIR)/README.md'
+endif
+ifneq ($(HELPER_MANDIR),)
+	$(MKDIR_P) '$(DESTDIR)$(HELPER_MANDIR)/man8' '$(DESTDIR)$(HELPER_MANDIR)/man5'
+	$(INSTALL_DATA) helper/chatgenius-tunnel.8 '$(DESTDIR)$(HELPER_MANDIR)/man8/chatgenius-tunnel.8'
+	$(INSTALL_DATA) helper/chatgenius-tunnel.env.5 '$(DESTDIR)$(HELPER_MANDIR)/man5/chatgenius-tunnel.env.5'
+endif
+# The one unit file (the package's too) names /usr/bin; this install's program
+# is $(bindir)'s, by its full path (a bare name finds whatever PATH has first).
+ifneq ($(HELPER_UNITDIR),)
+	$(MKDIR_P) '$(DESTDIR)$(HELPER_UNITDIR)'
+	sed 's|^ExecStart=/usr/bin/chatgenius-tunnel |ExecStart=$(bindir)/chatgenius-tunnel |' \
+		helper/chatgenius-tunnel.service >'$(DESTDIR)$(HELPER_UNITDIR)/chatgenius-tunnel.service'
+	chmod 0644 '$(DESTDIR)$(HELPER_UNITDIR)/chatgenius-tunnel.service'
 endif
 
 helper-clean:

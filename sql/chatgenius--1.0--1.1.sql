@@ -3,6 +3,12 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION chatgenius UPDATE TO '1.1'" to load this file. \quit
 
+-- Names in this script resolve in pg_catalog and never in a schema that
+-- another role can write into: PostgreSQL's "Security Considerations for
+-- Extension Scripts" (see Security in README.md).  SET LOCAL: CREATE and
+-- ALTER EXTENSION restore the caller's search_path after the script.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 SELECT pg_catalog.set_config('chatgenius_migration.started_at',
 	pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::text, true);
 
@@ -56,6 +62,6 @@ CREATE TRIGGER messages_refuse_archived
 INSERT INTO @extschema@.schema_migrations (version, description, script, execution_ms, fingerprint)
 VALUES ('1.1', 'channel archiving: channels.archived_at, archived_by; no new messages in archived channels',
 	'chatgenius--1.0--1.1.sql',
-	pg_catalog.round(1000 * (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
-		- pg_catalog.current_setting('chatgenius_migration.started_at')::float8))::integer,
+	pg_catalog.round(1000 OPERATOR(pg_catalog.*) (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
+		OPERATOR(pg_catalog.-) pg_catalog.current_setting('chatgenius_migration.started_at')::pg_catalog.float8))::pg_catalog.int4,
 	@extschema@.schema_fingerprint());

@@ -4,6 +4,63 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION chatgenius" to load this file. \quit
 
+-- Names in this script resolve in pg_catalog and never in a schema that
+-- another role can write into: PostgreSQL's "Security Considerations for
+-- Extension Scripts" (see Security in README.md).  SET LOCAL: CREATE and
+-- ALTER EXTENSION restore the caller's search_path after the script.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+/*
+ * Never trust a schema this script did not make.  The control file names
+ * schema = chatgenius, and CREATE EXTENSION takes a schema of that name that
+ * already exists.  Whoever owns it, or owns an object in it, could have left
+ * operators and functions there for this script, run with a superuser's
+ * rights, to pick up.  So the schema must be one that CREATE EXTENSION made
+ * now, or one that a superuser made (pg_restore does), holding nothing of
+ * anyone else's.  (pg_cron makes its schema inside its script for the same
+ * reason; this extension's name for its schema is older than this check.)
+ */
+DO $check_schema$
+DECLARE
+	schema_owner name;
+	object_owner name;
+BEGIN
+	SELECT r.rolname INTO schema_owner
+	  FROM pg_catalog.pg_namespace n
+	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+	 WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+	   AND NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER;
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema "%" already exists and is owned by role "%"', '@extschema@', schema_owner
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = 'The extension''s scripts run with a superuser''s rights in that schema, so only a superuser may own it.',
+				HINT = 'Drop it first (DROP SCHEMA @extschema@ CASCADE, after saving what it holds), or check what it holds and make a superuser its owner (ALTER SCHEMA @extschema@ OWNER TO a superuser).';
+	END IF;
+
+	SELECT r.rolname INTO object_owner
+	  FROM (SELECT relowner FROM pg_catalog.pg_class WHERE relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT proowner FROM pg_catalog.pg_proc WHERE pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT oprowner FROM pg_catalog.pg_operator WHERE oprnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT typowner FROM pg_catalog.pg_type WHERE typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT collowner FROM pg_catalog.pg_collation WHERE collnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT conowner FROM pg_catalog.pg_conversion WHERE connamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT opcowner FROM pg_catalog.pg_opclass WHERE opcnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT opfowner FROM pg_catalog.pg_opfamily WHERE opfnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT stxowner FROM pg_catalog.pg_statistic_ext WHERE stxnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT cfgowner FROM pg_catalog.pg_ts_config WHERE cfgnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+			UNION ALL SELECT dictowner FROM pg_catalog.pg_ts_dict WHERE dictnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace) o(owner)
+	  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+	 WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'schema "%" already holds objects owned by role "%"', '@extschema@', object_owner
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = 'The extension''s scripts run with a superuser''s rights in that schema, so it may hold nothing of a role that is not a superuser.',
+				HINT = 'Drop it first (DROP SCHEMA @extschema@ CASCADE, after saving what it holds), then retry.';
+	END IF;
+END
+$check_schema$;
+
 -- Start of this script, for schema_migrations.execution_ms.
 SELECT pg_catalog.set_config('chatgenius_migration.started_at',
 	pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::text, true);
@@ -661,6 +718,6 @@ GRANT SELECT ON @extschema@.tunnel_status, @extschema@.tunnel_events,
 
 INSERT INTO @extschema@.schema_migrations (version, description, script, execution_ms, fingerprint)
 VALUES ('1.0', 'ChatGenius schema, migration history, tunnel status', 'chatgenius--1.0.sql',
-	pg_catalog.round(1000 * (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
-		- pg_catalog.current_setting('chatgenius_migration.started_at')::float8))::integer,
+	pg_catalog.round(1000 OPERATOR(pg_catalog.*) (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
+		OPERATOR(pg_catalog.-) pg_catalog.current_setting('chatgenius_migration.started_at')::pg_catalog.float8))::pg_catalog.int4,
 	@extschema@.schema_fingerprint());

@@ -12,6 +12,12 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION chatgenius UPDATE TO '1.3'" to load this file. \quit
 
+-- Names in this script resolve in pg_catalog and never in a schema that
+-- another role can write into: PostgreSQL's "Security Considerations for
+-- Extension Scripts" (see Security in README.md).  SET LOCAL: CREATE and
+-- ALTER EXTENSION restore the caller's search_path after the script.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
 SELECT pg_catalog.set_config('chatgenius_migration.started_at',
 	pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::text, true);
 
@@ -423,6 +429,6 @@ REVOKE EXECUTE ON FUNCTION @extschema@.report_event_json(jsonb) FROM PUBLIC;
 INSERT INTO @extschema@.schema_migrations (version, description, script, execution_ms, fingerprint)
 VALUES ('1.3', 'backups and concurrency: restores keep every row, locking rules, accept_schema, tunnel retirement and retention, jsonb status write path',
 	'chatgenius--1.2--1.3.sql',
-	pg_catalog.round(1000 * (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
-		- pg_catalog.current_setting('chatgenius_migration.started_at')::float8))::integer,
+	pg_catalog.round(1000 OPERATOR(pg_catalog.*) (pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
+		OPERATOR(pg_catalog.-) pg_catalog.current_setting('chatgenius_migration.started_at')::pg_catalog.float8))::pg_catalog.int4,
 	@extschema@.schema_fingerprint());

@@ -36,6 +36,11 @@ extern int	cg_prepared_transaction_warn;
 extern int	cg_prepared_transaction_critical;
 extern int	cg_slot_xmin_warn_age;
 extern int	cg_slot_xmin_critical_age;
+extern int	cg_replication_expected_standbys;
+extern int	cg_replication_lag_warn;	/* ms */
+extern int	cg_replication_lag_critical;	/* ms */
+extern int	cg_replication_lag_warn_size;	/* kB */
+extern int	cg_replication_lag_critical_size;	/* kB */
 
 /*
  * The installed extension as pg_extension describes it (extension_catalog.c).
@@ -134,5 +139,8 @@ extern bool cg_find_migration(const CgExtension *ext, const char *version,
 /* The schema fingerprint, cached per backend (fingerprint.c). */
 extern char *cg_schema_fingerprint(const CgExtension *ext, bool nowait,
 								   char **locked_relation);
+
+/* Whether this session loads a dump: chatgenius.restoring() (restore.c). */
+extern bool cg_restoring(void);
 
 #endif							/* CHATGENIUS_H */

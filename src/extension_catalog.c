@@ -256,7 +256,8 @@ cg_open_extension_table(const CgExtension *ext, const char *relname,
 	{
 		set_problem(problem, ERRCODE_INSUFFICIENT_PRIVILEGE,
 					psprintf("permission denied for table %s", relname),
-					"Grant the pg_monitor role to the user.");
+					psprintf("GRANT SELECT ON %s.%s to the role, or grant it pg_monitor.",
+							 ext->nspname, relname));
 		table_close(rel, AccessShareLock);
 		return NULL;
 	}

@@ -3,7 +3,8 @@
  * health.c
  *	  chatgenius.health() and chatgenius.health_summary(): one row per check
  *	  (connections, each tunnel, schema, wraparound, multixact,
- *	  long transactions, prepared transactions, replication slots, locks)
+ *	  long transactions, prepared transactions, replication slots, locks,
+ *	  and the checks of health.h's extra_checks: replication, realtime)
  *	  graded 'ok', 'warn' or 'critical' against the chatgenius.*
  *	  thresholds.  Everything is read from catalogs, the backend status
  *	  array, shared memory and tunnel_status directly, so that a call costs
@@ -33,32 +34,12 @@
 #include "utils/timestamp.h"
 
 #include "chatgenius.h"
+#include "health.h"
 
 PG_FUNCTION_INFO_V1(chatgenius_health);
 PG_FUNCTION_INFO_V1(chatgenius_health_summary);
 
-typedef enum CheckStatus
-{
-	CHECK_OK,
-	CHECK_WARN,
-	CHECK_CRITICAL
-} CheckStatus;
-
 static const char *const status_names[] = {"ok", "warn", "critical"};
-
-typedef struct CheckRow
-{
-	const char *check_name;
-	CheckStatus status;
-	char	   *detail;
-} CheckRow;
-
-typedef struct CheckList
-{
-	CheckRow   *rows;
-	int			n;
-	int			max;
-} CheckList;
 
 /*
  * add_check
@@ -94,6 +75,28 @@ grade(double value, double warn, double critical)
 	if (value >= warn)
 		return CHECK_WARN;
 	return CHECK_OK;
+}
+
+/*
+ * cg_health_add
+ *		add_check for the checks in files of their own (health.h); returns
+ *		nothing.
+ */
+void
+cg_health_add(CheckList *list, const char *check_name, CheckStatus status,
+			  char *detail)
+{
+	add_check(list, check_name, status, detail);
+}
+
+/*
+ * cg_health_grade
+ *		grade for the checks in files of their own (health.h).
+ */
+CheckStatus
+cg_health_grade(double value, double warn, double critical)
+{
+	return grade(value, warn, critical);
 }
 
 /*
@@ -574,6 +577,15 @@ check_locks(CheckList *list, const CgBackendSummary *backends)
 }
 
 /*
+ * The checks kept in files of their own (health.h), run after the others in
+ * this order.
+ */
+static const CgHealthCheck extra_checks[] = {
+	cg_check_replication,
+	cg_check_realtime,
+};
+
+/*
  * run_checks
  *		Fills list with every check's rows, in the documented order; returns
  *		nothing.  Shared by health() and health_summary().
@@ -595,6 +607,8 @@ run_checks(CheckList *list)
 	check_prepared_transactions(list);
 	check_replication_slots(list);
 	check_locks(list, &backends);
+	for (int i = 0; i < lengthof(extra_checks); i++)
+		extra_checks[i] (list);
 }
 
 /*

@@ -2,8 +2,8 @@
  *
  * module.c
  *	  The chatgenius shared library: module magic, load-time initialisation,
- *	  the chatgenius.* settings that health() compares its checks with and
- *	  the realtime switch.
+ *	  the chatgenius.* settings that health() compares its checks with
+ *	  (replication's too) and the realtime switch.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,8 +37,16 @@ int			cg_prepared_transaction_warn = 300;
 int			cg_prepared_transaction_critical = 3600;
 int			cg_slot_xmin_warn_age = 10000000;
 int			cg_slot_xmin_critical_age = 100000000;
+int			cg_replication_expected_standbys = 0;
+int			cg_replication_lag_warn = 10000;
+int			cg_replication_lag_critical = 60000;
+int			cg_replication_lag_warn_size = 16 * 1024;
+int			cg_replication_lag_critical_size = 1024 * 1024;
 int			cg_realtime = CG_REALTIME_ON;
 int			cg_realtime_batch_delay = 2;
+int			cg_realtime_delay_warn = 5;
+int			cg_realtime_delay_critical = 60;
+int			cg_realtime_resume_delay = 10;
 
 static const struct config_enum_entry realtime_options[] = {
 	{"on", CG_REALTIME_ON, false},
@@ -52,6 +60,14 @@ static const struct config_enum_entry realtime_options[] = {
 void		_PG_init(void);
 
 /*
+ * Every health threshold is PGC_SUSET: health() is what monitoring trusts,
+ * and a database owner's ALTER DATABASE ... SET (or a role's own ALTER ROLE
+ * ... SET) of a threshold would silence it for every session that reads it.
+ * A superuser sets them (postgresql.conf, ALTER SYSTEM, ALTER DATABASE).
+ */
+#define CG_THRESHOLD_CONTEXT	PGC_SUSET
+
+/*
  * define_percent
  *		Defines one percentage threshold; returns nothing.  Exists because
  *		four settings share the same range and context.
@@ -60,20 +76,20 @@ static void
 define_percent(const char *name, const char *desc, int *var, int boot)
 {
 	DefineCustomIntVariable(name, desc, NULL, var, boot, 0, 100,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							CG_THRESHOLD_CONTEXT, 0, NULL, NULL, NULL);
 }
 
 /*
  * define_seconds
  *		Defines one time threshold in seconds (accepting units such as
- *		'5min'); returns nothing.  Exists because five settings share the
+ *		'5min'); returns nothing.  Exists because several settings share the
  *		same range, unit and context.
  */
 static void
 define_seconds(const char *name, const char *desc, int *var, int boot)
 {
 	DefineCustomIntVariable(name, desc, NULL, var, boot, 0, INT_MAX / 1000,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+							CG_THRESHOLD_CONTEXT, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
 /*
@@ -86,7 +102,7 @@ static void
 define_count(const char *name, const char *desc, int *var, int boot)
 {
 	DefineCustomIntVariable(name, desc, NULL, var, boot, 0, INT_MAX,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							CG_THRESHOLD_CONTEXT, 0, NULL, NULL, NULL);
 }
 
 /*
@@ -109,11 +125,11 @@ _PG_init(void)
 	DefineCustomRealVariable("chatgenius.tunnel_warn_intervals",
 							 "Heartbeat age, in heartbeat intervals, at which health() warns about a tunnel.",
 							 NULL, &cg_tunnel_warn_intervals, 2.0, 0.0, 1000000.0,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 CG_THRESHOLD_CONTEXT, 0, NULL, NULL, NULL);
 	DefineCustomRealVariable("chatgenius.tunnel_critical_intervals",
 							 "Heartbeat age, in heartbeat intervals, at which health() reports a tunnel as stale (critical).",
 							 NULL, &cg_tunnel_critical_intervals, 3.0, 0.0, 1000000.0,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
+							 CG_THRESHOLD_CONTEXT, 0, NULL, NULL, NULL);
 
 	define_percent("chatgenius.wraparound_warn_percent",
 				   "Oldest database transaction ID age, in percent of 2^31, at which health() warns.",
@@ -161,6 +177,26 @@ _PG_init(void)
 				 "Age, in transactions, of the oldest xmin held by a replication slot at which health() reports critical.",
 				 &cg_slot_xmin_critical_age, 100000000);
 
+	define_count("chatgenius.replication_expected_standbys",
+				 "Number of standbys that should be connected to the primary; fewer is critical in health() (0: no expectation).",
+				 &cg_replication_expected_standbys, 0);
+	DefineCustomIntVariable("chatgenius.replication_lag_warn",
+							"Replication lag (write, flush or replay, or a standby's replay) at which health() warns.",
+							NULL, &cg_replication_lag_warn, 10000, 0, INT_MAX,
+							CG_THRESHOLD_CONTEXT, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatgenius.replication_lag_critical",
+							"Replication lag (write, flush or replay, or a standby's replay) at which health() reports critical.",
+							NULL, &cg_replication_lag_critical, 60000, 0, INT_MAX,
+							CG_THRESHOLD_CONTEXT, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatgenius.replication_lag_warn_size",
+							"WAL a standby has not replayed yet at which health() warns.",
+							NULL, &cg_replication_lag_warn_size, 16 * 1024, 0, INT_MAX,
+							CG_THRESHOLD_CONTEXT, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("chatgenius.replication_lag_critical_size",
+							"WAL a standby has not replayed yet at which health() reports critical.",
+							NULL, &cg_replication_lag_critical_size, 1024 * 1024, 0, INT_MAX,
+							CG_THRESHOLD_CONTEXT, GUC_UNIT_KB, NULL, NULL, NULL);
+
 	/*
 	 * Superuser only: a session that turned it off would silence its
 	 * changes for every listener.
@@ -175,9 +211,24 @@ _PG_init(void)
 							NULL, &cg_realtime_batch_delay, 2, 0, 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	define_seconds("chatgenius.realtime_delay_warn",
+				   "Age of the oldest change not yet sent by the notifier at which health() warns.",
+				   &cg_realtime_delay_warn, 5);
+	define_seconds("chatgenius.realtime_delay_critical",
+				   "Age of the oldest change not yet sent by the notifier at which health() reports critical.",
+				   &cg_realtime_delay_critical, 60);
+	DefineCustomIntVariable("chatgenius.realtime_resume_delay",
+							"Time after the server starts accepting writes (start, crash recovery, promotion) before the notifiers send the changes left in the outboxes.",
+							"Gives LISTEN connections cut by a failover time to reconnect; a change committed meanwhile sends them at once.",
+							&cg_realtime_resume_delay, 10, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("chatgenius");
 
 	cg_realtime_xact_callback_register();
 	if (process_shared_preload_libraries_in_progress)
+	{
 		cg_realtime_shmem_init_hooks();
+		cg_notifier_launcher_register();
+	}
 }

@@ -206,8 +206,8 @@ rt_outbox_append(Relation chat_table, const char *channel, const char *payload)
 	simple_heap_insert(outbox, tuple);
 	rt_outbox_index(outbox, tuple, values);
 	heap_freetuple(tuple);
+	cg_realtime_outbox_written(outbox->rd_rel->relowner);
 	table_close(outbox, NoLock);
-	cg_realtime_outbox_written();
 }
 
 /*

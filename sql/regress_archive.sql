@@ -1,6 +1,7 @@
 -- Channel archiving (1.1): an archived channel takes no new message and no
--- edit; the live channel list has its partial index.
-SET client_min_messages = warning;
+-- edit; since 1.6 no reaction either, and its row changes only by
+-- unarchiving; the live channel list has its partial index.
+SET client_min_messages = error;	-- no preload WARNING (any server passes)
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
 CREATE EXTENSION chatgenius;
 RESET client_min_messages;
@@ -28,7 +29,7 @@ VALUES ('01C00000000000000000000001', '01A00000000000000000000002', 'replying', 
 \echo :LAST_ERROR_SQLSTATE
 UPDATE messages SET content = 'rewritten history', edited = true WHERE id = '01M00000000000000000000001';
 \echo :LAST_ERROR_SQLSTATE
--- Soft delete, reactions and read markers still work.
+-- Soft delete and read markers still work; a reaction does not (1.6).
 UPDATE messages SET deleted_at = now() WHERE id = '01M00000000000000000000001';
 INSERT INTO reactions (message_id, user_id, emoji)
 VALUES ('01M00000000000000000000001', '01A00000000000000000000002', ':wave:');
@@ -39,7 +40,8 @@ VALUES ('01M00000000000000000000002', '01C00000000000000000000001', '01A00000000
 SELECT id, content, edited, deleted_at IS NOT NULL AS deleted
   FROM messages ORDER BY id;
 
--- archived_by without archived_at makes no sense; archived_by must be a user.
+-- archived_by without archived_at makes no sense; nothing but unarchiving
+-- changes an archived channel's row (1.6).
 \set VERBOSITY terse
 UPDATE channels SET archived_at = NULL WHERE id = '01C00000000000000000000001';
 \echo :LAST_ERROR_SQLSTATE

@@ -1,6 +1,6 @@
 -- The newest schema's behaviour: ULID ids, constraints and their messages,
 -- triggers, indexes for foreign keys, privileges, migration history.
-SET client_min_messages = warning;
+SET client_min_messages = error;	-- no preload WARNING (any server passes)
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
 CREATE EXTENSION chatgenius;
 RESET client_min_messages;
@@ -113,12 +113,16 @@ VALUES ('01C00000000000000000000001', '01A00000000000000000000002');
 INSERT INTO channel_members (channel_id, user_id, role)
 VALUES ('01C00000000000000000000002', '01A00000000000000000000002', 'king');
 \echo :LAST_ERROR_SQLSTATE
--- Rejoining after leaving is an upsert on the same row.
+-- Leaving is a soft delete, re-joining a plain INSERT, as the app does it
+-- (1.6: only live memberships are unique).  An upsert names the live rows.
 UPDATE channel_members SET deleted_at = now()
  WHERE channel_id = '01C00000000000000000000001' AND user_id = '01A00000000000000000000002';
 INSERT INTO channel_members (channel_id, user_id)
 VALUES ('01C00000000000000000000001', '01A00000000000000000000002')
-ON CONFLICT (channel_id, user_id) DO UPDATE SET deleted_at = NULL
+RETURNING role, deleted_at;
+INSERT INTO channel_members (channel_id, user_id)
+VALUES ('01C00000000000000000000001', '01A00000000000000000000002')
+ON CONFLICT (channel_id, user_id) WHERE deleted_at IS NULL DO UPDATE SET role = 'admin'
 RETURNING role, deleted_at;
 INSERT INTO message_reads (user_id, channel_id, last_read_message_id)
 VALUES ('01A00000000000000000000002', '01C00000000000000000000001', '01M00000000000000000000001');
@@ -159,7 +163,8 @@ SELECT updated_at = now() AS updated_now, created_at = '2025-01-01 00:00:00+00' 
 COMMIT;
 SELECT t.tgrelid::regclass AS "table"
   FROM pg_trigger t
- WHERE t.tgname LIKE '%set_updated_at' AND NOT t.tgisinternal
+ WHERE t.tgfoid IN ('chatgenius.set_updated_at'::regproc, 'chatgenius.messages_rules'::regproc,
+	'chatgenius.channels_rules'::regproc) AND NOT t.tgisinternal
  ORDER BY 1;
 
 -- Deletes: a channel takes its messages (and their reactions) along; a user
@@ -262,9 +267,9 @@ SELECT p.proname, p.prosecdef, p.proconfig
 -- Migration history: one row per script, the last one's fingerprint is now's.
 SELECT version, script, applied_by = current_user AS by_me, success,
 	fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted, execution_ms >= 0 AS timed
-  FROM schema_migrations ORDER BY version;
+  FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
 SELECT fingerprint = schema_fingerprint() AS no_drift
-  FROM schema_migrations WHERE version = '1.4';
+  FROM schema_migrations WHERE version = '1.10';
 -- A second row for a recorded version merges: the earlier one wins whole.
 BEGIN;
 INSERT INTO schema_migrations (version, description, script, applied_at, applied_by, fingerprint)
@@ -273,7 +278,7 @@ INSERT INTO schema_migrations (version, description, script, applied_at, applied
 VALUES ('1.1', 'later copy', 'chatgenius--1.0--1.1.sql', '2999-01-01 00:00:00+00', 'nobody', 'f1');
 SELECT version, description, applied_at = '2024-06-01 00:00:00+00' AS restored_time, applied_by,
 	fingerprint = 'f0' AS f0
-  FROM schema_migrations ORDER BY version;
+  FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
 ROLLBACK;
 
 -- Every data table and the identity sequence are dumped with their rows.

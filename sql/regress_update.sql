@@ -1,7 +1,7 @@
 -- ALTER EXTENSION chatgenius UPDATE through every step (1.0 -> 1.1 -> 1.2
--- -> 1.3 -> 1.4):
+-- -> 1.3 -> 1.4 -> 1.5 -> 1.6 -> 1.7 -> 1.8 -> 1.9 -> 1.10):
 -- rows are kept, each step adds its history row, the new behaviour works.
-SET client_min_messages = warning;
+SET client_min_messages = error;	-- no preload WARNING (any server passes)
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
 CREATE EXTENSION chatgenius VERSION '1.0';
 RESET client_min_messages;
@@ -9,7 +9,7 @@ SET search_path = chatgenius, public;
 \set SHOW_CONTEXT never
 
 SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
-SELECT version, script FROM schema_migrations ORDER BY version;
+SELECT version, script FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
 
 INSERT INTO users (id, auth0_id, email, username, full_name) VALUES
 	('01A00000000000000000000001', 'auth0|alice', 'alice@example.com', 'alice', 'Alice A'),
@@ -97,23 +97,83 @@ SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHE
 
 -- 1.4: the realtime trigger functions become C, the outbox appears; the
 -- triggers and the rows stay.
+SET client_min_messages = error;
 ALTER EXTENSION chatgenius UPDATE TO '1.4';
+RESET client_min_messages;
 SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
 SELECT p.proname, l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'chatgenius'::regnamespace AND p.proname LIKE 'notify%' ORDER BY 1;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'chatgenius.messages'::regclass AND NOT tgisinternal ORDER BY 1;
 SELECT count(*) AS messages, (SELECT count(*) FROM reactions) AS reactions FROM messages;
+
+-- 1.5: the tunnel's events for a primary with standbys, and its routes.
+ALTER EXTENSION chatgenius UPDATE TO '1.5';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT report_event('bastion', 'primary_changed', 'old=a:5432 new=b:5432', '2025-01-01 00:00:00+00', 'pc1');
+SELECT report_routes('bastion', 'b:5432', '{a:5432}');
+SELECT tunnel_name, primary_host, standby_hosts FROM tunnel_routes;
+SELECT count(*) AS messages, (SELECT count(*) FROM reactions) AS reactions FROM messages;
+
+-- 1.6: memberships unique among live rows (leave and re-join), archived
+-- channels read-only (channels and reactions get their rule triggers).
+ALTER EXTENSION chatgenius UPDATE TO '1.6';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT indexname, indexdef FROM pg_indexes
+ WHERE schemaname = 'chatgenius' AND tablename = 'channel_members' ORDER BY 1;
+SELECT tgrelid::regclass AS rel, tgname FROM pg_trigger
+ WHERE tgrelid IN ('chatgenius.channels'::regclass, 'chatgenius.reactions'::regclass) AND NOT tgisinternal
+ ORDER BY 1, 2;
+SELECT count(*) AS members FROM channel_members;
+
+-- 1.7: the dead-letter table and its two functions; realtime_status()
+-- gains the notifier's error counts.
+ALTER EXTENSION chatgenius UPDATE TO '1.7';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT count(*) AS set_aside FROM realtime_dead_letter;
+SELECT pg_typeof(errors) AS errors, pg_typeof(set_aside) AS set_aside, pg_typeof(last_error) AS last_error
+  FROM realtime_status();
+
+-- 1.8: a tunnel's row gets its writer; a row from before has none until
+-- the next report claims it.
+SELECT report_status('bastion-1.7', 'connected', 1000, 0, 0, NULL, 1, 1, 0, 0, 0, 0, 0,
+	NULL, NULL, NULL, NULL);
+ALTER EXTENSION chatgenius UPDATE TO '1.8';
+SELECT tunnel_name, written_by FROM tunnel_status WHERE tunnel_name = 'bastion-1.7';
+SELECT report_status('bastion-1.7', 'connected', 1000, 0, 0, NULL, 1, 1, 0, 0, 0, 0, 0,
+	NULL, NULL, NULL, NULL);
+SELECT tunnel_name, written_by = session_user AS claimed FROM tunnel_status WHERE tunnel_name = 'bastion-1.7';
+DELETE FROM tunnel_status WHERE tunnel_name = 'bastion-1.7';
+
+-- 1.9: the notifier records what it sent in realtime_sent.
+ALTER EXTENSION chatgenius UPDATE TO '1.9';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT to_regclass('realtime_sent') IS NOT NULL AS has_realtime_sent;
+
+-- 1.10: one rule trigger per table, in C; the rows and the rules are kept.
+ALTER EXTENSION chatgenius UPDATE TO '1.10';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+SELECT t.tgrelid::regclass AS rel, t.tgname, l.lanname,
+	t.tgtype & 2 <> 0 AS before, t.tgtype & 4 <> 0 AS ins, t.tgtype & 8 <> 0 AS del, t.tgtype & 16 <> 0 AS upd
+  FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_language l ON l.oid = p.prolang
+ WHERE t.tgrelid IN ('chatgenius.messages'::regclass, 'chatgenius.channels'::regclass,
+	'chatgenius.reactions'::regclass) AND NOT t.tgisinternal
+ ORDER BY 1, 2;
+SELECT count(*) AS messages, (SELECT count(*) FROM reactions) AS reactions FROM messages;
+INSERT INTO messages (channel_id, user_id, content, thread_id)
+VALUES ('01C00000000000000000000001', '01A00000000000000000000001', 'reply to a reply', '01M00000000000000000000003');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO messages (channel_id, user_id, content)
+VALUES ('01C00000000000000000000002', '01A00000000000000000000001', 'still archived at 1.10');
+\echo :LAST_ERROR_SQLSTATE
 BEGIN;
-SET LOCAL chatgenius.realtime = on;
-INSERT INTO reactions (id, message_id, user_id, emoji)
-VALUES ('01R00000000000000000000009', '01M00000000000000000000003', '01A00000000000000000000001', ':wave:');
-SELECT channel, payload FROM realtime_outbox WHERE xid = pg_current_xact_id();
-ROLLBACK;
+UPDATE messages SET content = 'hello at 1.10' WHERE id = '01M00000000000000000000001';
+SELECT content, updated_at = now() AS updated_now FROM messages WHERE id = '01M00000000000000000000001';
+COMMIT;
 
 -- One history row per step; the last one's fingerprint is the schema's now.
 SELECT version, script, success, fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted
-  FROM schema_migrations ORDER BY version;
-SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.4';
+  FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
+SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.10';
 SELECT count(DISTINCT fingerprint) AS distinct_fingerprints FROM schema_migrations;
 
 -- Already at the newest: nothing to do.
@@ -123,15 +183,15 @@ SELECT count(*) AS history_rows FROM schema_migrations;
 ALTER EXTENSION chatgenius UPDATE TO '1.0';
 
 -- Straight from 1.0 to the newest in one command.
-SET client_min_messages = warning;
+SET client_min_messages = error;
 DROP EXTENSION chatgenius CASCADE;
 CREATE EXTENSION chatgenius VERSION '1.0';
-RESET client_min_messages;
 INSERT INTO users (id, auth0_id, email, username, full_name)
 VALUES ('01A00000000000000000000001', 'auth0|alice', 'alice@example.com', 'alice', 'Alice A');
 INSERT INTO channels (id, name, topic, type, created_by)
 VALUES ('01C00000000000000000000001', 'general', 'company-wide', 'public', '01A00000000000000000000001');
 ALTER EXTENSION chatgenius UPDATE;
+RESET client_min_messages;
 SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
 SELECT name, description FROM channels;
-SELECT version FROM schema_migrations ORDER BY version;
+SELECT version FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
