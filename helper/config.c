@@ -68,9 +68,15 @@ static const var_def vars[] = {
 	{"TUNNEL_LISTEN_HOST", "--tunnel-listen-host", VAR_HOST, "127.0.0.1", 0, 0, OFF(listen_host), false, false,
 	"local address the tunnel listens on"},
 	{"POSTGRES_REMOTE_HOST", "--postgres-remote-host", VAR_HOST, "localhost", 0, 0, OFF(remote_host), false, false,
-	"PostgreSQL host as seen from the SSH server"},
+	"PostgreSQL host as seen from the SSH server; a primary and its standbys: host[:port],..."},
 	{"POSTGRES_REMOTE_PORT", "--postgres-remote-port", VAR_INT, "5432", 1, 65535, OFF(remote_port), false, false,
-	"PostgreSQL port as seen from the SSH server"},
+	"PostgreSQL port as seen from the SSH server (for hosts listed without one)"},
+	{"POSTGRES_PATRONI_PORT", "--postgres-patroni-port", VAR_INT, NULL, 1, 65535, OFF(patroni_port), false, false,
+	"Patroni REST API port on each host, asked who leads (GET /primary, /replica); unset: SQL probes"},
+	{"TUNNEL_STANDBY_PORT", "--tunnel-standby-port", VAR_INT, NULL, 1, 65535, OFF(standby_port), false, false,
+	"second local port for read-only sessions, routed to a standby (unset: off)"},
+	{"TUNNEL_STANDBY_MAX_LAG", "--tunnel-standby-max-lag", VAR_INT, "10000", 0, 86400000, OFF(standby_max_lag_ms), false, false,
+	"ms of replay lag above which a standby gets no new read-only sessions"},
 	{"SSH_HOST", "--ssh-host", VAR_HOST, NULL, 0, 0, OFF(ssh_host), true, false,
 	"SSH server (required)"},
 	{"SSH_PORT", "--ssh-port", VAR_INT, "22", 1, 65535, OFF(ssh_port), false, false,
@@ -97,14 +103,16 @@ static const var_def vars[] = {
 	"ms allowed for TCP connect, SSH handshake and authentication"},
 	{"SSH_POOL_SIZE", "--ssh-pool-size", VAR_INT, "10", 1, CONFIG_POOL_SIZE_MAX, OFF(pool_size), false, true,
 	"most SSH connections in the pool"},
-	{"SSH_CHANNELS_PER_SESSION", "--ssh-channels-per-session", VAR_INT, "8", 1, 1000, OFF(channels_per_session), false, true,
+	{"SSH_CHANNELS_PER_SESSION", "--ssh-channels-per-session", VAR_INT, "32", 1, 1000, OFF(channels_per_session), false, true,
 	"most client channels carried by one SSH connection"},
 	{"SSH_IDLE_TIMEOUT", "--ssh-idle-timeout", VAR_INT, "60000", 100, 86400000, OFF(idle_session_ms), false, true,
 	"ms after which an idle extra SSH connection closes"},
 	{"TUNNEL_CLIENT_WAIT", "--tunnel-client-wait", VAR_INT, "10000", 0, 3600000, OFF(client_wait_ms), false, true,
 	"ms a client waits for room in a full pool before it is refused"},
 	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 0, 1000000, OFF(max_waiting_clients), false, true,
-	"most clients waiting for room at once (at least 1; the health check never waits)"},
+	"most clients waiting for room at once (0: none wait; the health check never waits)"},
+	{"TUNNEL_LOGIN_TIMEOUT", "--tunnel-login-timeout", VAR_INT, "60000", 100, 86400000, OFF(login_timeout_ms), false, true,
+	"ms a client has from its channel's open to the end of its startup; keep it at or below the server's authentication_timeout"},
 	{"TUNNEL_NAME", "--tunnel-name", VAR_STRING, NULL, 0, 0, OFF(tunnel_name), false, false,
 	"name of the row in chatgenius.tunnel_status (default: SSH_USER@SSH_HOST:SSH_PORT)"},
 	{"TUNNEL_STATE_DIR", "--tunnel-state-dir", VAR_PATH, "~/.local/state/chatgenius-tunnel", 0, 0, OFF(state_dir), false, false,
@@ -564,6 +572,32 @@ parse_env_text(const char *text, size_t tlen, const char *path, raw_values *raw,
 }
 
 /*
+ * An env file that holds a secret is treated like a private key: readable
+ * by group or others, it is refused, in OpenSSH's words.  A file without
+ * secrets (the app's settings, say) may stay readable.  st is the file's
+ * own fstat, so the mode judged is the one of the file read.  Returns
+ * EXIT_CLEAN or EXIT_BAD_CONFIG naming the file, its mode and the secret.
+ */
+static int
+check_env_file_mode(const char *path, const struct stat *st, const raw_values *raw,
+					char *errbuf, size_t errlen)
+{
+	int			i;
+
+	if ((st->st_mode & 077) == 0)
+		return EXIT_CLEAN;
+	for (i = 0; i < NVARS; i++)
+		if (vars[i].kind == VAR_SECRET && raw->value[i] != NULL &&
+			raw->source[i] != NULL && strcmp(raw->source[i], path) == 0)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+						"Bad permissions on env file \"%s\": it holds %s, and permissions "
+						"0%03o are too open. It is required that a file holding secrets is NOT "
+						"accessible by others (chmod 600 \"%s\").",
+						path, vars[i].name, (unsigned int) (st->st_mode & 0777), path);
+	return EXIT_CLEAN;
+}
+
+/*
  * Read an env file (at most ENV_FILE_MAX bytes) and parse it.  Returns
  * EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the file.
  */
@@ -574,6 +608,7 @@ read_env_file(const char *path, raw_values *raw, char **notes, char *errbuf, siz
 	char	   *text;
 	size_t		n;
 	int			rc;
+	struct stat st;
 
 	f = fopen(path, "r");
 	if (f == NULL)
@@ -594,6 +629,12 @@ read_env_file(const char *path, raw_values *raw, char **notes, char *errbuf, siz
 				  path, ENV_FILE_MAX);
 	else
 		rc = parse_env_text(text, n, path, raw, notes, errbuf, errlen);
+	if (rc == EXIT_CLEAN && fstat(fileno(f), &st) != 0)
+		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
+				  path, strerror(errno));
+	if (rc == EXIT_CLEAN)
+		rc = check_env_file_mode(path, &st, raw, errbuf, errlen);
+	explicit_bzero(text, n);	/* the secrets are copied out by now */
 	free(text);
 	fclose(f);
 	return rc;
@@ -624,6 +665,68 @@ has_bad_chars(const char *s, bool no_space)
 		if ((unsigned char) *s < ' ' || *s == 0x7f || (no_space && *s == ' '))
 			return true;
 	return false;
+}
+
+/*
+ * Split POSTGRES_REMOTE_HOST into cfg->hosts, as libpq reads host=a,b:
+ * comma-separated host[:port], a missing port being POSTGRES_REMOTE_PORT.
+ * A name with more than one colon is an IPv6 address without a port,
+ * unless bracketed ([::1]:5432).  Returns EXIT_CLEAN or EXIT_BAD_CONFIG.
+ */
+static int
+parse_host_list(tunnel_config *cfg, char *errbuf, size_t errlen)
+{
+	const char *p = cfg->remote_host;
+
+	cfg->nhosts = 0;
+	while (p != NULL)
+	{
+		const char *comma = strchr(p, ',');
+		size_t		len = comma ? (size_t) (comma - p) : strlen(p);
+		char		item[sizeof(cfg->hosts[0].name)];
+		char	   *colon,
+				   *host;
+		tunnel_host *h;
+
+		if (len == 0 || len >= sizeof(item) || cfg->nhosts == CONFIG_HOSTS_MAX)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+						"invalid value for POSTGRES_REMOTE_HOST: \"%s\" (expected at most %d "
+						"comma-separated host[:port])", cfg->remote_host, CONFIG_HOSTS_MAX);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		h = &cfg->hosts[cfg->nhosts++];
+		h->port = cfg->remote_port;
+		host = item;
+		colon = strrchr(item, ':');
+		if (item[0] == '[')
+		{
+			char	   *close = strchr(item, ']');
+
+			if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+				return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+							"invalid value for POSTGRES_REMOTE_HOST: \"%s\" (bad [address])", item);
+			*close = '\0';
+			host = item + 1;
+			colon = close[1] == ':' ? close + 1 : NULL;
+		}
+		else if (colon != NULL && strchr(item, ':') != colon)
+			colon = NULL;		/* a bare IPv6 address */
+		if (colon != NULL)
+		{
+			*colon = '\0';
+			if (parse_int(colon + 1, 1, 65535, &h->port) != 0)
+				return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+							"invalid value for POSTGRES_REMOTE_HOST: \"%s\" (bad port \"%s\")",
+							cfg->remote_host, colon + 1);
+		}
+		if (host[0] == '\0')
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+						"invalid value for POSTGRES_REMOTE_HOST: \"%s\" (empty host name)",
+						cfg->remote_host);
+		snprintf(h->name, sizeof(h->name), "%s", host);
+		p = comma ? comma + 1 : NULL;
+	}
+	return EXIT_CLEAN;
 }
 
 /*
@@ -702,6 +805,8 @@ apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
 		}
 	}
 
+	if (parse_host_list(cfg, errbuf, errlen) != EXIT_CLEAN)
+		return EXIT_BAD_CONFIG;
 	if (cfg->tunnel_name == NULL)
 	{
 		size_t		len = strlen(cfg->ssh_user) + strlen(cfg->ssh_host) + 16;
@@ -1034,11 +1139,13 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 				cfg->command = CMD_SETUP;
 			else if (strcmp(a, "verify") == 0)
 				cfg->command = CMD_VERIFY;
+			else if (strcmp(a, "status") == 0)
+				cfg->command = CMD_STATUS;
 			else
 			{
 				free_saved();
 				return fail(errbuf, errlen, EXIT_BAD_CONFIG,
-							"unknown command: \"%s\" (expected run, setup or verify)", a);
+							"unknown command: \"%s\" (expected run, setup, verify or status)", a);
 			}
 			continue;
 		}
@@ -1046,6 +1153,11 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 		{
 			free_saved();
 			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
+		}
+		if (strcmp(a, "--json") == 0)
+		{
+			cfg->json = true;	/* status's; the other commands ignore it */
+			continue;
 		}
 		eq = strchr(a, '=');
 		flen = eq ? (size_t) (eq - a) : strlen(a);
@@ -1266,7 +1378,7 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 		reload_hook(config_current());
 	if (changed == 0)
 		log_msg(LOG_INFO, "config_unchanged", "env_file=%s",
-				log_quote((char[1024]) {0}, 1024, cfg->env_file ? cfg->env_file : "none"));
+				cfg->env_file ? cfg->env_file : "none");
 	config_free(&fresh);
 	return 0;
 }
@@ -1276,6 +1388,7 @@ void
 config_print_help(void)
 {
 	int			i;
+	char		range[64];	/* an integer's bounds, as the table has them */
 
 	printf("%s: keep an SSH tunnel to PostgreSQL alive and report its status\n"
 		   "into the chatgenius extension's tables.\n\n", PROGNAME);
@@ -1288,14 +1401,18 @@ config_print_help(void)
 		   "      libpq's ~/.pgpass (or POSTGRES_PASSFILE) or a prompt on the terminal\n"
 		   "  %s verify [OPTIONS]  print server version, extension version and health();\n"
 		   "      exit 0 unless a check is critical or the database is unreachable\n"
-		   "  %s --help | --version\n\n",
-		   PROGNAME, PROGNAME, PROGNAME, PROGNAME);
+		   "  %s status [--json]   ask the running helper how it stands (exit 0 serving,\n"
+		   "      1 degraded or reconnecting, 2 not running, 3 unknown)\n"
+		   "  %s --help | --version\n\n"
+		   "Manual pages: chatgenius-tunnel(8), chatgenius-tunnel.env(5).\n\n",
+		   PROGNAME, PROGNAME, PROGNAME, PROGNAME, PROGNAME);
 	printf("Configuration, highest first: command-line flags, the environment, the env file\n"
 		   "(--env-file PATH, else ./%s when present), defaults.  In the env file an\n"
 		   "unknown name under POSTGRES_, SSH_ or TUNNEL_ is an error (exit 2); other\n"
 		   "unknown names are reported and ignored.\n\n", DEFAULT_ENV_FILE);
 	printf("Options:\n"
-		   "  --env-file PATH   read settings from PATH instead of ./%s\n\n", DEFAULT_ENV_FILE);
+		   "  --env-file PATH   read settings from PATH instead of ./%s\n"
+		   "  --json            status: the report as JSON\n\n", DEFAULT_ENV_FILE);
 	printf("Variables (flag, default):\n");
 	for (i = 0; i < NVARS; i++)
 	{
@@ -1304,9 +1421,12 @@ config_print_help(void)
 
 		if (v->offset == OFF(tunnel_name))
 			def = "SSH_USER@SSH_HOST:SSH_PORT";
-		printf("  %-26s %-29s default: %s\n      %s%s\n", v->name,
+		range[0] = '\0';
+		if (v->kind == VAR_INT)
+			snprintf(range, sizeof(range), " (%ld to %ld)", v->min, v->max);
+		printf("  %-26s %-29s default: %s\n      %s%s%s\n", v->name,
 			   v->flag ? v->flag : "(no flag: a secret)",
-			   v->required ? "(required)" : def ? def : "(none)", v->help,
+			   v->required ? "(required)" : def ? def : "(none)", v->help, range,
 			   v->reloadable ? " [SIGHUP]" : "");
 	}
 	printf("\nSignals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the configuration and\n"

@@ -19,13 +19,26 @@
  * Most SSH connections in the pool: SSH_POOL_SIZE is refused above it (the
  * pool's slot table has this many entries).
  */
+#include <stdbool.h>
+
 #define CONFIG_POOL_SIZE_MAX 64
+
+/* Most database hosts in POSTGRES_REMOTE_HOST's list. */
+#define CONFIG_HOSTS_MAX 16
+
+/* One database host as the SSH server reaches it. */
+typedef struct tunnel_host
+{
+	char		name[256];
+	int			port;
+} tunnel_host;
 
 typedef enum tunnel_command
 {
 	CMD_RUN,
 	CMD_SETUP,
 	CMD_VERIFY,
+	CMD_STATUS,					/* ask the running helper (status_command.c) */
 	CMD_HELP,
 	CMD_VERSION
 } tunnel_command;
@@ -33,6 +46,7 @@ typedef enum tunnel_command
 typedef struct tunnel_config
 {
 	tunnel_command command;
+	bool		json;			/* status --json */
 
 	/* PostgreSQL, as seen through the tunnel */
 	char	   *postgres_db;		/* POSTGRES_DB */
@@ -46,6 +60,12 @@ typedef struct tunnel_config
 	char	   *listen_host;		/* TUNNEL_LISTEN_HOST (127.0.0.1) */
 	char	   *remote_host;		/* POSTGRES_REMOTE_HOST (localhost) */
 	int			remote_port;		/* POSTGRES_REMOTE_PORT (5432) */
+	tunnel_host hosts[CONFIG_HOSTS_MAX];	/* POSTGRES_REMOTE_HOST as a list
+											 * of host[:port] */
+	int			nhosts;
+	int			standby_port;		/* TUNNEL_STANDBY_PORT (0: off) */
+	int			standby_max_lag_ms; /* TUNNEL_STANDBY_MAX_LAG (10000) */
+	int			patroni_port;		/* POSTGRES_PATRONI_PORT (0: off) */
 
 	/* SSH */
 	char	   *ssh_host;			/* SSH_HOST (required) */
@@ -66,10 +86,12 @@ typedef struct tunnel_config
 
 	/* Pool */
 	int			pool_size;			/* SSH_POOL_SIZE (10): SSH connections */
-	int			channels_per_session;	/* SSH_CHANNELS_PER_SESSION (8) */
+	int			channels_per_session;	/* SSH_CHANNELS_PER_SESSION (32) */
 	int			client_wait_ms;		/* TUNNEL_CLIENT_WAIT (10000): how long
 									 * a client waits for room */
 	int			max_waiting_clients;	/* TUNNEL_MAX_WAITING (64) */
+	int			login_timeout_ms;	/* TUNNEL_LOGIN_TIMEOUT (60000): a client
+									 * must complete its startup in this */
 	int			idle_session_ms;	/* SSH_IDLE_TIMEOUT (60000): idle extra
 									 * sessions close after this */
 

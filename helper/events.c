@@ -9,6 +9,7 @@
 
 #include "events.h"
 #include "spool.h"
+#include "status_board.h"
 
 /*
  * Open the spool for this tunnel.  Returns nothing: a spool that cannot be
@@ -39,6 +40,7 @@ event_emit(log_level level, const char *event, const char *detail, ...)
 		va_end(ap);
 	}
 	log_event_formatted(level, event, buf);
+	board_event(event, buf);
 	if (spool_is_open())
 		(void) spool_add(event, buf);
 }

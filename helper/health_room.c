@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,12 +26,10 @@
 #include "health_room.h"
 #include "log.h"
 #include "pool.h"
+#include "service_thread.h"
 
 static int	room_fd = -1;
-static int	wake_fd = -1;
-static pthread_t room_thread;
-static bool room_running;
-static atomic_int stopping;
+static service_thread room_thread = SERVICE_THREAD_INIT;
 static atomic_int expected;		/* connections the reporter announced */
 static int	room_port;
 
@@ -45,6 +43,38 @@ static int	room_port;
 #define ROOM_PAUSE_MS 1000
 static int64_t room_paused_until;	/* clock_now_ms; 0 when accepting */
 static int	room_pauses;		/* pauses in the current episode */
+
+/*
+ * Strangers refused at the endpoint, aggregated as pool_full is: a connect
+ * flood costs one health_room_refused line per ROOM_REFUSED_REPORT_MS
+ * with the count, not a line per attempt.  Touched by the room's thread
+ * only.
+ */
+#define ROOM_REFUSED_REPORT_MS 1000
+static int64_t refused_count;	/* refused since the last line */
+static int64_t refused_reported_ms;
+static char refused_last[64];
+
+/*
+ * Logs the refusals counted since the last line, once ROOM_REFUSED_REPORT_MS
+ * has passed since it (or at once with force).  Returns the ms until the
+ * next line is due, or -1 when nothing waits to be logged.
+ */
+static int
+room_report_refused(bool force)
+{
+	int64_t		now = clock_now_ms();
+
+	if (refused_count == 0)
+		return -1;
+	if (!force && now - refused_reported_ms < ROOM_REFUSED_REPORT_MS)
+		return (int) (refused_reported_ms + ROOM_REFUSED_REPORT_MS - now) + 1;
+	log_msg(LOG_WARN, "health_room_refused", "refused=%" PRId64 " last_client=%s "
+			"detail=\"not the health check\"", refused_count, refused_last);
+	refused_count = 0;
+	refused_reported_ms = now;
+	return -1;
+}
 
 /* Returns the port once 127.0.0.1:0 is bound and listening, else -1. */
 static int
@@ -149,7 +179,9 @@ room_accept(void)
 		/* One ticket per announced check, for our own socket only. */
 		if (!peer_is_ours(fd, &peer) || !atomic_compare_exchange_strong(&expected, &want, 0))
 		{
-			log_msg(LOG_WARN, "health_room_refused", "client=%s detail=\"not the health check\"", name);
+			refused_count++;
+			snprintf(refused_last, sizeof(refused_last), "%s", name);
+			log_msg(LOG_DEBUG, "health_room_stranger", "client=%s", name);
 			close(fd);
 			continue;
 		}
@@ -163,13 +195,13 @@ room_accept(void)
 static void *
 room_main(void *arg)
 {
-	while (!atomic_load(&stopping))
+	while (!service_thread_stopping(&room_thread))
 	{
 		struct pollfd pfds[2] = {
 			{.fd = room_fd,.events = POLLIN},
-			{.fd = wake_fd,.events = POLLIN},
+			{.fd = room_thread.wake_fd,.events = POLLIN},
 		};
-		int			timeout = -1;
+		int			timeout = room_report_refused(false);
 		int			rc;
 
 		if (room_paused_until != 0)
@@ -181,7 +213,8 @@ room_main(void *arg)
 			else
 			{
 				pfds[0].fd = -1;	/* left out of this poll */
-				timeout = (int) left + 1;
+				if (timeout < 0 || left + 1 < timeout)
+					timeout = (int) left + 1;
 			}
 		}
 		rc = poll(pfds, 2, timeout);
@@ -194,6 +227,7 @@ room_main(void *arg)
 		if (rc > 0 && (pfds[0].revents & POLLIN))
 			room_accept();
 	}
+	room_report_refused(true);
 	return NULL;
 }
 
@@ -202,26 +236,13 @@ int
 health_room_open(char *err, size_t errlen)
 {
 	int			port = room_bind(err, errlen);
-	int			rc;
 
 	if (port < 0)
 		return -1;
 	room_port = port;
-	atomic_store(&stopping, 0);
 	atomic_store(&expected, 0);
-	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (wake_fd < 0)
-	{
-		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+	if (service_thread_start(&room_thread, room_main, err, errlen) != 0)
 		return -1;
-	}
-	rc = pthread_create(&room_thread, NULL, room_main, NULL);
-	if (rc != 0)
-	{
-		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
-		return -1;
-	}
-	room_running = true;
 	return port;
 }
 
@@ -243,19 +264,7 @@ health_room_done(void)
 void
 health_room_close(void)
 {
-	if (room_running)
-	{
-		uint64_t	one = 1;
-
-		atomic_store(&stopping, 1);
-		if (write(wake_fd, &one, sizeof(one)) < 0)
-			log_msg(LOG_WARN, "eventfd_write_failed", "error=\"%s\"", strerror(errno));
-		pthread_join(room_thread, NULL);
-		room_running = false;
-	}
-	if (wake_fd >= 0)
-		close(wake_fd);
-	wake_fd = -1;
+	service_thread_stop(&room_thread);
 	if (room_fd >= 0)
 		close(room_fd);
 	room_fd = -1;

@@ -20,24 +20,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "events.h"
 #include "janitor.h"
 #include "log.h"
 #include "pool.h"
+#include "service_thread.h"
+#include "prober.h"
 #include "reporter.h"
 #include "ssh_session.h"
 #include "stats.h"
+#include "status_board.h"
 
 #define CONNECT_STOPPED (-1)
+#define NO_PRIMARY_PROBE_MS 250	/* probes while no primary is known */
 
 static tunnel_config *jcfg;
 static int	jport;
-static int	wake_fd = -1;
+static service_thread jthread = SERVICE_THREAD_INIT;	/* its eventfd exists before the thread */
 /*
  * Written by signal handlers (in whichever thread the signal lands) and
  * read by the janitor thread: lock-free C11 atomics, which are both
@@ -48,8 +52,6 @@ static atomic_int req_reload;
 static atomic_int req_stats;
 static bool db_fault;			/* the last check found a database fault */
 static char db_fault_error[1024];
-static pthread_t jthread;
-static bool jrunning;
 static int	jresult = EXIT_CLEAN;
 static unsigned int jitter_seed;
 
@@ -59,11 +61,11 @@ janitor_init(tunnel_config *cfg)
 {
 	jcfg = cfg;
 	jitter_seed = (unsigned int) time(NULL) ^ (unsigned int) getpid();
-	if (wake_fd < 0)
-		wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (wake_fd < 0)
+	char		err[256];
+
+	if (service_thread_prepare(&jthread, err, sizeof(err)) != 0)
 	{
-		log_msg(LOG_ERROR, "eventfd_failed", "error=\"%s\"", strerror(errno));
+		log_msg(LOG_ERROR, "thread_start_failed", "thread=janitor error=\"%s\"", err);
 		return -1;
 	}
 	return 0;
@@ -73,14 +75,7 @@ janitor_init(tunnel_config *cfg)
 void
 janitor_wake(void)
 {
-	uint64_t	one = 1;
-	int			saved = errno;
-
-	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0)
-	{
-		/* a full counter still wakes the reader */
-	}
-	errno = saved;
+	service_thread_wake(&jthread);
 }
 
 /* Notes a signal's request; async-signal-safe. */
@@ -100,14 +95,12 @@ janitor_request(janitor_request_kind kind)
 static bool
 handle_requests(void)
 {
-	uint64_t	n;
-
-	if (wake_fd >= 0 && read(wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_msg(LOG_WARN, "eventfd_read_failed", "error=\"%s\"", strerror(errno));
+	service_thread_drain(&jthread);
 	if (atomic_exchange(&req_reload, 0))
 	{
 		char		err[512];
 
+		board_reloading();
 		if (pool_reload_config(err, sizeof(err)) == 0)
 			log_msg(LOG_INFO, "config_reloaded", "pool_size=%d channels_per_session=%d",
 					jcfg->pool_size, jcfg->channels_per_session);
@@ -117,6 +110,7 @@ handle_requests(void)
 
 			log_msg(LOG_WARN, "config_reload_failed", "error=%s", log_quote(q, sizeof(q), err));
 		}
+		board_reloaded(jcfg);
 	}
 	if (atomic_exchange(&req_stats, 0))
 		pool_log_stats();
@@ -134,14 +128,15 @@ wait_ms(int64_t ms)
 
 	for (;;)
 	{
-		struct pollfd pfd = {.fd = wake_fd,.events = POLLIN};
+		struct pollfd pfd = {.fd = jthread.wake_fd,.events = POLLIN};
 		int64_t		left = deadline - clock_now_ms();
 
 		if (handle_requests())
 			return true;
+		board_tick();
 		if (left <= 0)
 			return false;
-		if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, (int) (left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
 		{
 			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
 			return false;
@@ -174,6 +169,21 @@ refused(const char *err)
 }
 
 /*
+ * Several hosts: probe them all (prober.c), then say whether no primary
+ * is known, in which case the health check has nowhere to go and is left
+ * out: the probes just proved (or not) the path, and the clients wait for
+ * a primary.  With one host: false, nothing probed.
+ */
+static bool
+no_primary_after_probes(const char *trigger)
+{
+	if (!cluster_probing())
+		return false;
+	prober_round(jcfg, jport, trigger);
+	return cluster_primary() < 0;
+}
+
+/*
  * One attempt: a new session and, when check is set, a round trip through
  * it.  A database fault (PostgreSQL refusing or not listening behind the
  * SSH server) still proves the SSH path: the attempt succeeded, and the
@@ -189,7 +199,7 @@ attempt(bool check, char *err, size_t errlen)
 	if (r != SSH_OK)
 		return r;
 	pool_resume();
-	if (!check)
+	if (!check || no_primary_after_probes("reconnect"))
 		return SSH_OK;
 	stats_set_state(STATE_CONNECTED);
 	stats_snapshot_take(&snap);
@@ -260,7 +270,7 @@ mark_connected(void)
 
 /* Returns EXIT_CLEAN once the first session is up, else see janitor.h. */
 int
-janitor_first_connect(int port)
+janitor_first_connect(int listen_port, int port)
 {
 	char		err[1024] = "";
 	char		q[300];
@@ -286,9 +296,10 @@ janitor_first_connect(int port)
 			return rc;
 	}
 	mark_connected();
+	prober_round(jcfg, port, "start");
 	event_emit(LOG_INFO, "connected", "ssh=%s:%d listen=%s:%d remote=%s:%d attempts=%d",
 			   jcfg->ssh_host, jcfg->ssh_port,
-			   log_quote(q, sizeof(q), jcfg->listen_host), port,
+			   log_quote(q, sizeof(q), jcfg->listen_host), listen_port,
 			   jcfg->remote_host, jcfg->remote_port, n + 1);
 	return EXIT_CLEAN;
 }
@@ -423,17 +434,22 @@ janitor_main(void *arg)
 
 	for (;;)
 	{
-		struct pollfd pfd = {.fd = wake_fd,.events = POLLIN};
+		struct pollfd pfd = {.fd = jthread.wake_fd,.events = POLLIN};
 		int64_t		now = clock_now_ms();
 		int64_t		left = next_check - now;
+		int64_t		asked_due = prober_request_due();
+		const char *asked;
 		int			rc = EXIT_CLEAN;
 
 		if (left > 1000)
 			left = 1000;		/* pool upkeep once a second */
+		if (asked_due >= 0 && asked_due - now < left)
+			left = asked_due - now;	/* a probe round asked for, held back by the gap */
 		if (left > 0 && poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
 			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
 		if (handle_requests())
 			break;
+		board_tick();
 		pool_tick();
 		pool_expire_waiting();
 		pool_report_refusals(false);
@@ -442,8 +458,16 @@ janitor_main(void *arg)
 			jresult = refused(err);
 			break;
 		}
+		if ((asked = prober_take_request()) != NULL)
+			prober_round(jcfg, jport, asked);
 		if (pool_take_lost_all(err, sizeof(err)))
 			rc = reconnect(err);
+		else if (clock_now_ms() >= next_check && no_primary_after_probes("interval"))
+		{
+			/* Nothing to write to; clients wait for a primary: ask again soon. */
+			next_check = clock_now_ms() +
+				(jcfg->health_interval_ms < NO_PRIMARY_PROBE_MS ? jcfg->health_interval_ms : NO_PRIMARY_PROBE_MS);
+		}
 		else if (clock_now_ms() >= next_check)
 		{
 			stats_snapshot snap;
@@ -483,17 +507,15 @@ janitor_main(void *arg)
 int
 janitor_start(int port)
 {
-	int			rc;
+	char		err[256];
 
 	jport = port;
 	jresult = EXIT_CLEAN;
-	rc = pthread_create(&jthread, NULL, janitor_main, NULL);
-	if (rc != 0)
+	if (service_thread_start(&jthread, janitor_main, err, sizeof(err)) != 0)
 	{
-		log_msg(LOG_ERROR, "pthread_create_failed", "error=\"%s\"", strerror(rc));
+		log_msg(LOG_ERROR, "thread_start_failed", "thread=janitor error=\"%s\"", err);
 		return -1;
 	}
-	jrunning = true;
 	return 0;
 }
 
@@ -501,11 +523,7 @@ janitor_start(int port)
 int
 janitor_join(void)
 {
-	if (jrunning)
-	{
-		pthread_join(jthread, NULL);
-		jrunning = false;
-	}
+	service_thread_join(&jthread);
 	return jresult;
 }
 
@@ -513,7 +531,5 @@ janitor_join(void)
 void
 janitor_shutdown(void)
 {
-	if (wake_fd >= 0)
-		close(wake_fd);
-	wake_fd = -1;
+	service_thread_close(&jthread);
 }

@@ -28,10 +28,12 @@ extern void janitor_request(janitor_request_kind kind);
 extern void janitor_wake(void);
 
 /*
- * The first connection, with the retry policy.  Returns EXIT_CLEAN once
- * connected, EXIT_AUTH, EXIT_GAVE_UP, or -1 when a stop was requested.
+ * The first connection, with the retry policy; listen_port is the clients'
+ * port (for the connected event), port the health check's.  Returns
+ * EXIT_CLEAN once connected, EXIT_AUTH, EXIT_GAVE_UP, or -1 when a stop was
+ * requested.
  */
-extern int	janitor_first_connect(int port);
+extern int	janitor_first_connect(int listen_port, int port);
 
 /* Start the janitor thread for the listener's port.  Returns 0 or -1. */
 extern int	janitor_start(int port);

@@ -11,13 +11,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,13 +22,12 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "service_thread.h"
 #include "ssh_session.h"
 
 static int	listen_fd = -1;
-static int	wake_fd = -1;
-static pthread_t accept_thread;
-static bool running;
-static atomic_int stopping;	/* set by listener_stop's thread */
+static int	standby_fd = -1;	/* TUNNEL_STANDBY_PORT's socket, or -1 */
+static service_thread accept_thread = SERVICE_THREAD_INIT;
 
 /*
  * Out of file descriptors (or kernel memory), accept(2) fails at once while
@@ -128,9 +124,25 @@ peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
 	return port;
 }
 
-/* Accepts every pending client; returns nothing, errors are logged. */
+/*
+ * Binds the read-only listener (TUNNEL_STANDBY_PORT) beside the first:
+ * its clients go to a standby (cluster.h).  Returns 0 or -1 with err.
+ */
+int
+listener_open_standby(const char *host, int port, char *err, size_t errlen)
+{
+	int			primary_fd = listen_fd;
+	int			rc;
+
+	rc = listener_open(host, &port, err, errlen);
+	standby_fd = rc == 0 ? listen_fd : -1;
+	listen_fd = primary_fd;
+	return rc;
+}
+
+/* Accepts every pending client of fd; returns nothing, errors are logged. */
 static void
-accept_all(void)
+accept_all(int sock, bool standby)
 {
 	for (;;)
 	{
@@ -139,7 +151,7 @@ accept_all(void)
 		char		name[64];
 		int			one = 1;
 		int			port;
-		int			fd = accept4(listen_fd, (struct sockaddr *) &ss, &len,
+		int			fd = accept4(sock, (struct sockaddr *) &ss, &len,
 								 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
@@ -167,8 +179,8 @@ accept_all(void)
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 			log_msg(LOG_DEBUG, "nodelay_failed", "error=\"%s\"", strerror(errno));
 		port = peer_name(&ss, name, sizeof(name));
-		log_msg(LOG_DEBUG, "client_accepted", "client=%s", name);
-		pool_submit(fd, name, port);
+		log_msg(LOG_DEBUG, "client_accepted", standby ? "client=%s standby=1" : "client=%s", name);
+		pool_submit_to(fd, name, port, standby);
 	}
 }
 
@@ -179,11 +191,12 @@ accept_all(void)
 static void *
 listener_main(void *arg)
 {
-	while (!atomic_load(&stopping))
+	while (!service_thread_stopping(&accept_thread))
 	{
-		struct pollfd pfds[2] = {
+		struct pollfd pfds[3] = {
 			{.fd = listen_fd,.events = POLLIN},
-			{.fd = wake_fd,.events = POLLIN},
+			{.fd = accept_thread.wake_fd,.events = POLLIN},
+			{.fd = standby_fd,.events = POLLIN},
 		};
 		int64_t		deadline = pool_next_deadline();
 		int			timeout = -1;
@@ -196,7 +209,7 @@ listener_main(void *arg)
 			else
 			{
 				/* the listening socket is left out of this poll */
-				pfds[0].fd = -1;
+				pfds[0].fd = pfds[2].fd = -1;
 				if (deadline < 0 || deadline > accept_paused_until)
 					deadline = accept_paused_until;
 			}
@@ -207,14 +220,16 @@ listener_main(void *arg)
 
 			timeout = left <= 0 ? 0 : (left > 60000 ? 60000 : (int) left + 1);
 		}
-		rc = poll(pfds, 2, timeout);
+		rc = poll(pfds, 3, timeout);
 		if (rc < 0 && errno != EINTR)
 		{
 			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
 			break;
 		}
 		if (rc > 0 && (pfds[0].revents & POLLIN))
-			accept_all();
+			accept_all(listen_fd, false);
+		if (rc > 0 && (pfds[2].revents & POLLIN))
+			accept_all(standby_fd, true);
 		pool_expire_waiting();
 	}
 	return NULL;
@@ -224,22 +239,13 @@ listener_main(void *arg)
 int
 listener_start(void)
 {
-	int			rc;
+	char		err[256];
 
-	atomic_store(&stopping, 0);
-	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (wake_fd < 0)
+	if (service_thread_start(&accept_thread, listener_main, err, sizeof(err)) != 0)
 	{
-		log_msg(LOG_ERROR, "eventfd_failed", "error=\"%s\"", strerror(errno));
+		log_msg(LOG_ERROR, "thread_start_failed", "thread=listener error=\"%s\"", err);
 		return -1;
 	}
-	rc = pthread_create(&accept_thread, NULL, listener_main, NULL);
-	if (rc != 0)
-	{
-		log_msg(LOG_ERROR, "pthread_create_failed", "error=\"%s\"", strerror(rc));
-		return -1;
-	}
-	running = true;
 	return 0;
 }
 
@@ -247,20 +253,11 @@ listener_start(void)
 void
 listener_stop(void)
 {
-	if (running)
-	{
-		uint64_t	one = 1;
-
-		atomic_store(&stopping, 1);
-		if (write(wake_fd, &one, sizeof(one)) < 0)
-			log_msg(LOG_WARN, "eventfd_write_failed", "error=\"%s\"", strerror(errno));
-		pthread_join(accept_thread, NULL);
-		running = false;
-	}
-	if (wake_fd >= 0)
-		close(wake_fd);
-	wake_fd = -1;
+	service_thread_stop(&accept_thread);
 	if (listen_fd >= 0)
 		close(listen_fd);
 	listen_fd = -1;
+	if (standby_fd >= 0)
+		close(standby_fd);
+	standby_fd = -1;
 }

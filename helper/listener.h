@@ -15,6 +15,12 @@
  */
 extern int	listener_open(const char *host, int *port, char *err, size_t errlen);
 
+/*
+ * The read-only listener on host:port (TUNNEL_STANDBY_PORT), served by the
+ * same thread.  Returns 0, or -1 with the reason in err.
+ */
+extern int	listener_open_standby(const char *host, int port, char *err, size_t errlen);
+
 /* Start the accept thread.  Returns 0 or -1. */
 extern int	listener_start(void);
 

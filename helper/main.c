@@ -15,18 +15,25 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "sd_notify.h"
 #include "spool.h"
 #include "stats.h"
+#include "status_board.h"
+#include "status_socket.h"
 #include "tunnel.h"
 
 #ifndef CHATGENIUS_VERSION
 #define CHATGENIUS_VERSION "unknown"
 #endif
 
-/* SIGTERM/SIGINT: ask for a clean stop.  Async-signal-safe. */
+/*
+ * SIGTERM/SIGINT: ask for a clean stop, and tell systemd at once (the
+ * janitor may be in the middle of a health check).  Async-signal-safe.
+ */
 static void
 on_stop(int signo)
 {
+	sd_notify_from_signal("STOPPING=1");
 	tunnel_request_stop();
 }
 
@@ -109,6 +116,8 @@ run_command(tunnel_config *cfg)
 	int			rc;
 
 	events_init(cfg);
+	board_init(cfg, port);
+	status_socket_start(cfg);
 	rc = tunnel_start(cfg, &port);
 	if (rc == EXIT_BAD_CONFIG || rc == EXIT_AUTH)
 	{
@@ -127,7 +136,9 @@ run_command(tunnel_config *cfg)
 	}
 	if (rc == EXIT_CLEAN)
 		rc = tunnel_wait();
+	board_stopping();
 	tunnel_stop();
+	status_socket_stop();
 	events_shutdown();
 	return rc;
 }
@@ -152,6 +163,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
 		if (rc == EXIT_BAD_CONFIG)
 			fprintf(stderr, "Try \"chatgenius-tunnel --help\" for more information.\n");
+		/* status: no attempt made is "unknown", as pg_isready's 3 */
+		return cfg.command == CMD_STATUS ? 3 : rc;
+	}
+	if (cfg.command == CMD_STATUS)
+	{
+		rc = status_command(&cfg);
+		config_free(&cfg);
 		return rc;
 	}
 	if (cfg.command == CMD_HELP)

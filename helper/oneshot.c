@@ -5,6 +5,7 @@
  *		tunnel taken down again whatever happened.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
 #include "pgconn.h"
@@ -25,7 +26,7 @@ oneshot_run(tunnel_config *cfg, const char *command, bool explain_down,
 {
 	int			port = 0;
 	int			rc;
-	char		err[1024];
+	char		err[2048];
 	PGconn	   *conn;
 	int			connect_ms = cfg->connect_timeout_ms > ONESHOT_CONNECT_MIN_MS ?
 		cfg->connect_timeout_ms : ONESHOT_CONNECT_MIN_MS;
@@ -44,8 +45,13 @@ oneshot_run(tunnel_config *cfg, const char *command, bool explain_down,
 	conn = pg_connect_prompting(cfg, port, clock_now_ms() + connect_ms, err, sizeof(err));
 	if (conn == NULL)
 	{
-		fprintf(stderr, "chatgenius-tunnel: %s failed: database unreachable through the tunnel: %s\n",
-				command, err);
+		/* the server answered: a login it refused is not an unreachable database */
+		bool		login = strstr(err, "fe_sendauth:") != NULL ||
+			strstr(err, "password authentication failed") != NULL;
+
+		fprintf(stderr, "chatgenius-tunnel: %s failed: %s: %s\n", command,
+				login ? "the database refused the login through the tunnel" :
+				"database unreachable through the tunnel", err);
 		rc = EXIT_FAILURE_OTHER;
 	}
 	else

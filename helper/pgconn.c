@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <termios.h>
@@ -88,7 +90,7 @@ pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 	const char *vals[16];
 	char		portbuf[16];
 	char		timeout_s[16];
-	char		options[160];
+	char		options[200];
 	const char *host = cfg->listen_host;
 	int64_t		total = deadline_ms - clock_now_ms();
 	PGconn	   *conn;
@@ -104,8 +106,15 @@ pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
 	/* libpq's own bound, in whole seconds; ours below is exact */
 	snprintf(timeout_s, sizeof(timeout_s), "%d", (int) ((total + 999) / 1000) < 2 ? 2 : (int) ((total + 999) / 1000));
+	/*
+	 * search_path: the helper's statements (setup and verify as a superuser,
+	 * the reporter as whoever POSTGRES_USER is) resolve in pg_catalog only,
+	 * whatever the database's or the role's setting names: its owner could
+	 * have put an operator or a count(*) of its own first.
+	 */
 	snprintf(options, sizeof(options),
-			 "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d",
+			 "-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d "
+			 "-c search_path=pg_catalog,pg_temp",
 			 (int) total, (int) total, (int) (total * 2));
 
 	keys[n] = "host";
@@ -343,6 +352,62 @@ prompt_password(const char *user)
 }
 
 /*
+ * After "fe_sendauth: no password supplied": append to errbuf the sources
+ * that were tried, in the order libpq and the helper try them, and what each
+ * held, so that the operator knows where to put the password.  libpq 15
+ * finds ~/.pgpass through the home folder of the effective user (not $HOME)
+ * and ignores a file readable by group or others.
+ */
+static void
+explain_no_password(const tunnel_config *cfg, bool had_tty, char *errbuf, size_t errlen)
+{
+	const char *role = cfg->postgres_user ? cfg->postgres_user : "(the service's)";
+	const char *file = cfg->postgres_passfile;
+	const char *file_src = "POSTGRES_PASSFILE";
+	char		home_file[1024];
+	char		owner[256] = "";
+	const char *state;
+	struct stat st;
+	size_t		used = strlen(errbuf);
+
+	if (file == NULL && getenv("PGPASSFILE") != NULL && getenv("PGPASSFILE")[0] != '\0')
+	{
+		file = getenv("PGPASSFILE");
+		file_src = "PGPASSFILE";
+	}
+	if (file == NULL)
+	{
+		struct passwd *pw = getpwuid(geteuid());
+
+		snprintf(home_file, sizeof(home_file), "%s/.pgpass", pw ? pw->pw_dir : "~");
+		snprintf(owner, sizeof(owner), " of user %s", pw ? pw->pw_name : "(unknown)");
+		file = home_file;
+		file_src = "~/.pgpass";
+	}
+	if (stat(file, &st) != 0)
+		state = errno == ENOENT ? "absent" : strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		state = "not a regular file";
+	else if ((st.st_mode & 077) != 0)
+		state = "ignored: readable by group or others (it must be mode 0600)";
+	else
+		state = "no line for host 127.0.0.1, this database and this role (host:port:database:role:password; port * matches the tunnel's)";
+	if (used >= errlen)
+		return;
+	snprintf(errbuf + used, errlen - used,
+			 "; tried for role %s: POSTGRES_PASSWORD (%s), PGPASSWORD (%s)%s%s%s, %s %s%s (%s), "
+			 "and the terminal prompt (%s)",
+			 role,
+			 cfg->postgres_password ? "set" : "not set for this role",
+			 getenv("PGPASSWORD") ? "set" : "not set",
+			 cfg->postgres_service ? ", the service " : "",
+			 cfg->postgres_service ? cfg->postgres_service : "",
+			 cfg->postgres_service ? " (no password in it)" : "",
+			 file_src, file, owner, state,
+			 had_tty ? "no answer read from the terminal" : "stdin is not a terminal: run it on one to be asked");
+}
+
+/*
  * See pgconn.h: pg_connect, and once more after a password prompt when
  * the server wanted a password that no source supplied and stdin is a
  * terminal.  Returns the connection or NULL (errbuf says why).
@@ -352,15 +417,23 @@ pg_connect_prompting(const tunnel_config *cfg, int port, int64_t deadline_ms,
 					 char *errbuf, size_t errlen)
 {
 	PGconn	   *conn;
+	bool		tty = isatty(STDIN_FILENO);
 
 	needed_password = false;
 	conn = pg_connect(cfg, port, deadline_ms, errbuf, errlen);
 	if (conn != NULL || !needed_password || cfg->postgres_password != NULL ||
-		prompted_password != NULL || !isatty(STDIN_FILENO))
+		prompted_password != NULL || !tty)
+	{
+		if (conn == NULL && needed_password)
+			explain_no_password(cfg, false, errbuf, errlen);
 		return conn;
+	}
 	prompted_password = prompt_password(cfg->postgres_user);
 	if (prompted_password == NULL)
+	{
+		explain_no_password(cfg, true, errbuf, errlen);
 		return NULL;
+	}
 	/* the prompt took the operator's time, not the network's */
 	deadline_ms = clock_now_ms() + 10000 > deadline_ms ? clock_now_ms() + 10000 : deadline_ms;
 	conn = pg_connect(cfg, port, deadline_ms, errbuf, errlen);

@@ -1,8 +1,9 @@
 /*
  * pool.c
  *		The session pool's bookkeeping (pgbouncer's objects.c): the slots and
- *		their lifecycle, which session a client goes to (least-loaded live
- *		session with room), when a session is started (on demand, one
+ *		their lifecycle, which session a client goes to (fill first: the
+ *		fullest session with room, avoiding one busy with a channel open),
+ *		when a session is started (on demand or as the one warm spare, one
  *		handshake at a time) or closed (idle extras, shutdown, reconnection),
  *		and the bounded waiting queue with its pool_full refusals.  The
  *		thread driving each session is in worker.c; the two meet through
@@ -19,10 +20,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "events.h"
 #include "log.h"
+#include "peer_uid.h"
 #include "pool.h"
 #include "pool_slot.h"
+#include "refuser.h"
 #include "stats.h"
 
 #define MAX_SLOTS		CONFIG_POOL_SIZE_MAX	/* the ceiling of SSH_POOL_SIZE */
@@ -48,6 +52,7 @@ static struct
 	int64_t		no_spawn_until_ms;
 	int			next_id;
 	int			checked_id;		/* the session that carried the last check */
+	int			check_route;	/* the next check's host (-1: the primary) */
 	int64_t		refused_at_ms;	/* the last channel open the server refused */
 	char		refused_error[256];
 }			pool = {
@@ -127,8 +132,21 @@ pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 	pool.paused = pool.stopping = pool.lost_all = pool.fatal = false;
 	pool.no_spawn_until_ms = 0;
 	pool.next_id = 1;
+	pool.check_route = -1;
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
+}
+
+/*
+ * Gives c its database host (cluster.h) unless it has one.  Returns false
+ * while no host qualifies: the client keeps waiting.  Lock held.
+ */
+static bool
+client_route(client *c)
+{
+	if (c->route < 0)
+		c->route = cluster_pick(c->standby, &c->as_primary, &c->epoch);
+	return c->route >= 0;
 }
 
 /* Joins a finished worker and frees its slot.  Lock held. */
@@ -172,14 +190,14 @@ slot_spawn(void)
 	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->wake_fd < 0)
 	{
-		log_msg(LOG_ERROR, "eventfd_failed", "error=%d", errno);
+		log_msg(LOG_ERROR, "eventfd_failed", "error=\"%s\"", strerror(errno));
 		s->state = SLOT_EMPTY;
 		return NULL;
 	}
 	rc = pthread_create(&s->thread, NULL, worker_main, s);
 	if (rc != 0)
 	{
-		log_msg(LOG_ERROR, "pthread_create_failed", "error=%d", rc);
+		log_msg(LOG_ERROR, "pthread_create_failed", "error=\"%s\"", strerror(rc));
 		close(s->wake_fd);
 		s->wake_fd = -1;
 		s->state = SLOT_EMPTY;
@@ -208,6 +226,151 @@ queue_push(client *c, bool front)
 	pool.waiting++;
 }
 
+/*
+ * Local users take turns for room (helper/peer_uid.c): the next channel
+ * goes to the waiting client whose user was served least recently, and a
+ * full queue makes room by refusing the newest client of the user with
+ * the most waiting.  So one user who floods the port waits behind every
+ * other user's client, not ahead of it.  A small table of users, the one
+ * served longest ago replaced.  Lock held.
+ */
+#define UID_TURNS 32
+static struct
+{
+	long		uid;
+	uint64_t	served;			/* turn_clock at its last channel; 0: free */
+}			turns[UID_TURNS];
+static uint64_t turn_clock;
+
+/* Returns when uid was last given a channel (0: not lately).  Lock held. */
+static uint64_t
+uid_last_served(long uid)
+{
+	for (int i = 0; i < UID_TURNS; i++)
+		if (turns[i].served != 0 && turns[i].uid == uid)
+			return turns[i].served;
+	return 0;
+}
+
+/* Records that uid was given a channel now.  Lock held. */
+static void
+uid_note_served(long uid)
+{
+	int			oldest = 0;
+
+	for (int i = 0; i < UID_TURNS; i++)
+	{
+		if (turns[i].served != 0 && turns[i].uid == uid)
+		{
+			oldest = i;
+			break;
+		}
+		if (turns[i].served < turns[oldest].served)
+			oldest = i;
+	}
+	turns[oldest].uid = uid;
+	turns[oldest].served = ++turn_clock;
+}
+
+/* Unlinks waiting client v from the queue.  Lock held. */
+static void
+queue_remove(client *v)
+{
+	client	  **pp = &pool.wait_head;
+
+	while (*pp != NULL && *pp != v)
+		pp = &(*pp)->next;
+	if (*pp == NULL)
+		return;
+	*pp = v->next;
+	pool.waiting--;
+	if (pool.wait_tail == v)
+	{
+		pool.wait_tail = NULL;
+		for (client *w = pool.wait_head; w != NULL; w = w->next)
+			pool.wait_tail = w;
+	}
+	v->next = NULL;
+}
+
+/*
+ * Returns the waiting client whose user was served least recently (the
+ * first such in the queue), or NULL; queue_take_fair takes it.  Lock held.
+ */
+static client *
+queue_peek_fair(void)
+{
+	client	   *best = NULL;
+	uint64_t	best_served = 0;
+
+	for (client *w = pool.wait_head; w != NULL; w = w->next)
+	{
+		uint64_t	served = uid_last_served(w->uid);
+
+		if (best == NULL || served < best_served)
+		{
+			best = w;
+			best_served = served;
+			if (served == 0)
+				break;			/* nobody comes before a user not served lately */
+		}
+	}
+	return best;
+}
+
+/* Removes waiting client c, now served, from the queue.  Lock held. */
+static void
+queue_take_fair(client *c)
+{
+	queue_remove(c);
+	uid_note_served(c->uid);
+}
+
+/*
+ * Returns the client to refuse when c's arrival overfills the queue: the
+ * newest waiting client of the user with the most waiting, when that user
+ * has more waiting than c's own (c included), else c.  Lock held.
+ */
+static client *
+queue_crowded_victim(client *c)
+{
+	long		uids[UID_TURNS];
+	int			counts[UID_TURNS];
+	int			nu = 0,
+				heavy = -1,
+				mine = 0;
+	client	   *victim = c;
+
+	for (client *w = pool.wait_head; w != NULL; w = w->next)
+	{
+		int			j = 0;
+
+		while (j < nu && uids[j] != w->uid)
+			j++;
+		if (j == nu)
+		{
+			if (nu == UID_TURNS)
+				continue;		/* beyond the table: not counted */
+			uids[nu] = w->uid;
+			counts[nu++] = 0;
+		}
+		counts[j]++;
+	}
+	for (int j = 0; j < nu; j++)
+	{
+		if (uids[j] == c->uid)
+			mine = counts[j];
+		if (heavy < 0 || counts[j] > counts[heavy])
+			heavy = j;
+	}
+	if (heavy < 0 || uids[heavy] == c->uid || counts[heavy] <= mine)
+		return c;
+	for (client *w = pool.wait_head; w != NULL; w = w->next)
+		if (w->uid == uids[heavy] && !w->reserved)
+			victim = w;
+	return victim;
+}
+
 /* Removes and returns the first waiting client, or NULL.  Lock held. */
 static client *
 queue_pop(void)
@@ -224,65 +387,159 @@ queue_pop(void)
 	return c;
 }
 
+/* Returns SSH_CHANNELS_PER_SESSION, at least 1.  Lock held. */
+static int
+pool_cps(void)
+{
+	return pool.cfg->channels_per_session < 1 ? 1 : pool.cfg->channels_per_session;
+}
+
+/* True when s may be given clients: live, not closing.  Lock held. */
+static bool
+slot_usable(const slot *s)
+{
+	return s->state == SLOT_LIVE && !s->close_requested;
+}
+
+/* True when s is usable and carries no client (the health check aside).  Lock held. */
+static bool
+slot_idle(const slot *s)
+{
+	return slot_usable(s) && slot_clients(s) == 0 && s->inbox == NULL;
+}
+
 /*
- * Gives waiting clients to the least-loaded live sessions with room, and
+ * True when the pool should hold one spare session, warm and idle, for
+ * the next clients: the sessions that carry clients have no more than a
+ * quarter of SSH_CHANNELS_PER_SESSION left between them.  A
+ * burst then finds a session ready instead of waiting for a handshake.
+ * Lock held.
+ */
+static bool
+spare_wanted(void)
+{
+	int			cps = pool_cps();
+	int			room = 0,
+				busy = 0;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+	{
+		const slot *s = &pool.slots[i];
+
+		if (!slot_usable(s) || slot_idle(s))
+			continue;
+		busy++;
+		if (slot_clients(s) < cps)
+			room += cps - slot_clients(s);
+	}
+	return busy > 0 && room <= cps / 4;
+}
+
+/*
+ * Returns the session for the next client, or NULL when none has room:
+ * fill first.  Of the usable sessions with room, one where no channel
+ * open is under way (libssh2 1.10 opens one channel at a time per
+ * session: a client sent to a session busy opening waits behind that
+ * open, which connect-per-transaction clients feel on every transaction),
+ * then the one carrying the most clients (so sessions fill up to
+ * SSH_CHANNELS_PER_SESSION one after the other and the others stay idle
+ * or spare), then the oldest.  Lock held.
+ */
+static slot *
+dispatch_pick(void)
+{
+	int			cps = pool_cps();
+	slot	   *best = NULL;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+	{
+		slot	   *s = &pool.slots[i];
+
+		if (!slot_usable(s) || slot_clients(s) >= cps)
+			continue;
+		if (best == NULL ||
+			(s->opening == 0) > (best->opening == 0) ||
+			((s->opening == 0) == (best->opening == 0) &&
+			 (slot_clients(s) > slot_clients(best) ||
+			  (slot_clients(s) == slot_clients(best) && s->id < best->id))))
+			best = s;
+	}
+	return best;
+}
+
+/*
+ * Gives waiting clients to sessions (dispatch_pick: fill first), and
  * starts one more session (never two handshakes at once) when clients
- * still wait or every live session is already busy.  Lock held.
+ * still wait or a spare is wanted and none is idle or connecting.  Lock
+ * held.
  */
 static void
 dispatch(void)
 {
-	int			cps = pool.cfg->channels_per_session;
 	bool		want_session = false;
 	int			live = 0,
-				connecting = 0;
+				connecting = 0,
+				idle = 0;
 
-	if (cps < 1)
-		cps = 1;
 	while (pool.wait_head != NULL)
 	{
-		slot	   *best = NULL;
+		slot	   *best = dispatch_pick();
 		client	   *c;
 
-		for (int i = 0; i < MAX_SLOTS; i++)
-		{
-			slot	   *s = &pool.slots[i];
-
-			if (s->state == SLOT_LIVE && !s->close_requested && slot_clients(s) < cps &&
-				(best == NULL || slot_clients(s) < slot_clients(best)))
-				best = s;
-		}
 		if (best == NULL)
 			break;
-		if (slot_clients(best) > 0)
-			want_session = true;	/* no idle session was left */
-		c = queue_pop();
+		c = queue_peek_fair();
+		if (!client_route(c))
+			return;				/* no primary known: clients wait for one */
+		queue_take_fair(c);
 		if (c->counted)
 			stats_add_waiting(-1);
 		c->next = best->inbox;
 		best->inbox = c;
 		best->load++;
+		best->opening++;
 		slot_wake(best);
 	}
-	if (pool.wait_head != NULL)
-		want_session = true;
-	if (!want_session || pool.paused || pool.stopping ||
-		clock_now_ms() < pool.no_spawn_until_ms)
-		return;
 	for (int i = 0; i < MAX_SLOTS; i++)
 	{
 		if (pool.slots[i].state == SLOT_LIVE)
 			live++;
 		else if (pool.slots[i].state == SLOT_CONNECTING)
 			connecting++;
+		if (slot_idle(&pool.slots[i]))
+			idle++;
 	}
+	if (pool.wait_head != NULL)
+		want_session = true;
+	else if (idle == 0 && spare_wanted())
+		want_session = true;	/* the spare, ahead of need */
+	if (!want_session || pool.paused || pool.stopping ||
+		clock_now_ms() < pool.no_spawn_until_ms)
+		return;
 	if (connecting == 0 && live > 0 && live < pool_limit())
 		slot_spawn();
 }
 
+/* Hands c to the refuser, which tells it why (refuser.h).  Lock not held. */
+static void
+tell_refused(client *c, refusal_cause cause, int64_t waited)
+{
+	refusal_figures fig;
+
+	pthread_mutex_lock(&pool.lock);
+	fig.pool_size = pool.cfg->pool_size;
+	fig.channels_per_session = pool.cfg->channels_per_session;
+	fig.max_waiting = pool.cfg->max_waiting_clients;
+	fig.client_wait_ms = pool.cfg->client_wait_ms;
+	fig.max_retries = pool.cfg->max_retries;
+	pthread_mutex_unlock(&pool.lock);
+	refuser_tell(c->fd, c->name, cause, waited, &fig);
+}
+
 /*
- * Closes a client that will not be served and counts it for the next
- * aggregated pool_full event (pool_report_refusals).  Lock held or not.
+ * Refuses a client that will not be served (told why, then closed) and
+ * counts it for the next aggregated pool_full event
+ * (pool_report_refusals).  Lock not held.
  */
 static void
 refuse(client *c, const char *why)
@@ -302,7 +559,8 @@ refuse(client *c, const char *why)
 	pthread_mutex_unlock(&refusals.lock);
 	log_msg(LOG_DEBUG, "client_refused", "client=%s waited_ms=%" PRId64 " reason=%s",
 			c->name, waited, why);
-	close(c->fd);
+	tell_refused(c, strcmp(why, "too_many_waiting") == 0 ?
+				 REFUSE_TOO_MANY_WAITING : REFUSE_WAIT_TIMEOUT, waited);
 	free(c);
 }
 
@@ -357,6 +615,8 @@ client_new(int fd, const char *name, int port)
 	}
 	c->fd = fd;
 	c->port = port;
+	c->uid = -1;
+	c->route = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->since_ms = clock_now_ms();
 	return c;
@@ -366,19 +626,29 @@ client_new(int fd, const char *name, int port)
 void
 pool_submit(int fd, const char *name, int port)
 {
+	pool_submit_to(fd, name, port, false);
+}
+
+/* Takes a new client of the primary's or the standby listener. */
+void
+pool_submit_to(int fd, const char *name, int port, bool standby)
+{
 	client	   *c = client_new(fd, name, port);
+	client	   *evicted = NULL;
 
 	if (c == NULL)
 	{
 		close(fd);
 		return;
 	}
+	c->uid = peer_uid(fd);
+	c->standby = standby;
 	pthread_mutex_lock(&pool.lock);
 	c->deadline_ms = c->since_ms + pool.cfg->client_wait_ms;
 	if (pool.stopping)
 	{
 		pthread_mutex_unlock(&pool.lock);
-		close(fd);
+		tell_refused(c, REFUSE_STOPPING, 0);
 		free(c);
 		return;
 	}
@@ -391,25 +661,29 @@ pool_submit(int fd, const char *name, int port)
 			continue;
 		if (pool.waiting > pool.cfg->max_waiting_clients)
 		{
-			/* Queued last: unlink it (0 means "serve at once or refuse"). */
-			*pp = c->next;
-			pool.waiting--;
-			if (pool.wait_tail == c)
+			/* c, or the newest of a user who has more waiting (0: none wait). */
+			client	   *victim = pool.cfg->max_waiting_clients > 0 ? queue_crowded_victim(c) : c;
+
+			queue_remove(victim);
+			if (victim->counted)
+				stats_add_waiting(-1);
+			if (victim == c)
 			{
-				pool.wait_tail = NULL;
-				for (client *w = pool.wait_head; w != NULL; w = w->next)
-					pool.wait_tail = w;
+				pthread_mutex_unlock(&pool.lock);
+				refuse(c, "too_many_waiting");
+				return;
 			}
-			pthread_mutex_unlock(&pool.lock);
-			refuse(c, "too_many_waiting");
-			return;
+			evicted = victim;	/* refused below: refuse takes the lock */
 		}
 		c->counted = true;		/* counted once, as pgbouncer's cl_waiting */
 		stats_add_waiting(1);
-		log_msg(LOG_DEBUG, "client_waiting", "client=%s waiting=%d", name, pool.waiting);
+		log_msg(LOG_DEBUG, "client_waiting", "client=%s uid=%ld waiting=%d", name, c->uid,
+				pool.waiting);
 		break;
 	}
 	pthread_mutex_unlock(&pool.lock);
+	if (evicted != NULL)
+		refuse(evicted, "too_many_waiting");
 }
 
 /*
@@ -425,6 +699,29 @@ pool_submit(int fd, const char *name, int port)
 void
 pool_submit_reserved(int fd, const char *name, int port)
 {
+	pool_submit_reserved_to(fd, name, port, -1, 0);
+}
+
+/*
+ * The next health check connection goes to host route (the prober's SQL
+ * probe of one host), not to the primary.  Consumed by that connection.
+ */
+void
+pool_set_check_route(int route)
+{
+	pthread_mutex_lock(&pool.lock);
+	pool.check_route = route;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * pool_submit_reserved to host route (-1: the next check's route, else
+ * the primary) on route_port (0: its PostgreSQL port): the prober's
+ * probes.  Closed at once when there is no such host or no session.
+ */
+void
+pool_submit_reserved_to(int fd, const char *name, int port, int route, int route_port)
+{
 	client	   *c = client_new(fd, name, port);
 	slot	   *best = NULL;
 	int			session = 0;
@@ -435,7 +732,16 @@ pool_submit_reserved(int fd, const char *name, int port)
 		return;
 	}
 	pthread_mutex_lock(&pool.lock);
-	for (int i = 0; i < MAX_SLOTS && !pool.stopping; i++)
+	if (route < 0)
+	{
+		route = pool.check_route;
+		pool.check_route = -1;
+	}
+	c->route = route;
+	c->route_port = route_port;
+	if (route < 0 && !client_route(c))
+		log_msg(LOG_DEBUG, "health_room_no_primary", "client=%s", name);
+	for (int i = 0; i < MAX_SLOTS && !pool.stopping && c->route >= 0; i++)
 	{
 		slot	   *s = &pool.slots[i];
 
@@ -450,6 +756,7 @@ pool_submit_reserved(int fd, const char *name, int port)
 		c->reserved = true;
 		best->load++;
 		best->reserved++;
+		best->opening++;
 		session = best->id;
 		pool.checked_id = best->id;
 		slot_wake(best);
@@ -463,6 +770,21 @@ pool_submit_reserved(int fd, const char *name, int port)
 		return;
 	}
 	log_msg(LOG_DEBUG, "health_check_channel", "client=%s session=%d", name, session);
+}
+
+/*
+ * The routing changed (cluster_apply): waiting clients may have a host
+ * now, and every worker looks for clients left on a demoted primary.
+ */
+void
+pool_routes_changed(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (pool.slots[i].state == SLOT_LIVE)
+			slot_wake(&pool.slots[i]);
+	dispatch();
+	pthread_mutex_unlock(&pool.lock);
 }
 
 /* Returns the first waiting client's deadline (monotonic ms) or -1. */
@@ -628,6 +950,7 @@ pool_tick(void)
 {
 	int64_t		now = clock_now_ms();
 	slot	   *first = NULL;
+	bool		keep_spare;
 
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < MAX_SLOTS; i++)
@@ -639,6 +962,8 @@ pool_tick(void)
 			(first == NULL || s->id < first->id))
 			first = s;
 	}
+	/* One idle session stays as the spare while one is wanted (the first counts). */
+	keep_spare = spare_wanted() && first != NULL && slot_idle(first);
 	for (int i = 0; i < MAX_SLOTS && first != NULL; i++)
 	{
 		slot	   *s = &pool.slots[i];
@@ -646,6 +971,11 @@ pool_tick(void)
 		if (s != first && s->state == SLOT_LIVE && !s->close_requested && s->load == 0 &&
 			s->inbox == NULL && now - s->idle_since_ms >= pool.cfg->idle_session_ms)
 		{
+			if (!keep_spare && spare_wanted())
+			{
+				keep_spare = true;	/* this one is the spare */
+				continue;
+			}
 			s->close_requested = true;
 			s->expected = true;
 			log_msg(LOG_INFO, "session_idle_close", "session=%d idle_ms=%" PRId64,
@@ -778,7 +1108,8 @@ pool_log_stats(void)
 void
 pool_shutdown(void)
 {
-	client	   *c;
+	client	   *c,
+			   *told = NULL;
 
 	pthread_mutex_lock(&pool.lock);
 	pool.stopping = true;
@@ -786,10 +1117,17 @@ pool_shutdown(void)
 	{
 		if (c->counted)
 			stats_add_waiting(-1);
-		close(c->fd);
-		free(c);
+		c->next = told;
+		told = c;
 	}
 	pthread_mutex_unlock(&pool.lock);
+	/* Told why: "max retries exceeded" after giving up, else shutting down. */
+	while ((c = told) != NULL)
+	{
+		told = c->next;
+		tell_refused(c, REFUSE_STOPPING, clock_now_ms() - c->since_ms);
+		free(c);
+	}
 	pool_report_refusals(true);
 	pool_close_all();
 }
@@ -895,15 +1233,27 @@ pool_slot_take_inbox(slot *s, bool *keep)
 
 /* Frees one unit of s's load (idle from now when none is left). */
 void
-pool_slot_release(slot *s, bool reserved)
+pool_slot_release(slot *s, bool reserved, bool opening)
 {
 	pthread_mutex_lock(&pool.lock);
 	s->load--;
 	if (reserved && s->reserved > 0)
 		s->reserved--;
+	if (opening && s->opening > 0)
+		s->opening--;
 	if (s->load == 0)
 		s->idle_since_ms = clock_now_ms();
 	dispatch();
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Counts one channel open on s as through. */
+void
+pool_slot_opened(slot *s)
+{
+	pthread_mutex_lock(&pool.lock);
+	if (s->opening > 0)
+		s->opening--;
 	pthread_mutex_unlock(&pool.lock);
 }
 
@@ -956,6 +1306,8 @@ pool_slot_finished(slot *s, const char *error)
 
 		s->inbox = c->next;
 		c->reserved = false;	/* a check waits like a client from here */
+		if (c->as_primary)
+			c->route = -1;		/* the primary may be another by its turn */
 		if (!c->counted)
 		{
 			c->counted = true;
@@ -965,6 +1317,7 @@ pool_slot_finished(slot *s, const char *error)
 	}
 	s->load = 0;
 	s->reserved = 0;
+	s->opening = 0;
 	for (int i = 0; i < MAX_SLOTS; i++)
 		if (&pool.slots[i] != s &&
 			(pool.slots[i].state == SLOT_LIVE || pool.slots[i].state == SLOT_CONNECTING))

@@ -4,8 +4,10 @@
  *		one worker thread that forwards its clients' channels (libssh2
  *		sessions are never shared between threads).  Sessions are made on
  *		demand, one handshake at a time, and reused; each carries at most
- *		SSH_CHANNELS_PER_SESSION channels.  Clients beyond that wait, up to
- *		TUNNEL_CLIENT_WAIT ms, then are refused with a pool_full event.
+ *		SSH_CHANNELS_PER_SESSION channels, and they fill one after the
+ *		other, with one spare kept warm ahead of need.  Clients beyond that
+ *		wait, up to TUNNEL_CLIENT_WAIT ms, then are refused with a pool_full
+ *		event.
  */
 #ifndef CHATGENIUS_POOL_H
 #define CHATGENIUS_POOL_H
@@ -30,6 +32,15 @@ extern int	pool_init(tunnel_config *cfg, void (*wake_janitor) (void));
  */
 extern void pool_submit(int fd, const char *client, int client_port);
 
+/* pool_submit for the primary's listener or (standby) the read-only one. */
+extern void pool_submit_to(int fd, const char *client, int client_port, bool standby);
+
+/*
+ * The routing changed (cluster.h): serve clients that waited for a
+ * primary, and close the clients left on a demoted one.
+ */
+extern void pool_routes_changed(void);
+
 /*
  * The health check's connection (from health_room.c): straight to the
  * least-loaded live session, never queued, one channel above
@@ -37,6 +48,16 @@ extern void pool_submit(int fd, const char *client, int client_port);
  * live.  The pool owns fd from here.
  */
 extern void pool_submit_reserved(int fd, const char *client, int client_port);
+
+/*
+ * The prober's connections: pool_submit_reserved to database host route
+ * (cluster.h) on route_port (0: its PostgreSQL port; Patroni's API port
+ * else); pool_set_check_route sends the next health check connection to
+ * host route instead of the primary.
+ */
+extern void pool_submit_reserved_to(int fd, const char *client, int client_port,
+									int route, int route_port);
+extern void pool_set_check_route(int route);
 
 /*
  * Emit one aggregated pool_full event (refused=N longest_wait_ms=M ...)

@@ -26,6 +26,12 @@ typedef struct client
 	int64_t		deadline_ms;
 	bool		counted;		/* counted in clients_waiting */
 	bool		reserved;		/* the health check's connection */
+	long		uid;			/* the local user who connected, -1: not known */
+	bool		standby;		/* came in on TUNNEL_STANDBY_PORT */
+	int			route;			/* database host (cluster.h); -1: not yet */
+	int			route_port;		/* that host's port to reach (0: PostgreSQL's) */
+	bool		as_primary;		/* routed there as the primary */
+	uint32_t	epoch;			/* the host's primary epoch then */
 	struct client *next;
 } client;
 
@@ -47,6 +53,7 @@ typedef struct slot
 	int			wake_fd;		/* eventfd: new clients or close request */
 	int			load;			/* channels assigned (opening or open) */
 	int			reserved;		/* of which the health check's: above the limit */
+	int			opening;		/* of which not yet through their channel open */
 	client	   *inbox;			/* assigned, not yet taken by the worker */
 	bool		close_requested;
 	bool		expected;		/* the close was asked for */
@@ -90,9 +97,16 @@ extern client *pool_slot_take_inbox(slot *s, bool *keep);
 
 /*
  * One of s's clients is gone: its load is freed, waiters are served.
- * reserved: it was the health check's connection.
+ * reserved: it was the health check's connection; opening: it went before
+ * its channel open was through (pool_slot_opened was not called for it).
  */
-extern void pool_slot_release(slot *s, bool reserved);
+extern void pool_slot_release(slot *s, bool reserved, bool opening);
+
+/*
+ * A channel open on s is through (open, refused or abandoned): the next
+ * client may go to s without queueing behind it.
+ */
+extern void pool_slot_opened(slot *s);
 
 /* The worker stops serving: returns true when the close was asked for. */
 extern bool pool_slot_closing(slot *s);

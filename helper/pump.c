@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -87,7 +86,23 @@ pump_new(int fd, const char *client, int client_port)
 	p->started_ms = clock_now_ms();
 	p->can_read = p->can_write = true;
 	p->dirty = true;
+	login_watch_init(&p->login);
+	p->route = -1;
 	return p;
+}
+
+/* The channel's destination: the pump's route, else the configured host. */
+static const char *
+dest_host(const pump *p, const tunnel_config *cfg)
+{
+	return p->dest_host[0] ? p->dest_host : cfg->remote_host;
+}
+
+/* Returns the destination port (see dest_host). */
+static int
+dest_port(const pump *p, const tunnel_config *cfg)
+{
+	return p->dest_host[0] ? p->dest_port : cfg->remote_port;
 }
 
 /* Writes libssh2's last error for this step into p->error; returns it. */
@@ -113,7 +128,7 @@ pump_open_step(pump *p, LIBSSH2_SESSION *session, const tunnel_config *cfg)
 	int			rc;
 
 	p->opening = true;
-	p->channel = libssh2_channel_direct_tcpip_ex(session, cfg->remote_host, cfg->remote_port,
+	p->channel = libssh2_channel_direct_tcpip_ex(session, dest_host(p, cfg), dest_port(p, cfg),
 												 "127.0.0.1", p->client_port);
 	if (p->channel != NULL)
 	{
@@ -129,7 +144,7 @@ pump_open_step(pump *p, LIBSSH2_SESSION *session, const tunnel_config *cfg)
 	}
 	note_done(p, PUMP_OP_OPEN);
 	p->opening = false;
-	rc = ssh_channel_open_error(session, cfg->remote_host, cfg->remote_port, p->error, sizeof(p->error));
+	rc = ssh_channel_open_error(session, dest_host(p, cfg), dest_port(p, cfg), p->error, sizeof(p->error));
 	/* libssh2 gives up waiting for the answer after 60 s: that open only. */
 	if (rc == LIBSSH2_ERROR_TIMEOUT)
 		return PUMP_CHANNEL_REFUSED;
@@ -192,6 +207,8 @@ pump_upstream(pump *p, LIBSSH2_SESSION *session, const sshio *io, bool dirty)
 		while (n < 0 && errno == EINTR);
 		if (n > 0)
 		{
+			if (login_watch_pending(&p->login))
+				login_watch_client(&p->login, b->data + b->end, (size_t) n);
 			b->end += (size_t) n;
 			stats_add_bytes(0, n);
 			fresh = true;
@@ -308,6 +325,11 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session, const sshio *io, bool dirty)
 			note_done(p, PUMP_OP_READ);
 		if (n > 0)
 		{
+			if (login_watch_pending(&p->login))
+				login_watch_server(&p->login, b->data + b->end, (size_t) n);
+			/* ErrorResponse field C, SQLSTATE 25006: a write met a read-only node */
+			if (p->watch_read_only && memmem(b->data + b->end, (size_t) n, "C25006", 7) != NULL)
+				p->saw_read_only = true;
 			b->end += (size_t) n;
 			b->pending = 0;
 			moved += n;
@@ -365,11 +387,8 @@ pump_downstream(pump *p, LIBSSH2_SESSION *session, const sshio *io, bool dirty)
 			return PUMP_DONE;
 		}
 	}
-	if (p->channel_eof && b->start == b->end && !p->client_shut)
-	{
-		shutdown(p->fd, SHUT_WR);
-		p->client_shut = true;
-	}
+	if (p->channel_eof && p->eof_ms == 0)
+		p->eof_ms = clock_now_ms();
 	/* Room made now is what the poll interest is computed from. */
 	buf_compact(b, false);
 	/* A read stopped by a full buffer resumes as soon as there is room. */
@@ -389,8 +408,16 @@ pump_step(pump *p, LIBSSH2_SESSION *session, const sshio *io)
 	bool		dirty = p->dirty;
 
 	p->dirty = false;
+	/*
+	 * The server's side is gone: what the client sends now has nobody to
+	 * go to, so it is left unread (closing the socket with it unread
+	 * resets the connection, and a writer gets EPIPE), and only the
+	 * server's last bytes still move.
+	 */
+	if (p->channel_eof)
+		st = pump_downstream(p, session, io, dirty);
 	/* A read left in EAGAIN is resumed before any write is tried. */
-	if (p->blocked_op == PUMP_OP_READ)
+	else if (p->blocked_op == PUMP_OP_READ)
 	{
 		st = pump_downstream(p, session, io, dirty);
 		if (st == PUMP_RUNNING)
@@ -406,9 +433,19 @@ pump_step(pump *p, LIBSSH2_SESSION *session, const sshio *io)
 	p->seen_gen = io->gen;
 	if (st != PUMP_RUNNING)
 		return st;
-	/* Both sides said EOF and everything was passed on. */
-	if (p->channel_eof && p->client_shut && p->eof_sent)
+	/*
+	 * The server ended its side and the client has everything it said:
+	 * PostgreSQL never half-closes, so the connection is over.
+	 */
+	if (p->channel_eof && p->down.start == p->down.end)
 		return PUMP_DONE;
+	if (p->channel_eof && clock_now_ms() - p->eof_ms > PUMP_EOF_LINGER_MS)
+	{
+		snprintf(p->error, sizeof(p->error),
+				 "the client did not read the server's last %zu bytes in %d ms",
+				 p->down.end - p->down.start, PUMP_EOF_LINGER_MS);
+		return PUMP_DONE;
+	}
 	return PUMP_RUNNING;
 }
 
@@ -422,7 +459,7 @@ pump_poll_client(const pump *p, struct pollfd *pfd)
 	if (p->channel == NULL || p->closing)
 		return;
 	pfd->fd = p->fd;
-	if (!p->can_read && !p->client_eof && p->up.end < PUMP_BUFSIZE)
+	if (!p->can_read && !p->client_eof && !p->channel_eof && p->up.end < PUMP_BUFSIZE)
 		pfd->events |= POLLIN;
 	if (!p->can_write && p->down.start < p->down.end)
 		pfd->events |= POLLOUT;
@@ -466,9 +503,9 @@ pump_wants_session_input(const pump *p)
 {
 	if (p->opening || p->closing)
 		return true;
-	if (p->channel == NULL)
+	if (p->channel == NULL || p->channel_eof)
 		return false;
-	if (!p->channel_eof && p->down.end < PUMP_BUFSIZE)
+	if (p->down.end < PUMP_BUFSIZE)
 		return true;
 	if (p->up.start < p->up.end || (p->client_eof && !p->eof_sent))
 		return true;

@@ -2,8 +2,11 @@
  * pump.h
  *		One client connection forwarded over one SSH channel: a bounded
  *		buffer each way, so that a side whose peer cannot take more is not
- *		read (backpressure), and half-closes passed on in both directions.
- *		Pumps live in the worker thread that owns their SSH session.
+ *		read (backpressure).  The client's EOF is passed on to the channel;
+ *		the server's EOF ends the pump: PostgreSQL never half-closes, so
+ *		once its side is gone the client gets what it said last and its
+ *		socket is closed, as OpenSSH's forwarding closes a writer's.  Pumps
+ *		live in the worker thread that owns their SSH session.
  */
 #ifndef CHATGENIUS_PUMP_H
 #define CHATGENIUS_PUMP_H
@@ -15,6 +18,7 @@
 #include <libssh2.h>
 
 #include "config.h"
+#include "login_watch.h"
 #include "sshio.h"
 
 #define PUMP_BUFSIZE	(128 * 1024)
@@ -28,11 +32,19 @@
  * make the helper hold (the server may send a whole window ahead).
  */
 
+/*
+ * How long a client may take to read what the server sent before its
+ * side closed (an ErrorResponse, the rest of a result): a client that does
+ * not read is closed then, with its channel.
+ */
+#define PUMP_EOF_LINGER_MS	10000
+
 /* What a pump step found. */
 typedef enum pump_status
 {
 	PUMP_RUNNING,				/* keep going */
-	PUMP_DONE,					/* both sides finished or the client went
+	PUMP_DONE,					/* the server's side ended (and the client
+								 * has its last bytes), or the client went
 								 * away: release the pump */
 	PUMP_CHANNEL_REFUSED,		/* the server refused to open the channel */
 	PUMP_SESSION_ERROR			/* the SSH session is broken */
@@ -63,6 +75,13 @@ typedef struct pump
 	char		client[64];		/* "address:port" for the logs */
 	int			client_port;
 	bool		reserved;		/* the health check's: above the channel limit */
+	char		dest_host[256];	/* where the channel goes ("": the */
+	int			dest_port;		/* configured POSTGRES_REMOTE_HOST:PORT) */
+	int			route;			/* the host's index (cluster.h), -1: none */
+	bool		as_primary;		/* sent there as the primary ... */
+	uint32_t	epoch;			/* ... in this primary epoch of the host */
+	bool		watch_read_only;	/* look for SQLSTATE 25006 from the server */
+	bool		saw_read_only;	/* seen: the primary may have moved */
 	LIBSSH2_CHANNEL *channel;	/* NULL until opened */
 	bool		opening;		/* the open was started (EAGAIN pending) */
 	pump_buf	up;				/* client -> server */
@@ -70,7 +89,7 @@ typedef struct pump
 	bool		client_eof;		/* the client finished sending */
 	bool		channel_eof;	/* the server finished sending */
 	bool		eof_sent;		/* EOF passed on to the channel */
-	bool		client_shut;	/* EOF passed on to the client */
+	int64_t		eof_ms;			/* when the server's EOF came (0: not yet) */
 	bool		closing;		/* the client is gone; closing the channel */
 	int64_t		stall_since;	/* a channel write in EAGAIN with window
 								 * room since then (0: none) */
@@ -90,8 +109,11 @@ typedef struct pump
 								 * buffer, not at EAGAIN */
 	bool		abandoned;		/* open timed out: the client was refused, the
 								 * open is finished (and closed) for libssh2 */
+	bool		open_told;		/* the pool knows its open is through */
 	int64_t		open_started_ms;	/* this pump's open began (0: queued) */
 	int64_t		started_ms;
+	int64_t		opened_ms;		/* the channel opened: the login timer's start */
+	login_watch login;			/* has the client completed its startup? */
 	char		error[160];		/* why a step failed */
 } pump;
 
@@ -110,6 +132,8 @@ extern pump_status pump_open_step(pump *p, LIBSSH2_SESSION *session,
  * Move what can be moved without blocking, both ways.  Returns
  * PUMP_RUNNING, PUMP_DONE or PUMP_SESSION_ERROR.  p->stall_since is set
  * while a channel write stays in EAGAIN although the window has room.
+ * After the server's EOF the client is no longer read, and PUMP_DONE
+ * comes once it has taken the rest, or PUMP_EOF_LINGER_MS after the EOF.
  */
 extern pump_status pump_step(pump *p, LIBSSH2_SESSION *session, const sshio *io);
 

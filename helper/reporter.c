@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "health_room.h"
 #include "log.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "reporter.h"
+#include "status_board.h"
 #include "spool.h"
 
 #define FLUSH_BATCH		1000	/* events per statement */
@@ -38,6 +40,10 @@ static const char *const status_sql =
 "SELECT chatgenius.report_status($1, $2, $3::integer, $4::integer, $5::bigint, $6, "
 "$7::integer, $8::integer, $9::integer, $10::bigint, $11::integer, $12::bigint, "
 "$13::bigint, $14::integer, $15, $16, $17::timestamptz, $18::boolean)";
+
+/* Where the listeners route (1.5); written with the heartbeat of a multi-host tunnel. */
+static const char *const routes_sql =
+"SELECT chatgenius.report_routes($1, $2, $3::text[])";
 
 static const char *const event_sql =
 "SELECT chatgenius.report_event($1, $2, $3, $4::timestamptz, $5)";
@@ -128,6 +134,41 @@ current_figures(const stats_snapshot *judged, stats_snapshot *out)
 }
 
 /*
+ * Several hosts: report where the listeners route now (tunnel_routes).
+ * An extension older than 1.5 has no report_routes: said once, not an
+ * error.  Returns nothing.
+ */
+static void
+write_routes(PGconn *conn, const tunnel_config *cfg, int64_t deadline)
+{
+	static bool warned;
+	char		primary[300],
+				standbys[2048],
+				err[512];
+	const char *v[3];
+	PGresult   *res;
+
+	if (!cluster_probing())
+		return;
+	cluster_routes(primary, sizeof(primary), standbys, sizeof(standbys));
+	v[0] = cfg->tunnel_name;
+	v[1] = primary[0] ? primary : NULL;
+	v[2] = standbys;
+	res = pg_exec(conn, routes_sql, 3, v, deadline, err, sizeof(err));
+	if (res != NULL && PQresultStatus(res) != PGRES_TUPLES_OK && !warned)
+	{
+		char		msg[1024],
+					q[1100];
+
+		log_msg(LOG_WARN, "routes_not_written", "error=%s sqlstate=%s",
+				log_quote(q, sizeof(q), result_message(msg, sizeof(msg), res)), sqlstate(res));
+		warned = true;
+	}
+	if (res != NULL)
+		PQclear(res);
+}
+
+/*
  * Write the status row.  Returns 1 written, 0 not written but the round
  * trip worked (extension missing, no rights: warned once), -1 when the
  * connection failed or timed out (errbuf says why).
@@ -194,6 +235,7 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 		warned_missing = false;
 		warned_status_denied = false;
 		PQclear(res);
+		write_routes(conn, cfg, deadline);
 		return 1;
 	}
 	result_message(msg, sizeof(msg), res);
@@ -205,10 +247,8 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 	else if (is_missing(sqlstate(res)))
 	{
 		if (!warned_missing)
-			log_msg(LOG_WARN, "extension_missing", "error=%s hint=%s",
-					log_quote((char[1024]) {0}, 1024, msg),
-					log_quote((char[256]) {0}, 256,
-							  "run \"chatgenius-tunnel setup\"; status and events are not written until then"));
+			log_msg(LOG_WARN, "extension_missing", "error=%s hint=%s", msg,
+					"run \"chatgenius-tunnel setup\"; status and events are not written until then");
 		warned_missing = true;
 		rc = 0;
 	}
@@ -217,14 +257,21 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 		if (!warned_status_denied)
 		{
 			char		hint[600];
+			const char *server_hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 
-			snprintf(hint, sizeof(hint),
-					 "as a superuser: GRANT USAGE ON SCHEMA chatgenius TO \"%s\"; "
-					 "GRANT EXECUTE ON FUNCTION chatgenius.report_status, chatgenius.report_event TO \"%s\";",
-					 cfg->postgres_user, cfg->postgres_user);
-			log_msg(LOG_WARN, "status_not_written", "error=%s hint=%s",
-					log_quote((char[1024]) {0}, 1024, msg),
-					log_quote((char[1400]) {0}, 1400, hint));
+			/*
+			 * The server's hint when it gives one (another role writes this
+			 * tunnel: a TUNNEL_NAME of our own, or a superuser's hand-over);
+			 * else the grants are missing.
+			 */
+			if (server_hint)
+				snprintf(hint, sizeof(hint), "%s", server_hint);
+			else
+				snprintf(hint, sizeof(hint),
+						 "as a superuser: GRANT USAGE ON SCHEMA chatgenius TO \"%s\"; "
+						 "GRANT EXECUTE ON FUNCTION chatgenius.report_status, chatgenius.report_event TO \"%s\";",
+						 cfg->postgres_user, cfg->postgres_user);
+			log_msg(LOG_WARN, "status_not_written", "error=%s hint=%s", msg, hint);
 		}
 		warned_status_denied = true;
 		rc = 0;
@@ -232,7 +279,7 @@ write_status(PGconn *conn, const tunnel_config *cfg, const stats_snapshot *judge
 	else
 	{
 		log_msg(LOG_WARN, "status_not_written", "error=%s sqlstate=%s",
-				log_quote((char[1024]) {0}, 1024, msg), sqlstate(res));
+				msg, sqlstate(res));
 		rc = 0;
 	}
 	PQclear(res);
@@ -358,7 +405,7 @@ flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int
 		{
 			/* the database will never take this one: do not block the rest */
 			log_msg(LOG_WARN, "event_discarded", "event=%s key=%s error=%s",
-					batch[i].event, batch[i].key, log_quote((char[1024]) {0}, 1024, msg));
+					batch[i].event, batch[i].key, msg);
 			done++;
 			continue;
 		}
@@ -426,7 +473,7 @@ flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
 	}
 	if (!warned_events_denied)
 		log_msg(LOG_WARN, "events_not_written", "error=%s sqlstate=%s pending=%d",
-				log_quote((char[1024]) {0}, 1024, msg), state, spool_pending());
+				msg, state, spool_pending());
 	warned_events_denied = true;
 	return 0;
 }
@@ -572,7 +619,7 @@ report(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 			/* After the verdict, on a deadline of its own. */
 			if (flush_events(conn, cfg, clock_now_ms() + FLUSH_MS, ferr, sizeof(ferr)) != 0)
 				log_msg(LOG_WARN, "events_flush_failed", "error=%s pending=%d",
-						log_quote((char[1100]) {0}, 1100, ferr), spool_pending());
+						ferr, spool_pending());
 		}
 	}
 	PQfinish(conn);
@@ -590,6 +637,7 @@ reporter_check(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	pthread_mutex_lock(&reporter_lock);
 	rc = report(cfg, port, snap, true, check_timeout_ms(cfg), errbuf, errlen);
 	pthread_mutex_unlock(&reporter_lock);
+	board_checked(rc != CHECK_PATH, rc == CHECK_OK, errbuf);
 	if (rc == 0)
 		log_msg(LOG_DEBUG, "health_check", "result=ok ms=%lld pending_events=%d",
 				(long long) (clock_now_ms() - t0), spool_is_open() ? spool_pending() : 0);
@@ -615,6 +663,6 @@ reporter_flush(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	pthread_mutex_unlock(&reporter_lock);
 	if (rc != 0)
 		log_msg(LOG_WARN, "final_flush_failed", "error=%s pending=%d",
-				log_quote((char[1024]) {0}, 1024, err), spool_is_open() ? spool_pending() : 0);
+				err, spool_is_open() ? spool_pending() : 0);
 	return rc;
 }

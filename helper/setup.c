@@ -38,7 +38,9 @@ setup_failed(const char *what, PGresult *res, const char *errmsg,
 		fprintf(stderr, "DETAIL:  %s\n", detail);
 	if (hint)
 		fprintf(stderr, "HINT:  %s\n", hint);
-	if (!superuser || (state && strcmp(state, "42501") == 0))
+	/* (the install script's own 42501 is about the schema, not the role) */
+	if (!superuser || (state && strcmp(state, "42501") == 0 &&
+					   (primary == NULL || strstr(primary, "schema \"chatgenius\"") == NULL)))
 		fprintf(stderr, "HINT:  POSTGRES_USER (\"%s\") must be a superuser to create or update "
 				"chatgenius (a superuser-installed extension); run setup as one, e.g. "
 				"--postgres-user postgres.\n", cfg->postgres_user);
@@ -63,6 +65,42 @@ run(PGconn *conn, const char *sql, int n, const char *const *v, int64_t deadline
 	*rc = setup_failed(what, res, err, cfg, superuser);
 	PQclear(res);
 	return NULL;
+}
+
+/*
+ * CREATE EXTENSION takes a schema "chatgenius" that already exists, and runs
+ * the install script in it with our (a superuser's) rights: whoever owns it
+ * could have left operators there for the script to pick up.  The script
+ * refuses such a schema itself; this says so before trying, in setup's
+ * words.  Returns EXIT_CLEAN when there is no such schema or a superuser
+ * (or POSTGRES_USER) owns it.
+ */
+static int
+refuse_foreign_schema(PGconn *conn, const tunnel_config *cfg, int64_t deadline)
+{
+	int			rc = EXIT_CLEAN;
+	PGresult   *res = run(conn,
+						  "SELECT r.rolname FROM pg_catalog.pg_namespace n "
+						  "JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner "
+						  "WHERE n.nspname OPERATOR(pg_catalog.=) 'chatgenius' AND NOT r.rolsuper "
+						  "AND r.rolname OPERATOR(pg_catalog.<>) CURRENT_USER",
+						  0, NULL, deadline, "reading the owner of schema chatgenius", cfg, true, &rc);
+
+	if (res == NULL)
+		return rc;
+	if (PQntuples(res) == 1)
+	{
+		fprintf(stderr, "chatgenius-tunnel: setup failed: schema \"chatgenius\" already exists and "
+				"belongs to role \"%s\", which is not a superuser\n"
+				"DETAIL:  CREATE EXTENSION would run the extension's scripts with POSTGRES_USER's "
+				"rights (\"%s\") in that schema, where its owner may have left operators for them.\n"
+				"HINT:  Check what it holds, then drop it (DROP SCHEMA chatgenius CASCADE) or give it "
+				"to a superuser (ALTER SCHEMA chatgenius OWNER TO %s), and run setup again.\n",
+				PQgetvalue(res, 0, 0), cfg->postgres_user, cfg->postgres_user);
+		rc = EXIT_FAILURE_OTHER;
+	}
+	PQclear(res);
+	return rc;
 }
 
 /* The steps once connected (an oneshot_steps).  Returns the exit code. */
@@ -117,6 +155,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 				"on the database server\nHINT:  Install it there first (make install, PostgreSQL 15).\n");
 		return EXIT_FAILURE_OTHER;
 	}
+	if (installed[0] == '\0' && (rc = refuse_foreign_schema(conn, cfg, deadline)) != EXIT_CLEAN)
+		return rc;
 	if (installed[0] == '\0')
 	{
 		printf("Installing chatgenius %s\n", available);
@@ -144,7 +184,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 
 	v[0] = before;
 	res = run(conn,
-			  "SELECT coalesce(pg_catalog.string_agg(version, ', ' ORDER BY applied_at, version), '') "
+			  "SELECT coalesce(pg_catalog.string_agg(version, ', ' ORDER BY applied_at, "
+			  "pg_catalog.string_to_array(version, '.')::pg_catalog.int4[]), '') "
 			  "FROM chatgenius.schema_migrations WHERE applied_at >= $1::timestamptz",
 			  1, v, deadline, "reading the migration history", cfg, superuser, &rc);
 	if (res == NULL)
@@ -155,7 +196,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 	res = run(conn,
 			  "SELECT version, description, script, "
 			  "pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' AS applied_at, "
-			  "applied_by FROM chatgenius.schema_migrations ORDER BY applied_at, version",
+			  "applied_by FROM chatgenius.schema_migrations "
+			  "ORDER BY applied_at, pg_catalog.string_to_array(version, '.')::pg_catalog.int4[]",
 			  0, NULL, deadline, "reading the migration history", cfg, superuser, &rc);
 	if (res == NULL)
 		return rc;

@@ -325,8 +325,8 @@ tcp_connect(const char *host, int port, struct addrinfo *res, int64_t deadline,
  * Reads the private key the way OpenSSH's sshkey_load_private does: one
  * open(2) (a symlink is followed, as ssh does; every check is then made on
  * the file actually opened, through fstat, so nothing can be swapped in
- * between), a regular file owned by the user the helper runs as (or root),
- * not accessible by group or others, read into memory for
+ * between), a regular file owned by the user the helper runs as (or root;
+ * any owner when the helper runs as root), not accessible by group or others, read into memory for
  * libssh2_userauth_publickey_frommemory.  Returns the malloc'd key text
  * (length in *len), or NULL with OpenSSH's words in err; *transient says
  * whether the failure was this process running short (out of descriptors
@@ -358,7 +358,12 @@ load_private_key(const char *path, size_t *len, bool *transient, char *err, size
 		snprintf(err, errlen, "Load key \"%s\": not a regular file", path);
 		goto fail;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0)
+	/*
+	 * Root may use a key that another user owns (the README's setup and
+	 * verify, as root, with the service user's key), as OpenSSH's root may:
+	 * the mode check below still refuses a loose one.
+	 */
+	if (st.st_uid != geteuid() && st.st_uid != 0 && geteuid() != 0)
 	{
 		snprintf(err, errlen,
 				 "Bad owner or permissions on %s: owned by uid %d, not by root or by the "

@@ -14,17 +14,20 @@
 
 #include "clock.h"
 #include "events.h"
+#include "cluster.h"
 #include "health_room.h"
 #include "janitor.h"
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "refuser.h"
 #include "reporter.h"
 #include "ssh_session.h"
 #include "stats.h"
 #include "tunnel.h"
 
 #define STOP_FLUSH_MS	2000
+#define REFUSAL_DRAIN_MS 1000	/* at stop, refused clients get this to be told why */
 
 static tunnel_config *tcfg;
 static int	tport;
@@ -60,6 +63,7 @@ tunnel_start(tunnel_config *cfg, int *port)
 		return start_result = EXIT_FAILURE_OTHER;
 	}
 	libssh2_up = true;
+	cluster_init(cfg);
 	if (pool_init(cfg, janitor_wake) != 0)
 		return start_result = EXIT_FAILURE_OTHER;
 	if (listener_open(cfg->listen_host, port, err, sizeof(err)) != 0)
@@ -70,19 +74,28 @@ tunnel_start(tunnel_config *cfg, int *port)
 							   errno == EADDRNOTAVAIL) ? EXIT_BAD_CONFIG : EXIT_FAILURE_OTHER;
 	}
 	tport = *port;
+	if (cfg->standby_port > 0 &&
+		listener_open_standby(cfg->listen_host, cfg->standby_port, err, sizeof(err)) != 0)
+	{
+		log_msg(LOG_ERROR, "listen_failed", "error=%s", log_quote(q, sizeof(q), err));
+		return start_result = EXIT_BAD_CONFIG;
+	}
 	room_port = health_room_open(err, sizeof(err));
 	if (room_port < 0)
 	{
 		log_msg(LOG_ERROR, "listen_failed", "error=%s", log_quote(q, sizeof(q), err));
 		return start_result = EXIT_FAILURE_OTHER;
 	}
-	if (listener_start() != 0)
+	if (refuser_start() != 0 || listener_start() != 0)
 		return start_result = EXIT_FAILURE_OTHER;
 	listening = true;
 	log_msg(LOG_INFO, "listening", "listen=%s:%d health_check=127.0.0.1:%d",
 			log_quote(q, sizeof(q), cfg->listen_host), tport, room_port);
+	if (cfg->standby_port > 0)
+		log_msg(LOG_INFO, "listening_standby", "listen=%s:%d",
+				log_quote(q, sizeof(q), cfg->listen_host), cfg->standby_port);
 
-	rc = janitor_first_connect(room_port);
+	rc = janitor_first_connect(tport, room_port);
 	if (rc < 0)
 		return start_result = EXIT_CLEAN;	/* a stop came first */
 	if (rc != EXIT_CLEAN)
@@ -138,6 +151,7 @@ tunnel_stop(void)
 	listening = false;
 	if (tcfg != NULL)
 		pool_shutdown();
+	refuser_stop(REFUSAL_DRAIN_MS);
 	/* After the pool: no session may still hand it a check. */
 	health_room_close();
 	room_port = -1;

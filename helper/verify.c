@@ -27,7 +27,9 @@ verify_failed(const char *what, PGresult *res, const char *err)
 	if (hint)
 		fprintf(stderr, "HINT:  %s\n", hint);
 	if (state && strcmp(state, "42501") == 0)
-		fprintf(stderr, "HINT:  health() is granted to pg_monitor: GRANT pg_monitor TO the POSTGRES_USER role.\n");
+		fprintf(stderr, "HINT:  verify needs EXECUTE on chatgenius.health() and SELECT on "
+				"chatgenius.tunnel_status and chatgenius.schema_migrations for the POSTGRES_USER role "
+				"(the README's grants, under Privileges).\n");
 	return EXIT_FAILURE_OTHER;
 }
 

@@ -24,14 +24,48 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "events.h"
 #include "log.h"
 #include "pool_slot.h"
+#include "prober.h"
 #include "pump.h"
+#include "refuser.h"
 #include "sshio.h"
 #include "stats.h"
 
 #define STALL_MS		5000	/* rekey-stall guard */
+
+/*
+ * The stall log: any pass of the loop (from poll's return to the next
+ * poll), any wait of a client between its arrival and its worker, and any
+ * handshake that takes longer than STALL_LOG_MS is logged as msg=stall
+ * with where= naming the part that took the time, so that a slow
+ * transaction can be traced to its cause.  At most STALL_LOG_BURST lines
+ * a second per session; the lines left out are counted in the next.
+ */
+#define STALL_LOG_MS	50
+#define STALL_LOG_WARN_MS 1000
+#define STALL_LOG_BURST	10
+
+/* The parts of a pass, as where= names them. */
+typedef enum stall_part
+{
+	PART_INBOX,					/* taking the assigned clients (the pool's lock) */
+	PART_OPEN,					/* a channel open (libssh2's open state) */
+	PART_FORWARD,				/* channel reads and writes inside libssh2 */
+	PART_CLOSE,					/* a channel close */
+	PART_WRITE,					/* send(2) on the SSH socket */
+	PART_READ,					/* recv(2) on the SSH socket */
+	PART_KEEPALIVE,				/* liveness and a keepalive probe */
+	PART_RECYCLE,				/* an idle session replaced (a handshake) */
+	PART_WAKE,					/* poll slept past its timeout: not scheduled */
+	PART_COUNT
+} stall_part;
+
+static const char *const part_names[PART_COUNT] = {
+	"inbox", "open", "forward", "close", "write", "read", "keepalive", "recycle", "wake"
+};
 
 /*
  * Keepalive probes an idle session may send before it is recycled.
@@ -58,8 +92,73 @@ typedef struct worker
 	int64_t		heard_ms;		/* last sign of life, or of our not reading */
 	int			probes;			/* keepalives sent (replies kept by libssh2) */
 	int			recycle_after;	/* probes before an idle session is replaced */
+	int64_t		spent[PART_COUNT];	/* ms of the current pass, by part */
+	int64_t		stall_second;	/* the second of the last stall lines */
+	int			stall_lines;	/* lines in that second */
+	int			stall_skipped;	/* lines left out since the last one */
 	char		error[512];
 }			worker;
+
+/*
+ * Logs msg=stall where=WHERE ms=MS for w's session (client=WHO when WHO
+ * is not NULL), within STALL_LOG_BURST lines a second.  Returns nothing.
+ */
+static void
+stall_log(worker *w, const char *where, int64_t ms, const char *who)
+{
+	int64_t		now = clock_now_ms();
+
+	if (now / 1000 != w->stall_second)
+	{
+		w->stall_second = now / 1000;
+		w->stall_lines = 0;
+	}
+	if (w->stall_lines >= STALL_LOG_BURST)
+	{
+		w->stall_skipped++;
+		return;
+	}
+	w->stall_lines++;
+	if (who != NULL)
+		log_msg(ms >= STALL_LOG_WARN_MS ? LOG_WARN : LOG_INFO, "stall",
+				"where=%s ms=%" PRId64 " session=%d channels=%d client=%s skipped=%d",
+				where, ms, w->slot->id, w->npumps, who, w->stall_skipped);
+	else
+		log_msg(ms >= STALL_LOG_WARN_MS ? LOG_WARN : LOG_INFO, "stall",
+				"where=%s ms=%" PRId64 " session=%d channels=%d skipped=%d",
+				where, ms, w->slot->id, w->npumps, w->stall_skipped);
+	w->stall_skipped = 0;
+}
+
+/* Adds the ms since *t to part of the current pass and moves *t to now. */
+static void
+stall_add(worker *w, stall_part part, int64_t *t)
+{
+	int64_t		now = clock_now_ms();
+
+	w->spent[part] += now - *t;
+	*t = now;
+}
+
+/*
+ * Ends a pass that began at start: logs it when it took over STALL_LOG_MS,
+ * naming the part that took most of it.  Returns nothing.
+ */
+static void
+stall_pass_end(worker *w, int64_t start)
+{
+	int64_t		ms = clock_now_ms() - start;
+	int			worst = 0;
+
+	if (ms > STALL_LOG_MS)
+	{
+		for (int i = 1; i < PART_COUNT; i++)
+			if (w->spent[i] > w->spent[worst])
+				worst = i;
+		stall_log(w, part_names[worst], ms, NULL);
+	}
+	memset(w->spent, 0, sizeof(w->spent));
+}
 
 /*
  * Returns the time of the last sign of life from the server.  While the
@@ -93,9 +192,25 @@ worker_take_inbox(worker *w)
 		pump	   *p;
 
 		list = c->next;
+		if (!c->reserved && clock_now_ms() - c->since_ms > STALL_LOG_MS)
+			stall_log(w, "queue", clock_now_ms() - c->since_ms, c->name);
 		p = pump_new(c->fd, c->name, c->port);
 		if (p != NULL)
+		{
 			p->reserved = c->reserved;
+			p->route = c->route;
+			p->as_primary = c->as_primary;
+			p->epoch = c->epoch;
+			p->watch_read_only = c->as_primary && !c->reserved && cluster_probing();
+			if (c->route >= 0)
+			{
+				snprintf(p->dest_host, sizeof(p->dest_host), "%s", cluster_host_name(c->route));
+				p->dest_port = c->route_port ? c->route_port : cluster_host_port(c->route);
+			}
+			/* Patroni's REST API, not PostgreSQL: no startup to time. */
+			if (c->route_port != 0)
+				p->login.state = LOGIN_DONE;
+		}
 		if (p != NULL && w->npumps == w->cap)
 		{
 			int			cap = w->cap ? w->cap * 2 : 8;
@@ -116,7 +231,7 @@ worker_take_inbox(worker *w)
 		{
 			log_msg(LOG_ERROR, "out_of_memory", "client=%s", c->name);
 			close(c->fd);
-			pool_slot_release(w->slot, c->reserved);
+			pool_slot_release(w->slot, c->reserved, true);
 		}
 		else
 			w->pumps[w->npumps++] = p;
@@ -130,16 +245,19 @@ static void
 worker_drop(worker *w, int i, bool was_open)
 {
 	pump	   *p = w->pumps[i];
-	bool		reserved;
+	bool		reserved,
+				opening;
 
 	if (was_open)
 		stats_add_channels(-1);
 	if (w->opener == p)
 		w->opener = NULL;
 	reserved = p->reserved;
+	opening = !p->open_told;
+	log_msg(LOG_DEBUG, "channel_released", "session=%d client=%s", w->slot->id, p->client);
 	pump_free(p);
 	w->pumps[i] = w->pumps[--w->npumps];
-	pool_slot_release(w->slot, reserved);
+	pool_slot_release(w->slot, reserved, opening);
 }
 
 /* Closes pump p's client with a log line, keeping its SSH open going. */
@@ -148,11 +266,11 @@ worker_abandon(worker *w, pump *p, const char *why)
 {
 	event_emit(LOG_WARN, "channel_open_timeout", "session=%d client=%s error=\"%s\"",
 			   w->slot->id, p->client, why);
-	if (p->fd >= 0)
-	{
+	if (p->fd >= 0 && !p->reserved)
+		refuser_tell_unreachable(p->fd, p->client, why);	/* its bytes are unread */
+	else if (p->fd >= 0)
 		close(p->fd);
-		p->fd = -1;
-	}
+	p->fd = -1;
 	p->abandoned = true;
 }
 
@@ -209,6 +327,9 @@ worker_open(worker *w, int i)
 	if (st == PUMP_RUNNING)
 		return 0;
 	w->opener = NULL;
+	/* The pool may send the next client here without queueing it behind this open. */
+	p->open_told = true;
+	pool_slot_opened(w->slot);
 	if (st == PUMP_SESSION_ERROR)
 	{
 		snprintf(w->error, sizeof(w->error), "%s", p->error);
@@ -221,6 +342,14 @@ worker_open(worker *w, int i)
 			log_msg(LOG_WARN, "channel_refused", "session=%d client=%s error=\"%s\"",
 					w->slot->id, p->client, p->error);
 			pool_note_channel_refused(w->slot, p->error);
+			if (!p->reserved)
+				prober_request(PROBE_CHANNEL_FAILED);	/* its host may be gone: ask the others now */
+		}
+		/* A client (not the health check, whose failure the reporter reads): told why. */
+		if (p->fd >= 0 && !p->reserved)
+		{
+			refuser_tell_unreachable(p->fd, p->client, p->error);
+			p->fd = -1;
 		}
 		worker_drop(w, i, false);
 		return 1;
@@ -233,7 +362,43 @@ worker_open(worker *w, int i)
 		return 0;
 	}
 	stats_add_channels(1);
+	p->opened_ms = clock_now_ms();
 	log_msg(LOG_DEBUG, "channel_open", "session=%d client=%s", w->slot->id, p->client);
+	return 0;
+}
+
+/*
+ * Returns when the client under pump p must have completed its startup
+ * (monotonic ms), or 0 when the login timeout does not apply (yet).
+ */
+static int64_t
+login_deadline(const pump *p, const tunnel_config *cfg)
+{
+	if (p->channel == NULL || p->closing || !login_watch_pending(&p->login) ||
+		cfg->login_timeout_ms <= 0)
+		return 0;
+	return p->opened_ms + cfg->login_timeout_ms;
+}
+
+/*
+ * Closes pump i's client and channel after PUMP_DONE or a login timeout.
+ * Returns 1 when the pump was released (the last pump moved into slot i),
+ * else 0 (the channel's close goes on).
+ */
+static int
+worker_finish(worker *w, int i)
+{
+	pump	   *p = w->pumps[i];
+
+	stats_add_channels(-1);
+	p->dirty = true;
+	if (pump_close_step(p, w->conn->session, false))
+	{
+		worker_drop(w, i, false);
+		return 1;
+	}
+	p->seen_gen = w->io->gen;
+	p->dirty = false;
 	return 0;
 }
 
@@ -249,6 +414,7 @@ worker_pump(worker *w, int i)
 	pump	   *p = w->pumps[i];
 	pump_status st;
 	int64_t		now = clock_now_ms();
+	int64_t		login_due;
 
 	if (p->closing)
 	{
@@ -271,7 +437,24 @@ worker_pump(worker *w, int i)
 		if (r != 0 || p->channel == NULL || p->closing)
 			return r;
 	}
+	login_due = login_deadline(p, pool_config());
+	if (login_due != 0 && now >= login_due)
+	{
+		/* As PgBouncer's client_login_timeout: the client and its channel close. */
+		log_msg(LOG_INFO, "login_timeout", "session=%d client=%s timeout_ms=%" PRId64 " "
+				"detail=\"the client did not complete its startup in time\"",
+				w->slot->id, p->client, login_due - p->opened_ms);
+		return worker_finish(w, i);
+	}
 	st = pump_step(p, session, w->io);
+	if (p->saw_read_only)
+	{
+		/* "cannot execute ... in a read-only transaction" on the primary port */
+		p->saw_read_only = false;
+		log_msg(LOG_INFO, "read_only_primary", "session=%d client=%s host=%s:%d",
+				w->slot->id, p->client, p->dest_host, p->dest_port);
+		prober_request(PROBE_READ_ONLY);
+	}
 	if (st == PUMP_SESSION_ERROR)
 	{
 		snprintf(w->error, sizeof(w->error), "%s", p->error);
@@ -291,20 +474,25 @@ worker_pump(worker *w, int i)
 	}
 	if (st == PUMP_DONE)
 	{
-		stats_add_channels(-1);
 		if (p->error[0])
 			log_msg(LOG_DEBUG, "channel_closed", "session=%d client=%s error=\"%s\"",
 					w->slot->id, p->client, p->error);
-		p->dirty = true;
-		if (pump_close_step(p, session, false))
-		{
-			worker_drop(w, i, false);
-			return 1;
-		}
-		p->seen_gen = w->io->gen;
-		p->dirty = false;
+		return worker_finish(w, i);
 	}
 	return 0;
+}
+
+/* worker_pump, its time counted to the part of the pass it served. */
+static int
+worker_pump_timed(worker *w, int i)
+{
+	pump	   *p = w->pumps[i];
+	stall_part part = p->closing ? PART_CLOSE : p->channel == NULL ? PART_OPEN : PART_FORWARD;
+	int64_t		t = clock_now_ms();
+	int			r = worker_pump(w, i);
+
+	stall_add(w, part, &t);
+	return r;
 }
 
 /* Returns the index of the pump holding the session's output, or -1. */
@@ -331,7 +519,7 @@ worker_pass(worker *w)
 	if (owner >= 0)
 	{
 		pump	   *p = w->pumps[owner];
-		int			r = worker_pump(w, owner);
+		int			r = worker_pump_timed(w, owner);
 
 		if (r < 0)
 			return false;
@@ -340,7 +528,7 @@ worker_pass(worker *w)
 	}
 	for (int i = 0; i < w->npumps; i++)
 	{
-		int			r = worker_pump(w, i);
+		int			r = worker_pump_timed(w, i);
 
 		if (r < 0)
 			return false;
@@ -503,10 +691,40 @@ worker_busy(worker *w, int *wait_ms)
 			due = p->started_ms + cfg->connect_timeout_ms + 1;
 		if (p->stall_since != 0)
 			due = p->stall_since + STALL_MS + 1;
+		/* The login timeout and the linger after the server's EOF. */
+		if (login_deadline(p, cfg) != 0 && (due == 0 || login_deadline(p, cfg) < due))
+			due = login_deadline(p, cfg);
+		if (p->eof_ms != 0 && !p->closing && (due == 0 || p->eof_ms + PUMP_EOF_LINGER_MS + 1 < due))
+			due = p->eof_ms + PUMP_EOF_LINGER_MS + 1;
 		if (due != 0 && due - now < *wait_ms)
 			*wait_ms = due - now > 0 ? (int) (due - now) : 1;
 	}
 	return busy;
+}
+
+/*
+ * Closes the clients routed to a primary that has since been demoted
+ * (cluster_primary_epoch moved on), as HAProxy's on-marked-down
+ * shutdown-sessions does: their transactions cannot commit there, and an
+ * application pool reconnects at once, to the new primary.  Returns
+ * nothing.
+ */
+static void
+worker_drop_demoted(worker *w)
+{
+	for (int i = 0; i < w->npumps; i++)
+	{
+		pump	   *p = w->pumps[i];
+
+		if (p->route < 0 || !p->as_primary || p->reserved || p->closing ||
+			p->channel == NULL || cluster_primary_epoch(p->route) == p->epoch)
+			continue;
+		log_msg(LOG_INFO, "client_closed_demoted", "session=%d client=%s host=%s:%d",
+				w->slot->id, p->client, p->dest_host, p->dest_port);
+		stats_add_channels(-1);
+		p->closing = true;
+		p->dirty = true;
+	}
 }
 
 /*
@@ -522,29 +740,42 @@ worker_serve(worker *w)
 	int			pcap = 0;
 	bool		wake = true;
 
+	int64_t		pass_start = clock_now_ms();
+
 	for (;;)
 	{
 		int			n,
 					rc,
 					wait_ms = 60000;
+		int64_t		t = clock_now_ms(),
+					slept;
 
 		/* The eventfd is read only when poll said so: one syscall less. */
 		if (wake && !worker_take_inbox(w))
 			break;
+		if (wake)
+			worker_drop_demoted(w);
+		stall_add(w, PART_INBOX, &t);
 		if (!worker_pass(w))
 			break;
+		t = clock_now_ms();
 		if (w->npumps == 0 && w->probes >= w->recycle_after && !worker_recycle(w))
 			break;
+		stall_add(w, PART_RECYCLE, &t);
 		/* Every channel's packets of this pass leave in one send. */
 		if (!worker_flush(w))
 			break;
+		stall_add(w, PART_WRITE, &t);
 		/* After the flush: output still waiting means the server is not reading. */
 		if (!worker_liveness(w, &wait_ms))
 			break;
+		stall_add(w, PART_KEEPALIVE, &t);
 		if (sshio_out_pending(w->io) > 0 && !worker_flush(w))
 			break;
+		stall_add(w, PART_WRITE, &t);
 		if (worker_busy(w, &wait_ms))
 			wait_ms = 0;
+		stall_pass_end(w, pass_start);
 
 		if (pcap < w->npumps + 2)
 		{
@@ -570,6 +801,7 @@ worker_serve(worker *w)
 		if (sshio_out_pending(w->io) > 0)
 			pfds[1].events |= POLLOUT;
 		n = w->npumps + 2;
+		t = clock_now_ms();
 		do
 			rc = poll(pfds, n, wait_ms);
 		while (rc < 0 && errno == EINTR);
@@ -578,6 +810,15 @@ worker_serve(worker *w)
 			snprintf(w->error, sizeof(w->error), "poll: %s", strerror(errno));
 			break;
 		}
+		/* The next pass starts now; a poll that overslept its timeout is its first part. */
+		pass_start = clock_now_ms();
+		slept = pass_start - t;
+		if (rc == 0 && slept > wait_ms)
+		{
+			w->spent[PART_WAKE] = slept - wait_ms;
+			pass_start -= slept - wait_ms;
+		}
+		t = clock_now_ms();
 		wake = (pfds[0].revents & POLLIN) != 0;
 		for (int i = 0; i < w->npumps; i++)
 			pump_poll_result(w->pumps[i], pfds[2 + i].revents);
@@ -591,8 +832,10 @@ worker_serve(worker *w)
 				snprintf(w->error, sizeof(w->error), "recv: %s", strerror(w->io->err));
 			break;
 		}
+		stall_add(w, PART_READ, &t);
 		if ((pfds[1].revents & POLLOUT) && !worker_flush(w))
 			break;
+		stall_add(w, PART_WRITE, &t);
 	}
 	free(pfds);
 }
@@ -637,10 +880,16 @@ worker_main(void *arg)
 	ssh_result	r;
 	char		err[512] = "";
 	bool		expected;
+	int64_t		handshake_ms;
 
 	memset(&w, 0, sizeof(w));
 	w.slot = s;
+	handshake_ms = clock_now_ms();
 	r = pool_handshake(&w.conn, err, sizeof(err));
+	/* Clients wait for it (and for the handshakes before it: one at a time). */
+	handshake_ms = clock_now_ms() - handshake_ms;
+	if (handshake_ms > STALL_LOG_MS)
+		stall_log(&w, "handshake", handshake_ms, NULL);
 	if (r != SSH_OK)
 	{
 		pool_slot_failed(s, r, err);

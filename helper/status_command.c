@@ -1,0 +1,186 @@
+/*
+ * status_command.c
+ *		`chatgenius-tunnel status [--json]`: ask the running helper through
+ *		its status socket (status_socket.h) and print its answer.  Exit codes
+ *		as pg_isready's: 0 serving, 1 degraded or reconnecting (or any state
+ *		but serving), 2 not running (no socket, nobody listening), 3 unknown
+ *		(the question could not be asked or got no answer).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "status_socket.h"
+
+#define STATUS_WAIT_MS	3000	/* how long the helper gets to answer */
+#define STATUS_NOT_RUNNING 2
+#define STATUS_UNKNOWN	3
+
+/*
+ * Connects to the socket at path.  Returns the fd, or -1 with errno
+ * (ENOENT, ECONNREFUSED: nobody there).
+ */
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un a;
+	int			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
+	{
+		int			saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Prints s as a JSON string.  Returns nothing. */
+static void
+print_json(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* Prints the report for a helper that is not there.  Returns 2. */
+static int
+not_running(const tunnel_config *cfg, const char *path, const char *why, bool json)
+{
+	if (json)
+	{
+		printf("{\"tunnel\": ");
+		print_json(cfg->tunnel_name);
+		printf(", \"status\": \"not running\", \"socket\": ");
+		print_json(path);
+		printf(", \"error\": ");
+		print_json(why);
+		printf("}\n");
+	}
+	else
+		printf("%s - not running (%s: %s)\n", cfg->tunnel_name, path, why);
+	return STATUS_NOT_RUNNING;
+}
+
+/* Reads the whole answer into a malloc'd buffer.  Returns it, or NULL. */
+static char *
+read_answer(int fd)
+{
+	size_t		cap = 8192,
+				have = 0;
+	char	   *buf = malloc(cap);
+	int64_t		deadline = clock_now_ms() + STATUS_WAIT_MS;
+
+	while (buf != NULL)
+	{
+		struct pollfd pfd = {.fd = fd,.events = POLLIN};
+		int64_t		left = deadline - clock_now_ms();
+		ssize_t		n;
+
+		if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
+		{
+			if (left > 0 && errno == EINTR)
+				continue;
+			free(buf);
+			return NULL;
+		}
+		if (have + 1 >= cap)
+		{
+			char	   *more = realloc(buf, cap * 2);
+
+			if (more == NULL)
+				break;
+			buf = more;
+			cap *= 2;
+		}
+		n = read(fd, buf + have, cap - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			buf[have] = '\0';
+			return buf;
+		}
+		have += (size_t) n;
+	}
+	free(buf);
+	return NULL;
+}
+
+int
+status_command(const tunnel_config *cfg)
+{
+	char		path[200];
+	char		fallback[200];
+	const char *used = path;
+	char	   *answer;
+	const char *req = cfg->json ? "json\n" : "text\n";
+	int			fd;
+	int			code;
+
+	if (status_socket_path(cfg->state_dir, cfg->tunnel_name, path, sizeof(path)) != 0)
+	{
+		fprintf(stderr, "chatgenius-tunnel: TUNNEL_STATE_DIR is too long for a unix socket: %s\n",
+				cfg->state_dir);
+		return STATUS_UNKNOWN;
+	}
+	fd = connect_to(path);
+	/* root asking about the packaged service, without its StateDirectory= */
+	if (fd < 0 && errno == ENOENT && strcmp(cfg->state_dir, STATUS_PACKAGED_DIR) != 0 &&
+		status_socket_path(STATUS_PACKAGED_DIR, cfg->tunnel_name, fallback, sizeof(fallback)) == 0 &&
+		access(fallback, F_OK) == 0)
+	{
+		used = fallback;
+		fd = connect_to(fallback);
+	}
+	if (fd < 0)
+	{
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			return not_running(cfg, used, strerror(errno), cfg->json);
+		fprintf(stderr, "chatgenius-tunnel: cannot ask the helper at %s: %s\n", used, strerror(errno));
+		return STATUS_UNKNOWN;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req))
+	{
+		fprintf(stderr, "chatgenius-tunnel: cannot ask the helper at %s: %s\n", used, strerror(errno));
+		close(fd);
+		return STATUS_UNKNOWN;
+	}
+	answer = read_answer(fd);
+	close(fd);
+	if (answer == NULL || strncmp(answer, "exit=", 5) != 0 || answer[5] < '0' || answer[5] > '9' ||
+		answer[6] != '\n')
+	{
+		fprintf(stderr, "chatgenius-tunnel: the helper at %s gave no answer (uid not allowed, or it is stuck)\n",
+				used);
+		free(answer);
+		return STATUS_UNKNOWN;
+	}
+	code = answer[5] - '0';
+	fputs(answer + 7, stdout);
+	free(answer);
+	return code;
+}

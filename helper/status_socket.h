@@ -1,0 +1,38 @@
+/*
+ * status_socket.h
+ *		`chatgenius-tunnel status` asks the running helper through a unix
+ *		socket in its state folder (TUNNEL_STATE_DIR, 0700): the socket is
+ *		0600 and the server also checks the peer's uid (SO_PEERCRED), so only
+ *		the helper's user and root are answered.  It is served by a thread of
+ *		its own from memory (status_board.h): it answers while the database
+ *		is away.
+ *
+ *		The exchange: the client sends "text\n" or "json\n"; the server
+ *		answers "exit=N\n" (the status command's exit code) and the report.
+ */
+#ifndef CHATGENIUS_STATUS_SOCKET_H
+#define CHATGENIUS_STATUS_SOCKET_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define STATUS_PACKAGED_DIR	"/var/lib/chatgenius-tunnel"	/* the unit's StateDirectory= */
+
+/*
+ * The socket's path for a tunnel in dir: the tunnel's name made safe plus
+ * a hash of it, as the spool names its file, with ".sock".  Returns 0, or
+ * -1 when the path would not fit a unix socket address.
+ */
+extern int	status_socket_path(const char *dir, const char *tunnel_name, char *buf, size_t len);
+
+/* Start serving (a warning, never a failure, when it cannot). */
+extern void status_socket_start(const tunnel_config *cfg);
+
+/* Stop serving and remove the socket. */
+extern void status_socket_stop(void);
+
+/* The status command (status_command.c).  Returns its exit code. */
+extern int	status_command(const tunnel_config *cfg);
+
+#endif							/* CHATGENIUS_STATUS_SOCKET_H */
