@@ -11,20 +11,8 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 
-step()
-{
-	printf '\n\033[1m==> %s\033[0m\n' "$*"
-}
-
-step "installing what is missing, building and installing chatgenius"
-bash test/deps.sh
-make -s
-make -s install >/dev/null
-export PATH="$(pg_config --bindir):$PATH"
-
-. test/lib/fixture.sh
+. test/lib/demo_lib.sh
 fx_init demo
-FX_HELPER=$(pg_config --bindir)/chatgenius-tunnel
 
 step "a throwaway PostgreSQL cluster and a loopback sshd (ed25519 keys, known_hosts)"
 fx_pg_start
@@ -124,6 +112,11 @@ reconnecting()
 	grep -q 'event=reconnecting' "$helper_log"
 }
 fx_wait_for 30 "the helper to notice" reconnecting
+echo "chatgenius-tunnel status, while the helper reconnects (the database is out of reach):"
+status_rc=0
+status_out=$("$FX_HELPER" status --env-file "$env_file") || status_rc=$?
+printf '%s\n' "$status_out" | sed 's/^/    /'
+echo "    (exit $status_rc: 0 serving, 1 degraded or reconnecting, 2 not running)"
 fx_sshd_start
 recovered()
 {

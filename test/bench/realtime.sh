@@ -14,9 +14,13 @@
 #   v1.2    the extension at version 1.2, in another database: today's
 #           PL/pgSQL triggers with NOTIFY in the writing transaction;
 #   off     the extension, chatgenius.realtime = off: no notification;
-#   norules the extension as on, with the rule triggers messages_check_thread
-#           and messages_refuse_archived disabled for the run: the most
-#           that merging or rewriting them could gain.
+#   norules the extension as on, with the BEFORE (rule) triggers of messages
+#           disabled for the run (1.10: messages_rules; before it
+#           messages_check_thread, messages_refuse_archived and
+#           messages_set_updated_at): what the rules cost;
+#   held    the extension as on, with a transaction held open (it has an
+#           xid, so it holds back vacuum and every snapshot's xmin) from
+#           before the run to after it: the outbox's dead rows pile up.
 # A listener on each database counts what arrives.  Printed per run: write
 # transactions per second, the ratio to bare at the same writer count, the
 # delivery delay (p50, p99: receive time minus the ULID time of the row) and
@@ -27,7 +31,8 @@
 # message posts alone, as the issue's first measurement did.
 #
 #   make install && bash test/bench/realtime.sh [SECONDS] [ROUNDS] [TARGETS]
-#   (defaults: 8 s per run, 1 round, "bare on direct v1.2 off";
+#   (defaults: 8 s per run, 1 round, "bare on direct v1.2 off"; add held,
+#    norules;
 #    environment: WRITERS="1 4 16", MIX=chat|post, SYNC_COMMIT=on|off,
 #    BATCH_DELAY=ms for chatgenius.realtime_batch_delay)
 set -euo pipefail
@@ -166,6 +171,38 @@ lines()
 	rt_lines "$1" | wc -l
 }
 
+# hold_open: a transaction with an xid, left open (in the background) until
+# release_held; returns once it holds.
+hold_open()
+{
+	fx_bg "$FX_DIR/held.log" psql -qX -d "$DB" -c "BEGIN" -c "CREATE TEMP TABLE held (x int)" \
+		-c "SELECT pg_sleep(3600)"
+	HELD_PID=$FX_BG_PID
+	fx_wait_for 20 "the held-open transaction" held_is_open || fx_die "could not hold a transaction open"
+}
+held_is_open()
+{
+	[ "$(psql -qXAt -d "$DB" -c "SELECT count(*) FROM pg_stat_activity
+		WHERE query = 'SELECT pg_sleep(3600)' AND backend_xid IS NOT NULL")" = 1 ]
+}
+release_held()
+{
+	kill -TERM "$HELD_PID" 2>/dev/null
+	wait "$HELD_PID" 2>/dev/null || true
+	psql -qXAt -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE query = 'SELECT pg_sleep(3600)'" >/dev/null
+}
+
+# rule_triggers ENABLE|DISABLE: every BEFORE trigger of chatgenius.messages.
+rule_triggers()
+{
+	fx_psql -d "$DB" -c "DO \$\$DECLARE t name; BEGIN
+		FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'chatgenius.messages'::regclass
+			AND NOT tgisinternal AND tgtype & 2 <> 0 LOOP
+			EXECUTE format('ALTER TABLE chatgenius.messages $1 TRIGGER %I', t);
+		END LOOP; END\$\$" >/dev/null
+}
+
 # run TARGET WRITERS: one pgbench run; appends a result line to $FX_DIR/results.
 run()
 {
@@ -176,8 +213,8 @@ run()
 	direct) opts='-c chatgenius.realtime=direct' ;;
 	off) opts='-c chatgenius.realtime=off' ;;
 	v1.2) db=$DB12 listener=v12 ;;
-	norules) fx_psql -d "$DB" -c 'ALTER TABLE chatgenius.messages
-		DISABLE TRIGGER messages_check_thread, DISABLE TRIGGER messages_refuse_archived' >/dev/null ;;
+	norules) rule_triggers DISABLE ;;
+	held) hold_open ;;
 	esac
 	local mix
 	case $MIX in
@@ -195,8 +232,8 @@ run()
 	PGOPTIONS="-c synchronous_commit=$SYNC_COMMIT $opts" "$PGBENCH" -n -M prepared -d "$db" -c "$n" \
 		-j "$((n < 2 ? 1 : 2))" -T "$SECS" $mix >"$log" 2>&1 ||
 		fx_die "pgbench failed: $(tail -5 "$log")"
-	[ "$target" = norules ] && fx_psql -d "$DB" -c 'ALTER TABLE chatgenius.messages
-		ENABLE TRIGGER messages_check_thread, ENABLE TRIGGER messages_refuse_archived' >/dev/null
+	[ "$target" = norules ] && rule_triggers ENABLE
+	[ "$target" = held ] && release_held
 	after_rows=$(changes "$db" "$schema")
 	expected=$((after_rows - before_rows))
 	# write tps: the sum of the w_ scripts' tps.

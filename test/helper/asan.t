@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The tunnel scenarios again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (leak checks on): the helper is built with `make SANITIZE=1` into a
-# separate folder (the normal build is left alone), then tunnel.t,
+# separate folder (the normal build is left alone), then tunnel.t, refusal.t, status.t, notify.t,
 # tunnel_recovery.t, tunnel_security.t, health_failure.t, pool_idle.t,
-# pool_saturation.t, spool_flush.t, channel_open.t and keepalive.t run with
+# pool_saturation.t, spool_flush.t, channel_open.t, keepalive.t and
+# login_timeout.t run with
 # FX_HELPER pointing at it (ASAN_SCENARIOS="..." for another list; stall.t
 # is left out: it is long, its paths are tunnel.t's, and its 1 s bound is
 # not meant for an instrumented build).
@@ -27,11 +28,11 @@ export FX_HELPER=$build/helper/chatgenius-tunnel
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 reports=0
-for t in ${ASAN_SCENARIOS:-tunnel tunnel_recovery tunnel_security health_failure pool_idle pool_saturation spool_flush channel_open keepalive}; do
+for t in ${ASAN_SCENARIOS:-tunnel refusal status notify tunnel_recovery tunnel_security health_failure pool_idle pool_saturation spool_flush channel_open keepalive login_timeout}; do
 	out=$(bash "test/helper/$t.t" 2>&1)
 	rc=$?
 	ok $rc "$t.t passes under ASan/UBSan"
-	[ $rc -eq 0 ] || diag "$(printf '%s\n' "$out" | grep -E '^not ok|Sanitizer|runtime error' | head -20)"
+	[ $rc -eq 0 ] || diag "$(printf '%s\n' "$out" | grep -E '^not ok|Sanitizer|runtime error|FATAL|Bail out' | head -20)"
 	reports=$((reports + $(printf '%s\n' "$out" | grep -cE '^not ok .*no sanitizer report')))
 done
 diag "reliability: leaks=$reports"

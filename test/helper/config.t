@@ -81,11 +81,11 @@ while IFS= read -r line; do
 	fi
 	case $name in
 	TUNNEL_NAME) def='SSH_USER@SSH_HOST:SSH_PORT' ;;
-	POSTGRES_PASSFILE | POSTGRES_SERVICE | SSH_KEY_PASSPHRASE) def='(none)' ;;
+	POSTGRES_PASSFILE | POSTGRES_SERVICE | SSH_KEY_PASSPHRASE | POSTGRES_PATRONI_PORT | TUNNEL_STANDBY_PORT) def='(none)' ;;
 	esac
 	is "${hl##*default: }" "$def" "--help lists $name with its default ($def)"
 done < <(grep -E '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")
-is "$(grep -cE '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")" 30 ".env.example documents all 30 variables"
+is "$(grep -cE '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")" 34 ".env.example documents all 34 variables"
 hrun -h
 is "$RC" 0 "-h exits 0"
 
@@ -312,6 +312,7 @@ like "$STARTING" "state_dir=$FX_DIR/state " "TUNNEL_STATE_DIR still wins over \$
 
 # A password belongs to its role: --postgres-user naming another one drops it.
 printf '%s\n' "${BASE[@]}" POSTGRES_USER=app POSTGRES_PASSWORD=app-pw >"$FX_DIR/roles.env"
+chmod 600 "$FX_DIR/roles.env"	# it holds a password
 start_and_read_settings --env-file "$FX_DIR/roles.env" --postgres-user postgres
 like "$(cat "$FX_DIR/run.log")" "WARN msg=config_warning .*variable=POSTGRES_PASSWORD source=$FX_DIR/roles.env for_role=app role=postgres" \
 	"a password written for POSTGRES_USER=app is not sent for --postgres-user postgres"

@@ -5,8 +5,11 @@
 # the site's facts put in (host, ports, key, roles) and paths moved under the
 # temporary root.  systemd is emulated from the unit file itself: its
 # Environment= lines, then EnvironmentFile= as systemd reads it (if any),
-# StateDirectory= ($STATE_DIRECTORY), ExecStart in WorkingDirectory, and
-# ExecReload; the service runs as root here (no system user is made).
+# StateDirectory= ($STATE_DIRECTORY, owned by User=), ExecStart in
+# WorkingDirectory as User= and Group=, and ExecReload.  The files are owned
+# as the README says (the service user, made by the README's adduser line
+# when missing, and left in place, as that line leaves it), and setup runs
+# as root, as the README says.
 # Covers the tunnel coming up, setup as a superuser while the env file holds
 # the unprivileged role, a reload that changes a setting, a reload of a
 # broken file, a stop, and each operator mistake with its message and exit
@@ -45,8 +48,6 @@ readme_block()
 site()
 {
 	local l=$1
-	l=${l//-o chatgenius-tunnel -g chatgenius-tunnel/-o root -g root}
-	l=${l//chown chatgenius-tunnel:chatgenius-tunnel/chown root:root}
 	l=${l//\/etc\//$ROOT/etc/}
 	l=${l//helper\//$SRC/helper/}
 	l=${l//tunnel_ed25519 /$FX_SSH_KEY }
@@ -57,7 +58,7 @@ site()
 
 # run_block NAME: run the block's commands in this shell (systemctl and
 # journalctl are the emulations below).  make install was run by the test
-# command, and the service runs as root: those two lines are checked, not run.
+# command: that line is checked, not run.
 run_block()
 {
 	local line
@@ -67,7 +68,6 @@ run_block()
 			[ -x "$(pg_config --bindir)/chatgenius-tunnel" ] || return 1
 			continue
 			;;
-		'adduser '*) continue ;;
 		esac
 		eval "$(site "$line")" || {
 			diag "failed: $(site "$line")"
@@ -78,9 +78,11 @@ run_block()
 
 # ---------------------------------------------------------------- the unit, emulated
 
+# The unit make install put under the tree's /usr/local (ExecStart= names
+# the installed program by its full path).
 unit_file()
 {
-	printf '%s\n' "$ROOT/etc/systemd/system/chatgenius-tunnel.service"
+	printf '%s\n' "${PG_TREE:-$(pg_config --bindir)/../../../../..}/usr/local/lib/systemd/system/chatgenius-tunnel.service"
 }
 
 # unit_values KEY: the values of KEY= in the [Service] section, in order,
@@ -116,6 +118,7 @@ unit_start()
 	local state=$ROOT/var/lib/$(unit_values StateDirectory)
 	mkdir -p "$state"
 	chmod "$(unit_values StateDirectoryMode)" "$state"
+	chown "$(unit_values User):$(unit_values Group)" "$state"
 	envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
 		HOME="$ROOT/var/lib/chatgenius-tunnel" USER=chatgenius-tunnel LOGNAME=chatgenius-tunnel
 		STATE_DIRECTORY="$state")
@@ -136,7 +139,8 @@ unit_start()
 	[[ ${cmd[0]} == */* ]] || cmd[0]=$HELPER
 	[[ ${cmd[0]} == */chatgenius-tunnel ]] && cmd[0]=$HELPER
 	: >"$UNIT_LOG"
-	(cd "$wd" && exec env -i "${envs[@]}" "${cmd[@]}" "$@") >>"$UNIT_LOG" 2>&1 &
+	(cd "$wd" && exec env -i "${envs[@]}" setpriv --reuid="$(unit_values User)" \
+		--regid="$(unit_values Group)" --init-groups "${cmd[@]}" "$@") >>"$UNIT_LOG" 2>&1 &
 	UNIT_PID=$!
 	FX_PIDS+=("$UNIT_PID")
 }
@@ -203,6 +207,9 @@ ok "$([ -L "${PG_TREE:-$(pg_config --bindir)/../../../../..}/usr/local/bin/chatg
 	"make install linked chatgenius-tunnel into <tree>/usr/local/bin (on PATH)"
 is "$(stat -c %a "$ROOT/etc/chatgenius-tunnel")" 700 "/etc/chatgenius-tunnel is 0700"
 is "$(stat -c %a "$ROOT/etc/chatgenius-tunnel/env")" 600 "the env file is 0600"
+is "$(stat -c %U "$ROOT/etc/chatgenius-tunnel" "$ROOT"/etc/chatgenius-tunnel/{env,id_ed25519,known_hosts} | sort -u)" \
+	chatgenius-tunnel "the folder, env file, key and known_hosts belong to the service user, as the README says"
+is "$(unit_values User)" chatgenius-tunnel "the unit runs the helper as the service user"
 like "$(cat "$ROOT/etc/chatgenius-tunnel/known_hosts")" "^\\[127.0.0.1\\]:$FX_SSH_PORT ssh-ed25519 " \
 	"ssh-keyscan wrote the [host]:port entry"
 is "$(unit_values EnvironmentFile)" "" "the unit has no EnvironmentFile= (the helper alone reads the env file)"
@@ -225,7 +232,7 @@ mistake()
 {
 	local what=$1 code=$2 re=$3
 	shift 3
-	cp "$FX_DIR/env.filled" "$ROOT/etc/chatgenius-tunnel/env"
+	put_env
 	local e
 	for e in "$@"; do
 		eval "$e"
@@ -239,6 +246,11 @@ mistake()
 }
 
 ENV=$ROOT/etc/chatgenius-tunnel/env
+# put_env: the filled-in env file back, owned and moded as the README installs it.
+put_env()
+{
+	install -m 0600 -o chatgenius-tunnel -g chatgenius-tunnel "$FX_DIR/env.filled" "$ENV"
+}
 cp "$FX_DIR/env.as-copied" "$FX_DIR/env.filled"
 mistake ".env.example copied, nothing filled in" 2 \
 	'chatgenius-tunnel: Missing required environment variables: SSH_HOST, SSH_USER$'
@@ -263,7 +275,7 @@ cp "$FX_DIR/kh" "$ROOT/etc/chatgenius-tunnel/known_hosts"
 mistake "a key readable by others" 3 "Permissions 0644 for '.*/etc/chatgenius-tunnel/id_ed25519' are too open" \
 	"chmod 0644 \"\$ROOT/etc/chatgenius-tunnel/id_ed25519\""
 chmod 0600 "$ROOT/etc/chatgenius-tunnel/id_ed25519"
-cp "$FX_DIR/env.filled" "$ENV"
+put_env
 
 # ---------------------------------------------------------------- setup as a superuser
 
@@ -280,6 +292,23 @@ like "$SETUP" "msg=listening .*listen=127.0.0.1:[0-9]+" "setup's listening line 
 unlike "$SETUP" "listen=127.0.0.1:$TUNNEL_PORT" "setup never shows the daemon's port"
 like "$SETUP" "config_warning .*variable=POSTGRES_PASSWORD .*for_role=$FX_APP_USER role=postgres" \
 	"the env file's password (another role's) is not sent for postgres"
+
+# No source holds the superuser's password and there is no terminal: the
+# message names each source tried, and what it held.
+(cd "$FX_DIR" && PGPASSFILE=$FX_DIR/no-such-pgpass timeout 120 "$HELPER" setup --env-file "$ENV" \
+	--postgres-user postgres </dev/null) >"$FX_DIR/nopass.out" 2>&1
+is "$?" 1 "setup without any password source: exit 1"
+NOPASS=$(grep 'setup failed' "$FX_DIR/nopass.out")
+like "$NOPASS" "setup failed: the database refused the login through the tunnel: " \
+	"a missing password is a refused login, not an unreachable database"
+like "$NOPASS" "fe_sendauth: no password supplied; tried for role postgres: POSTGRES_PASSWORD \\(not set for this role\\), PGPASSWORD \\(not set\\)" \
+	"it names the role, POSTGRES_PASSWORD and PGPASSWORD"
+like "$NOPASS" "PGPASSFILE $FX_DIR/no-such-pgpass \\(absent\\)" "and the password file PGPASSFILE names, absent"
+like "$NOPASS" "the terminal prompt \\(stdin is not a terminal: run it on one to be asked\\)" "and that it prompts on a terminal"
+(cd "$FX_DIR" && env -u PGPASSFILE HOME=/nonexistent timeout 120 "$HELPER" setup --env-file "$ENV" \
+	--postgres-user postgres </dev/null) >"$FX_DIR/nopass-home.out" 2>&1
+like "$(grep 'setup failed' "$FX_DIR/nopass-home.out")" "~/\\.pgpass $(getent passwd "$(id -un)" | cut -d: -f6)/\\.pgpass of user $(id -un) \\(" \
+	"without PGPASSFILE, the ~/.pgpass of the user it runs as (libpq reads the user's home, not \$HOME)"
 
 # A password typed at the prompt on a terminal (no .pgpass, nothing in the environment).
 sql "DROP EXTENSION chatgenius" >/dev/null
@@ -309,6 +338,7 @@ like "$(cat "$FX_DIR/service.out")" "chatgenius [0-9.]+ is up to date" "and it r
 
 # POSTGRES_PASSFILE in the env file: libpq's password file, named by the helper.
 { cat "$ENV"; printf 'POSTGRES_PASSFILE=%s\n' "$FX_DIR/pgpass"; } >"$FX_DIR/passfile.env"
+chmod 600 "$FX_DIR/passfile.env"	# it holds the env file's POSTGRES_PASSWORD
 (cd "$FX_DIR" && timeout 120 "$HELPER" setup --env-file "$FX_DIR/passfile.env" --postgres-user postgres) \
 	>"$FX_DIR/passfile.out" 2>&1
 is "$?" 0 "setup with POSTGRES_PASSFILE: the superuser's password from libpq's password file" ||
@@ -320,6 +350,10 @@ sed -n '/^-- the helper.s role/,/^$/p;/^-- whoever runs/,/^```/p' "$TOP/README.m
 is "$(grep -c '^GRANT' "$FX_DIR/grants.sql")" 3 "README: three grants for the helper's role"
 psql -qX -v ON_ERROR_STOP=1 -d "$FX_APP_DB" -f "$FX_DIR/grants.sql" >/dev/null
 ok $? "README: the grants run"
+# verify as root, as the README runs it, with the service user's env file and key
+(cd "$FX_DIR" && timeout 120 "$HELPER" verify --env-file "$ENV") >"$FX_DIR/verify.out" 2>&1
+is "$?" 0 "verify as root reads the service user's env file and key (0600, as OpenSSH's root may)" ||
+	diag "$(tail -3 "$FX_DIR/verify.out")"
 
 # ---------------------------------------------------------------- start, reload, stop
 

@@ -33,8 +33,12 @@ ok $? "tunnel up"
 is "$(tl_psql -Atc 'SELECT 1')" 1 "a client is served"
 
 nfd=$(find "/proc/$TL_PID/fd" -mindepth 1 | wc -l)
-prlimit --pid "$TL_PID" --nofile="$nfd:$nfd"
-ok $? "RLIMIT_NOFILE lowered to the $nfd descriptors in use"
+soft=$(prlimit --pid "$TL_PID" --nofile --noheadings --output SOFT)
+# Only the soft limit moves: raising a hard limit back needs
+# CAP_SYS_RESOURCE, which a container's root may lack (and then the
+# helper would stay at EMFILE for the rest of the test).
+prlimit --pid "$TL_PID" --nofile="$nfd:"
+ok $? "RLIMIT_NOFILE lowered to the $nfd descriptors in use (soft limit; it was $soft)"
 
 # 20 clients connect and wait (the kernel completes their handshake in the
 # listen backlog).
@@ -62,7 +66,8 @@ like "$(grep -m1 'msg=accept_paused' "$TL_LOG")" 'error="Too many open files" pa
 kill -0 "$TL_PID" 2>/dev/null
 ok $? "the helper is still running"
 
-prlimit --pid "$TL_PID" --nofile=1024:1024
+prlimit --pid "$TL_PID" --nofile="$soft:"
+ok $? "RLIMIT_NOFILE raised back to $soft"
 fx_wait_for 10 "accepting again" tl_has 'msg=accept_resumed'
 ok $? "accepting resumes once descriptors are free (accept_resumed)"
 is "$(tl_psql -Atc 'SELECT 2')" 2 "and a new client is served"

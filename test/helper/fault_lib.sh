@@ -42,3 +42,12 @@ fault_end()
 		tl_input "$2"
 	fi
 }
+
+# The security suite's line (test/security/): tl_section; ...; tl_attack NAME
+# prints "attack=NAME held", or "attack=NAME succeeded" when a check failed.
+tl_attack()
+{
+	local v=held
+	[ "$TAP_FAILED" -eq "${TL_SECTION_FAILED:-0}" ] || v=succeeded
+	diag "reliability: attack=$1 $v"
+}

@@ -42,7 +42,7 @@ spool_empty()
 
 # ---------------------------------------------------------------- durability
 fault_begin
-app_start dur
+app_start dur SSH_MAX_RETRIES=20
 fx_wait_for 20 "dur connected" app_has_event dur connected
 ok $? "durability: tunnel up, first events written"
 spool=$(ls "$FX_DIR"/state/dur-*.spool)
@@ -160,7 +160,7 @@ APP_PORT=$(fx_free_port)
 FX_TUNNEL_PORT=$APP_PORT fx_env_file "$FX_DIR/unwritable.env" TUNNEL_NAME=unwritable \
 	SSH_KEY_PATH="$FX_DIR/svc/id_ed25519" SSH_KNOWN_HOSTS="$FX_DIR/svc/known_hosts" \
 	TUNNEL_STATE_DIR="$FX_DIR/rootonly/state"
-chmod 644 "$FX_DIR/unwritable.env"
+chown postgres "$FX_DIR/unwritable.env"	# 0600: it holds a password
 fx_bg "$FX_DIR/unwritable.log" setpriv --reuid=postgres --regid=postgres --init-groups \
 	"$FX_HELPER" --env-file "$FX_DIR/unwritable.env"
 APP_PID=$FX_BG_PID

@@ -35,7 +35,7 @@ run_as()
 	TL_LOG=$FX_DIR/$name.log
 	FX_TUNNEL_PORT=$(fx_free_port)
 	fx_env_file "$TL_ENV" "TUNNEL_NAME=test-$name" "$@"
-	chmod 644 "$TL_ENV"
+	chown "$user" "$TL_ENV"	# 0600: it holds a password
 	fx_bg "$TL_LOG" setpriv --reuid="$user" --regid="$user" --init-groups "$FX_HELPER" --env-file "$TL_ENV"
 	TL_PID=$FX_BG_PID
 }
@@ -167,12 +167,28 @@ unlike "$(cat "$TL_LOG")" 'invalid format' "not reported as an invalid format"
 fault_end refused-input key-unreadable
 
 # ------------------------------------------------ private key owned by another user
-fault_begin
+# Root may use another user's key, as OpenSSH's root may (the README's setup
+# and verify as root, with the service user's key); a loose mode is still
+# refused.  Any other user may not: a key it reads through its group.
 cp "$FX_SSH_KEY" "$FX_DIR/other_owner_key"
 chown postgres "$FX_DIR/other_owner_key"
 chmod 600 "$FX_DIR/other_owner_key"
-tl_start key_owner SSH_KEY_PATH="$FX_DIR/other_owner_key"
-refused "a key owned by another user" "Bad owner or permissions on $FX_DIR/other_owner_key" \
+tl_start key_owner_root SSH_KEY_PATH="$FX_DIR/other_owner_key"
+connects "as root, a key owned by another user (0600)"
+
+fault_begin
+chmod 640 "$FX_DIR/other_owner_key"
+tl_start key_owner_root_loose SSH_KEY_PATH="$FX_DIR/other_owner_key"
+refused "as root, a key owned by another user at 0640" "Permissions 0640 for '$FX_DIR/other_owner_key' are too open" \
+	"OpenSSH's Permissions ... are too open"
+fault_end refused-input key-other-owner-loose
+
+fault_begin
+cp "$FX_SSH_KEY" "$FX_DIR/group_key"
+chown nobody:postgres "$FX_DIR/group_key"
+chmod 640 "$FX_DIR/group_key"
+run_as postgres key_owner "${svc_env[@]}" SSH_KEY_PATH="$FX_DIR/group_key"
+refused "a key owned by another user, read through the group" "Bad owner or permissions on $FX_DIR/group_key" \
 	"Bad owner or permissions"
 fault_end refused-input key-bad-owner
 

@@ -19,6 +19,8 @@ fx_sshd_start
 tl_start basic SSH_POOL_SIZE=4 SSH_CHANNELS_PER_SESSION=8 SSH_HEALTH_CHECK_INTERVAL=60000
 tl_up
 ok $? "connected event logged"
+like "$(grep -m1 'event=connected' "$TL_LOG")" " listen=127\.0\.0\.1:$FX_TUNNEL_PORT " \
+	"the connected event names the clients' port, not the health check's"
 like "$(tl_psql -Atc 'SELECT 40 + 2')" '^42$' "a query through the tunnel"
 like "$(tl_psql -Atc 'SELECT inet_server_port()')" "^$FX_PG_PORT\$" "it reached the fixture's PostgreSQL"
 like "$(ss -Htlnp "sport = :$FX_TUNNEL_PORT")" "127\.0\.0\.1:$FX_TUNNEL_PORT" "listens on loopback"

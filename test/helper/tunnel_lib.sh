@@ -20,6 +20,15 @@ tl_start()
 	TL_PID=$FX_BG_PID
 }
 
+# On a failed check, the newest helper log's last lines go to the output
+# (a file may define its own tap_on_failure after sourcing this one).
+tap_on_failure()
+{
+	[ -n "${TL_LOG:-}" ] && [ -f "$TL_LOG" ] || return 0
+	echo "after \"$1\" failed, the last lines of $TL_LOG:"
+	tail -n 25 "$TL_LOG"
+}
+
 # tl_up: wait until the helper logged event=connected.
 tl_up()
 {

@@ -24,6 +24,8 @@ FX_APP_DB=${FX_APP_DB:-chatgenius}
 # the extension is superuser-installed).
 FX_SUPER_PASSWORD=${FX_SUPER_PASSWORD:-postgres-secret}
 FX_PIDS=()
+# Functions that fx_cleanup calls first (say, to stop a second cluster).
+FX_CLEANUP_HOOKS=()
 
 fx_log()
 {
@@ -47,13 +49,60 @@ fx_init()
 	trap 'exit 130' INT TERM
 }
 
-# fx_free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+# fx_free_port: print a TCP port on 127.0.0.1 that nothing is bound to now,
+# reserved for this test until it ends.
+FX_PORT_DIR=${FX_PORT_DIR:-/tmp/chatgenius-ports}
 fx_free_port()
 {
+	# Below the kernel's ephemeral range (ip_local_port_range, 32768 and up
+	# by default), so that no outgoing connection's source port and no bind
+	# to port 0 (of this test or of one running beside it) can take the
+	# port between this pick and the server's bind; and reserved in
+	# FX_PORT_DIR (one folder per port, naming the test's shell), so that
+	# two tests running at once never pick the same one.  A reservation
+	# whose shell is gone is taken over.
 	perl -MIO::Socket::INET -e '
-		my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-			LocalPort => 0, ReuseAddr => 0) or die "no free port: $!";
-		print $s->sockport, "\n";'
+		my ($dir, $owner) = @ARGV;
+		mkdir $dir; chmod 01777, $dir;
+		my ($lo, $hi) = (20000, 32767);
+		if (open(my $r, "<", "/proc/sys/net/ipv4/ip_local_port_range")) {
+			my ($e) = split " ", scalar <$r>;
+			$hi = $e - 1 if $e && $e - 1 < $hi && $e - 1 > $lo + 1000;
+		}
+		for (1 .. 2000) {
+			my $p = $lo + int(rand($hi - $lo + 1));
+			my $lock = "$dir/$p";
+			if (!mkdir $lock) {
+				open(my $f, "<", "$lock/owner") or next;
+				my $pid = <$f>;
+				close $f;
+				next if !defined $pid || $pid !~ /^\d+$/ || kill(0, $pid);
+				unlink "$lock/owner";
+				rmdir $lock;
+				mkdir $lock or next;
+			}
+			my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+				LocalPort => $p, ReuseAddr => 0);
+			if (!$s) { rmdir $lock; next; }
+			close $s;
+			open(my $f, ">", "$lock/owner") or die "reserve port $p: $!";
+			print $f "$owner\n";
+			close $f;
+			print "$p\n";
+			exit 0;
+		}
+		die "no free port in $lo-$hi\n";' "$FX_PORT_DIR" "$$"
+}
+
+# fx_release_ports: give back the ports this test reserved (fx_cleanup).
+fx_release_ports()
+{
+	local lock
+	for lock in "$FX_PORT_DIR"/*; do
+		[ "$(cat "$lock/owner" 2>/dev/null)" = "$$" ] || continue
+		rm -f "$lock/owner"
+		rmdir "$lock" 2>/dev/null
+	done
 }
 
 # fx_wait_for TIMEOUT_SECONDS DESCRIPTION CMD...: poll CMD every 50 ms until it
@@ -100,11 +149,13 @@ fx_as_postgres()
 
 # fx_pg_start: initdb (as postgres) and start a cluster on a free port,
 # listening on its socket folder and on 127.0.0.1 (password auth over TCP,
-# trust on the socket).  Creates the app's role and database.
+# trust on the socket).  Creates the app's role and database.  FX_PG_PORT and
+# FX_PG_LISTEN (listen_addresses), when set, replace the free port and
+# 127.0.0.1 (test/lib/standby.sh sets both).
 fx_pg_start()
 {
 	FX_PG_DIR=$FX_DIR/pg
-	FX_PG_PORT=$(fx_free_port)
+	FX_PG_PORT=${FX_PG_PORT:-$(fx_free_port)}
 	mkdir -p "$FX_PG_DIR"
 	chown postgres: "$FX_PG_DIR"
 	fx_as_postgres "$FX_PGBIN/initdb" -D "$FX_PG_DIR/data" -U postgres \
@@ -112,7 +163,7 @@ fx_pg_start()
 		fx_die "initdb failed: $(tail -5 "$FX_DIR/initdb.log")"
 	cat >>"$FX_PG_DIR/data/postgresql.conf" <<-EOF
 		port = $FX_PG_PORT
-		listen_addresses = '127.0.0.1'
+		listen_addresses = '${FX_PG_LISTEN:-127.0.0.1}'
 		unix_socket_directories = '$FX_PG_DIR'
 		fsync = off
 		synchronous_commit = off
@@ -120,8 +171,9 @@ fx_pg_start()
 		max_connections = 100
 		log_min_messages = warning
 		timezone = 'UTC'
-		# the realtime notifier (a background worker) needs the library at start
-		shared_preload_libraries = 'chatgenius'
+		# the realtime notifier (a background worker) needs the library at
+		# start; FX_PG_PRELOAD= (empty) starts a server without it
+		shared_preload_libraries = '${FX_PG_PRELOAD-chatgenius}'
 	EOF
 	cat >"$FX_PG_DIR/data/pg_hba.conf" <<-EOF
 		local all all trust
@@ -367,9 +419,12 @@ fx_wait_exit()
 fx_cleanup()
 {
 	local rc=$?
-	local pid
+	local pid hook
 	# Processes may be gone already: nothing here may abort the cleanup.
 	set +e
+	for hook in "${FX_CLEANUP_HOOKS[@]}"; do
+		"$hook"
+	done
 	fx_sshd_signal CONT
 	fx_sshd_signal KILL
 	for pid in "${FX_PIDS[@]}"; do
@@ -380,6 +435,7 @@ fx_cleanup()
 		wait "$pid" 2>/dev/null
 	done
 	fx_pg_stop
+	fx_release_ports
 	if [ -n "${FX_DIR:-}" ] && [ -d "$FX_DIR" ]; then
 		if [ "$rc" -ne 0 ] && [ -n "${FX_KEEP_ON_FAILURE:-}" ]; then
 			fx_log "kept $FX_DIR for inspection"

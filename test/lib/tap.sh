@@ -6,6 +6,8 @@
 #   like "$got" "regex" "name"         unlike "$got" "regex" "name"
 #   cmp_ok "$a" -lt "$b" "name"        diag "text"
 #   done_testing                        (prints the plan; exit 1 on any failure)
+#   bail_out "reason"                   (this file fails alone)
+#   skip_all "reason"                   (this machine lacks what the file needs)
 
 TAP_N=0
 TAP_FAILED=0
@@ -19,6 +21,12 @@ _tap_result()
 	else
 		printf 'not ok %d - %s\n' "$TAP_N" "$name"
 		TAP_FAILED=$((TAP_FAILED + 1))
+		# A file may define tap_on_failure to show what a later reader of
+		# the run's output needs (a server's log tail, say): CI keeps only
+		# the output.
+		if declare -F tap_on_failure >/dev/null; then
+			tap_on_failure "$name" 2>&1 | sed 's/^/# /' >&2
+		fi
 	fi
 	return "$pass"
 }
@@ -79,10 +87,21 @@ cmp_ok()
 	fi
 }
 
+# bail_out REASON: this file cannot go on; it fails alone, with its reason.
+# (TAP's "Bail out!" would stop prove's whole run, and every file after it.)
 bail_out()
 {
-	printf 'Bail out! %s\n' "$*"
-	exit 255
+	_tap_result 1 "cannot go on: $*"
+	printf '1..%d\n' "$TAP_N"
+	exit 1
+}
+
+# skip_all REASON: this machine lacks a facility the file needs; nothing of
+# it runs, and prove lists it as skipped with REASON (never as passed).
+skip_all()
+{
+	printf '1..0 # SKIP %s\n' "$*"
+	exit 0
 }
 
 done_testing()

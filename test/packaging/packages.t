@@ -33,6 +33,7 @@ HELPER_DEB=$(ls "$PKG"/chatgenius-tunnel_*_*.deb)
 lintian "$PKG"/*.changes >"$FX_DIR/lintian.log" 2>&1
 is "$(grep -c '^E:' "$FX_DIR/lintian.log")" 0 "lintian reports no error"
 diag "lintian: $(grep -c '^W:' "$FX_DIR/lintian.log") warning(s): $(grep '^W:' "$FX_DIR/lintian.log" | cut -d' ' -f2- | tr '\n' ';')"
+is "$(grep -E '^[EW]: .*(manual-page|manpage)' "$FX_DIR/lintian.log")" "" "lintian reports nothing about the manual pages"
 
 # ---------------------------------------------------------------- contents
 
@@ -56,6 +57,8 @@ has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.service\$" "and 
 has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/README.md\$" "and README.md uncompressed"
 has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/examples/.env.example\$" "and .env.example"
 has_line "$HELPER_C" "^drwx.* \\./etc/chatgenius-tunnel/\$" "and /etc/chatgenius-tunnel/"
+has_line "$HELPER_C" " \\./usr/share/man/man8/chatgenius-tunnel\\.8\\.gz\$" "and chatgenius-tunnel(8)"
+has_line "$HELPER_C" " \\./usr/share/man/man5/chatgenius-tunnel\\.env\\.5\\.gz\$" "and chatgenius-tunnel.env(5)"
 
 mkdir -p "$FX_DIR/ctl"
 dpkg-deb -e "$HELPER_DEB" "$FX_DIR/ctl"
@@ -66,8 +69,10 @@ unlike "$POSTINST" "deb-systemd-invoke start" "the service is not started before
 UNIT=$(dpkg-deb --fsys-tarfile "$HELPER_DEB" | tar -xOf - ./lib/systemd/system/chatgenius-tunnel.service)
 DOC=$(printf '%s\n' "$UNIT" | sed -n 's/^Documentation=//p')
 like "$DOC" "file:///usr/share/doc/chatgenius-tunnel/README.md" "the unit's Documentation= names the installed README"
-like "$(printf '%s\n' "$UNIT" | grep '^ExecStart=')" "^ExecStart=chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env\$" \
-	"the unit runs chatgenius-tunnel from PATH (/usr/bin) with the env file"
+like "$(printf '%s\n' "$UNIT" | grep '^ExecStart=')" "^ExecStart=/usr/bin/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env\$" \
+	"the unit runs /usr/bin/chatgenius-tunnel by its full path, with the env file"
+like "$(printf '%s\n' "$UNIT" | grep '^Type=')" "^Type=notify\$" "the unit is Type=notify"
+is "$UNIT" "$(cat "$TOP/helper/chatgenius-tunnel.service")" "the packaged unit is helper/chatgenius-tunnel.service"
 like "$(dpkg-deb -f "$EXT_DEB" Depends)" "postgresql-15" "the extension package depends on postgresql-15"
 
 # ---------------------------------------------------------------- from the packages, unpacked

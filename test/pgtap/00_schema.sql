@@ -1,9 +1,9 @@
 -- The schema of the newest version: tables, columns (and their order),
 -- types, indexes and triggers.  Run on a fresh install and on an updated one.
 BEGIN;
-SELECT plan(287);
+SELECT plan(292);
 SELECT has_schema('chatgenius');
-SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'realtime_outbox', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_status', 'user_settings', 'user_status', 'users']);
+SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'realtime_dead_letter', 'realtime_outbox', 'realtime_sent', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_routes', 'tunnel_status', 'user_settings', 'user_status', 'users']);
 SELECT sequences_are('chatgenius', ARRAY['tunnel_events_id_seq']);
 
 -- users
@@ -49,7 +49,7 @@ SELECT has_index('chatgenius', 'channels', 'channels_type_idx', ARRAY['type']);
 SELECT has_index('chatgenius', 'channels', 'channels_created_by_idx', ARRAY['created_by']);
 SELECT has_index('chatgenius', 'channels', 'channels_archived_by_idx', ARRAY['archived_by']);
 SELECT has_index('chatgenius', 'channels', 'channels_live_idx', ARRAY['name']);
-SELECT triggers_are('chatgenius', 'channels', ARRAY['channels_set_updated_at']::name[]);
+SELECT triggers_are('chatgenius', 'channels', ARRAY['channels_rules']::name[]);
 
 -- messages
 SELECT columns_are('chatgenius', 'messages', ARRAY['id', 'channel_id', 'user_id', 'content', 'thread_id', 'edited', 'created_at', 'updated_at', 'deleted_at']);
@@ -71,7 +71,7 @@ SELECT has_index('chatgenius', 'messages', 'messages_channel_id_idx', ARRAY['cha
 SELECT has_index('chatgenius', 'messages', 'messages_user_id_idx', ARRAY['user_id']);
 SELECT has_index('chatgenius', 'messages', 'messages_thread_idx', ARRAY['thread_id', 'created_at', 'id']);
 SELECT has_index('chatgenius', 'messages', 'messages_channel_history_idx', ARRAY['channel_id', 'created_at', 'id']);
-SELECT triggers_are('chatgenius', 'messages', ARRAY['messages_set_updated_at', 'messages_check_thread', 'messages_notify', 'messages_refuse_archived']::name[]);
+SELECT triggers_are('chatgenius', 'messages', ARRAY['messages_rules', 'messages_notify']::name[]);
 
 -- reactions
 SELECT columns_are('chatgenius', 'reactions', ARRAY['id', 'message_id', 'user_id', 'emoji', 'created_at']);
@@ -87,7 +87,7 @@ SELECT indexes_are('chatgenius', 'reactions', ARRAY['reactions_pkey', 'reactions
 SELECT has_index('chatgenius', 'reactions', 'reactions_pkey', ARRAY['id']);
 SELECT has_index('chatgenius', 'reactions', 'reactions_message_user_emoji_key', ARRAY['message_id', 'user_id', 'emoji']);
 SELECT has_index('chatgenius', 'reactions', 'reactions_user_id_idx', ARRAY['user_id']);
-SELECT triggers_are('chatgenius', 'reactions', ARRAY['reactions_notify']::name[]);
+SELECT triggers_are('chatgenius', 'reactions', ARRAY['reactions_notify', 'reactions_rules']::name[]);
 
 -- channel_members
 SELECT columns_are('chatgenius', 'channel_members', ARRAY['id', 'channel_id', 'user_id', 'role', 'created_at', 'updated_at', 'deleted_at']);
@@ -101,9 +101,9 @@ SELECT col_type_is('chatgenius', 'channel_members', 'role', 'character varying(2
 SELECT col_type_is('chatgenius', 'channel_members', 'created_at', 'timestamp with time zone', 'channel_members.created_at is timestamp with time zone');
 SELECT col_type_is('chatgenius', 'channel_members', 'updated_at', 'timestamp with time zone', 'channel_members.updated_at is timestamp with time zone');
 SELECT col_type_is('chatgenius', 'channel_members', 'deleted_at', 'timestamp with time zone', 'channel_members.deleted_at is timestamp with time zone');
-SELECT indexes_are('chatgenius', 'channel_members', ARRAY['channel_members_pkey', 'channel_members_channel_user_key', 'channel_members_user_id_idx']);
+SELECT indexes_are('chatgenius', 'channel_members', ARRAY['channel_members_pkey', 'channel_members_channel_user_live_key', 'channel_members_channel_id_idx', 'channel_members_user_id_idx']);
 SELECT has_index('chatgenius', 'channel_members', 'channel_members_pkey', ARRAY['id']);
-SELECT has_index('chatgenius', 'channel_members', 'channel_members_channel_user_key', ARRAY['channel_id', 'user_id']);
+SELECT has_index('chatgenius', 'channel_members', 'channel_members_channel_user_live_key', ARRAY['channel_id', 'user_id']);
 SELECT has_index('chatgenius', 'channel_members', 'channel_members_user_id_idx', ARRAY['user_id']);
 SELECT triggers_are('chatgenius', 'channel_members', ARRAY['channel_members_set_updated_at', 'channel_members_notify']::name[]);
 
@@ -220,9 +220,9 @@ SELECT has_index('chatgenius', 'schema_migrations', 'schema_migrations_pkey', AR
 SELECT triggers_are('chatgenius', 'schema_migrations', ARRAY['schema_migrations_merge']::name[]);
 
 -- tunnel_status
-SELECT columns_are('chatgenius', 'tunnel_status', ARRAY['tunnel_name', 'state', 'heartbeat_interval_ms', 'last_heartbeat', 'retries', 'reconnects', 'last_error', 'pool_size', 'sessions_open', 'channels_active', 'channels_total', 'clients_waiting', 'bytes_in', 'bytes_out', 'helper_pid', 'helper_host', 'helper_version', 'started_at', 'updated_at']);
+SELECT columns_are('chatgenius', 'tunnel_status', ARRAY['tunnel_name', 'state', 'heartbeat_interval_ms', 'last_heartbeat', 'retries', 'reconnects', 'last_error', 'pool_size', 'sessions_open', 'channels_active', 'channels_total', 'clients_waiting', 'bytes_in', 'bytes_out', 'helper_pid', 'helper_host', 'helper_version', 'started_at', 'updated_at', 'written_by']);
 SELECT is(ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = 'chatgenius.tunnel_status'::regclass
-	AND attnum > 0 AND NOT attisdropped ORDER BY attnum), ARRAY['tunnel_name', 'state', 'heartbeat_interval_ms', 'last_heartbeat', 'retries', 'reconnects', 'last_error', 'pool_size', 'sessions_open', 'channels_active', 'channels_total', 'clients_waiting', 'bytes_in', 'bytes_out', 'helper_pid', 'helper_host', 'helper_version', 'started_at', 'updated_at'],
+	AND attnum > 0 AND NOT attisdropped ORDER BY attnum), ARRAY['tunnel_name', 'state', 'heartbeat_interval_ms', 'last_heartbeat', 'retries', 'reconnects', 'last_error', 'pool_size', 'sessions_open', 'channels_active', 'channels_total', 'clients_waiting', 'bytes_in', 'bytes_out', 'helper_pid', 'helper_host', 'helper_version', 'started_at', 'updated_at', 'written_by'],
 	'tunnel_status: columns in order');
 SELECT col_type_is('chatgenius', 'tunnel_status', 'tunnel_name', 'text', 'tunnel_status.tunnel_name is text');
 SELECT col_type_is('chatgenius', 'tunnel_status', 'state', 'text', 'tunnel_status.state is text');
@@ -243,6 +243,7 @@ SELECT col_type_is('chatgenius', 'tunnel_status', 'helper_host', 'text', 'tunnel
 SELECT col_type_is('chatgenius', 'tunnel_status', 'helper_version', 'text', 'tunnel_status.helper_version is text');
 SELECT col_type_is('chatgenius', 'tunnel_status', 'started_at', 'timestamp with time zone', 'tunnel_status.started_at is timestamp with time zone');
 SELECT col_type_is('chatgenius', 'tunnel_status', 'updated_at', 'timestamp with time zone', 'tunnel_status.updated_at is timestamp with time zone');
+SELECT col_type_is('chatgenius', 'tunnel_status', 'written_by', 'name', 'tunnel_status.written_by is name');
 SELECT indexes_are('chatgenius', 'tunnel_status', ARRAY['tunnel_status_pkey']);
 SELECT has_index('chatgenius', 'tunnel_status', 'tunnel_status_pkey', ARRAY['tunnel_name']);
 SELECT triggers_are('chatgenius', 'tunnel_status', ARRAY[]::name[]);
@@ -303,11 +304,12 @@ SELECT is_empty($$
 		  AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey)$$,
 	'every foreign key has an index');
 SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health', 'health_summary',
-	'pool_stats', 'report_status', 'report_event', 'set_updated_at', 'messages_check_thread',
-	'messages_refuse_archived', 'notify_message_change', 'notify_reaction_change',
+	'pool_stats', 'report_status', 'report_event', 'set_updated_at', 'messages_rules',
+	'reactions_rules', 'channels_rules', 'notify_message_change', 'notify_reaction_change',
 	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
 	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events', 'report_status_json',
-	'report_event_json', 'realtime_status']);
+	'report_event_json', 'realtime_status', 'report_routes', 'realtime_requeue', 'realtime_discard', 'tunnel_writer_check', 'hand_over_tunnel']);
+SELECT is_definer('chatgenius', 'report_routes', ARRAY['text', 'text', 'text[]']);
 SELECT is_definer('chatgenius', 'report_status_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_event_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_status', ARRAY['text','text','integer','integer','bigint',
@@ -328,9 +330,20 @@ SELECT is((SELECT e.extcondition[x.n] FROM pg_extension e, unnest(e.extconfig) W
 	'tunnel_status rows stay out of dumps');
 SELECT set_eq($$SELECT tgname::text FROM pg_trigger
 		WHERE pg_get_triggerdef(oid) LIKE '%WHEN ((NOT chatgenius.restoring()))%'$$,
-	ARRAY['messages_check_thread', 'messages_refuse_archived', 'messages_notify', 'reactions_notify',
-	'channel_members_notify', 'user_status_notify'],
-	'the rule and NOTIFY triggers stand aside during a restore');
+	ARRAY['messages_notify', 'reactions_notify', 'channel_members_notify', 'user_status_notify'],
+	'the NOTIFY triggers stand aside during a restore (WHEN clause)');
+-- One BEFORE trigger per table, in C; the rule functions ask restoring()
+-- themselves (the same trigger keeps updated_at, also in a restore).
+SELECT is((SELECT string_agg(c.relname || ':' || l.lanname, ' ' ORDER BY c.relname)
+		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_language l ON l.oid = p.prolang
+		WHERE c.relnamespace = 'chatgenius'::regnamespace AND c.relname <> 'schema_migrations'
+		  AND NOT t.tgisinternal AND t.tgtype & 2 <> 0),
+	'channel_members:c channels:c files:c message_reads:c messages:c reactions:c sync_state:c '
+	'user_settings:c user_status:c users:c',
+	'one BEFORE trigger per chat table, each in C');
+SELECT is(pg_get_triggerdef(t.oid) LIKE '% WHEN %', false, t.tgname::text || ' has no WHEN clause')
+  FROM pg_trigger t WHERE t.tgname IN ('messages_rules', 'reactions_rules', 'channels_rules') ORDER BY t.tgname;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,8 @@
--- Realtime (1.4): the outbox, the C trigger functions behind the same
--- triggers, realtime_status() and who may read or call them.
+-- Realtime (1.4, 1.7): the outbox, the C trigger functions behind the same
+-- triggers, realtime_status(), the dead-letter table and its functions, and
+-- who may read or call them.
 BEGIN;
-SELECT plan(16);
+SELECT plan(28);
 
 SELECT columns_are('chatgenius', 'realtime_outbox', ARRAY['xid', 'seq', 'channel', 'payload', 'created_at']);
 SELECT col_type_is('chatgenius', 'realtime_outbox', 'xid', 'xid8', 'outbox xid is the writer''s xid8');
@@ -32,6 +33,32 @@ SELECT function_privs_are('chatgenius', 'realtime_status', ARRAY[]::text[], 'pub
 	'PUBLIC may not call realtime_status()');
 SELECT function_privs_are('chatgenius', 'realtime_status', ARRAY[]::text[], 'pg_monitor', ARRAY['EXECUTE'],
 	'pg_monitor may call realtime_status()');
+SELECT columns_are('chatgenius', 'realtime_dead_letter', ARRAY['xid', 'seq', 'channel', 'payload',
+	'created_at', 'failed_at', 'sqlstate', 'error']);
+SELECT table_privs_are('chatgenius', 'realtime_dead_letter', 'public', ARRAY[]::text[],
+	'PUBLIC has no privilege on realtime_dead_letter');
+SELECT table_privs_are('chatgenius', 'realtime_dead_letter', 'pg_monitor', ARRAY['SELECT'],
+	'pg_monitor reads realtime_dead_letter');
+SELECT is((SELECT count(*)::int FROM pg_extension e, unnest(e.extconfig) x
+	WHERE e.extname = 'chatgenius' AND x.oid = 'chatgenius.realtime_dead_letter'::regclass), 0,
+	'the dead-letter table is not dumped');
+SELECT columns_are('chatgenius', 'realtime_sent', ARRAY['one', 'server_id', 'timeline', 'sent_at',
+	'prev_xmax', 'prev_xip', 'batch_xmax', 'batch_xip', 'part', 'first_xid', 'first_seq', 'last_xid', 'last_seq', 'unacked']);
+SELECT table_privs_are('chatgenius', 'realtime_sent', 'public', ARRAY[]::text[],
+	'PUBLIC has no privilege on realtime_sent');
+SELECT table_privs_are('chatgenius', 'realtime_sent', 'pg_monitor', ARRAY['SELECT'],
+	'pg_monitor reads realtime_sent');
+SELECT is((SELECT count(*)::int FROM pg_extension e, unnest(e.extconfig) x
+	WHERE e.extname = 'chatgenius' AND x.oid = 'chatgenius.realtime_sent'::regclass), 0,
+	'the notifier''s record is not dumped (its xids mean nothing in another cluster)');
+SELECT function_privs_are('chatgenius', 'realtime_requeue', ARRAY['xid8', 'bigint'], 'public', ARRAY[]::text[],
+	'PUBLIC may not call realtime_requeue()');
+SELECT function_privs_are('chatgenius', 'realtime_discard', ARRAY['xid8', 'bigint'], 'public', ARRAY[]::text[],
+	'PUBLIC may not call realtime_discard()');
+SELECT function_privs_are('chatgenius', 'realtime_requeue', ARRAY['xid8', 'bigint'], 'pg_monitor', ARRAY[]::text[],
+	'pg_monitor may not call realtime_requeue()');
+SELECT is((SELECT errors::int + set_aside::int FROM chatgenius.realtime_status()), 0,
+	'realtime_status() counts errors and changes set aside (none here)');
 SELECT is((SELECT mode FROM chatgenius.realtime_status()), 'notifier',
 	'with the library preloaded, changes go through the notifier');
 

@@ -2,9 +2,12 @@
 # Realtime delivery across failures, against a real cluster: the notifier
 # terminated (the postmaster restarts it; changes committed meanwhile wait in
 # the outbox), a server crash (pg_ctl stop -m immediate) with changes
-# committed but not yet sent, the notifier killed with SIGKILL (a crash
-# restart of the server), DROP DATABASE with a notifier, and a server
-# without chatgenius in
+# committed but not yet sent, the change sent last (its row not deleted yet:
+# the notifier deletes it with its next transaction) across a notifier
+# restart (not sent again: the listeners still read the queue it went into)
+# and a crash restart (sent again: every listener was cut), the notifier
+# killed with SIGKILL (a crash restart of the server), DROP DATABASE with a
+# notifier, and a server without chatgenius in
 # shared_preload_libraries (CREATE EXTENSION warns; the triggers NOTIFY in the
 # writing transaction).
 set -uo pipefail
@@ -89,7 +92,8 @@ fx_wait_for 30 "a new notifier" notifier_other_than "$pid"
 ok $? "the postmaster started a new notifier"
 fx_wait_for 30 "the messages posted meanwhile" rt_count_is a 11
 is "$(ids a BB)" "$(expect_ids BB 10)" "the changes committed while it was down arrive once, in order"
-is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 0 "the outbox is empty"
+fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
+ok $? "the outbox is empty (the rows sent last are deleted with the notifier's next transaction)"
 
 # ------------------------------------------------- a server crash
 
@@ -115,11 +119,77 @@ is "$(rt_lines b | tail -1 | grep -o '01M0000000000000000000DD00')" 01M000000000
 is "$(rt_count b '01M0000000000000000000BB')" 0 "nothing delivered before the crash is sent again"
 rt_stop_listener b
 
+# ------------------------------------------------- the change sent last
+
+# sent_unacked WARM PREFIX: one change PREFIX00 sent and its row not deleted
+# (after a change WARM00 sent and deleted, so that a notifier runs): the
+# notifier paused, the change committed, its row locked by a session left
+# open (LOCKER), the notifier let go; it sends the change and its next
+# transaction waits for the lock to delete the row.
+sent_unacked()
+{
+	local pid
+	post 1 "$1"
+	fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
+	pid=$(notifier_pid)
+	kill -STOP "${pid:-0}"
+	post 1 "$2"
+	fx_bg "$FX_DIR/locker.log" psql -qX -d "$db" -c BEGIN \
+		-c "SELECT 1 FROM chatgenius.realtime_outbox FOR UPDATE" -c "SELECT pg_sleep(600)"
+	LOCKER=$FX_BG_PID
+	fx_wait_for 20 "the session that locks the row" rt_q_is \
+		"SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)' AND state = 'active'" 1
+	kill -CONT "${pid:-0}"
+	fx_wait_for 20 "the notifier's next transaction to wait for the lock" \
+		rt_q_is "SELECT wait_event_type FROM pg_stat_activity WHERE pid = ${pid:-0}" Lock
+}
+unlock()
+{
+	rt_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)'" >/dev/null
+	kill "$LOCKER" 2>/dev/null
+}
+
+rt_listen e message_change
+sent_unacked GA HH
+fx_wait_for 20 "the change sent last" rt_count_is e 1 HH
+ok $? "a change is delivered while its row waits in the outbox"
+is "$(rt_q "SELECT count(*) || ' ' || (SELECT unacked FROM chatgenius.realtime_sent) FROM chatgenius.realtime_outbox")" "1 1" \
+	"realtime_sent names its row as sent and not deleted"
+pid=$(notifier_pid)
+is "$(rt_q "SELECT pg_terminate_backend(${pid:-0})")" t "the notifier terminated while it waits to delete it"
+fx_wait_for 30 "a new notifier" notifier_other_than "$pid"
+ok $? "the postmaster started a new notifier"
+unlock
+fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
+ok $? "the new notifier deletes the row"
+post 1 II
+fx_wait_for 20 "the next change" rt_count_is e 1 II
+is "$(ids e HH)" "$(expect_ids HH 1)" "the change sent last is not sent again by a notifier of the same server (exactly once)"
+
+sent_unacked GB JJ
+fx_wait_for 20 "the change sent last" rt_count_is e 1 JJ
+ok $? "another change delivered while its row waits in the outbox"
+rt_stop_listener e
+kill "$LOCKER" 2>/dev/null
+fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate -w -t 60 stop >/dev/null
+ok $? "pg_ctl stop -m immediate (the listeners cut, the notification queue gone)"
+fx_pg_start_again
+rt_listen f message_change
+post 1 KK
+fx_wait_for 30 "the change sent last before the crash and the next one" rt_count_is f 1 KK
+is "$(ids f JJ)" "$(expect_ids JJ 1)" "after a crash restart the change sent last is sent again (at least once)"
+is "$(rt_lines f | head -1 | grep -o '01M0000000000000000000JJ00')" 01M0000000000000000000JJ00 \
+	"first, before the change committed after the restart"
+is "$(rt_count f '01M0000000000000000000HH')" 0 "what was deleted before the crash is not sent again"
+diag "reliability: crash_restart_duplicates=$(rt_count f JJ) (the change sent last, its row not yet deleted)"
+rt_stop_listener f
+
 # ------------------------------------------------- the notifier killed (SIGKILL)
 
 # The postmaster treats a killed worker as a crash of the whole server:
 # every session ends, shared memory is reset, the server recovers and starts
 # the notifier again at once (no listener can have stayed connected).
+fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 pid=$(notifier_pid)
 kill -STOP "$pid"
 post 5 FF
@@ -183,6 +253,8 @@ ok $? "CREATE EXTENSION works without shared_preload_libraries"
 like "$warning" 'WARNING:  chatgenius is not in shared_preload_libraries' "and warns that it falls back"
 is "$(psql -qXAt -d plain -c "SELECT mode || ' ' || preloaded FROM chatgenius.realtime_status()")" \
 	"direct false" "realtime_status(): direct NOTIFY, not preloaded"
+like "$(psql -qXAt -d plain -c "SELECT status || ' ' || detail FROM chatgenius.health() WHERE check_name = 'realtime'")" \
+	"^warn direct: chatgenius is not in shared_preload_libraries" "health() warns: direct, the library not preloaded"
 rt_listen c message_change plain
 psql -qX -v ON_ERROR_STOP=1 -d plain >/dev/null <<SQL
 INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)

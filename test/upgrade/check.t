@@ -4,10 +4,12 @@
 #   B = 1.0 with data in every table, updated, then more data (an archived channel)
 #   C = 1.1 with data, updated
 #   F = 1.2 with data, updated;  G = 1.3 with data, updated
+#   H = 1.4 with data and changes waiting in realtime_outbox, updated
+#   U15 .. U19 = 1.5 .. 1.9 with data, updated
 #   D = B dumped (pg_dump -Fc) and restored with pg_restore into a new database
 #   E = B dumped as plain SQL and restored with psql
 # The catalog description of the extension (test/upgrade/describe.sql) must
-# be identical in all six; the rows must survive every update and be
+# be identical in all of them; the rows must survive every update and be
 # identical in B, D and E, migration history included (tunnel_status, the
 # helpers' live state, is left out of dumps from 1.3 on).
 #
@@ -23,6 +25,11 @@ NEWEST=$(sed -nE "s/^default_version = '(.*)'/\1/p" "$TOP/chatgenius.control")
 
 fx_init upgrade
 fx_pg_start
+# The notifier launcher asks for a notifier in every database some seconds
+# after the start; H's waiting changes must stay where they are, so it waits
+# an hour here (it rereads the setting while it waits).
+fx_psql -c "ALTER SYSTEM SET chatgenius.realtime_resume_delay = 3600" -c "SELECT pg_reload_conf()" >/dev/null ||
+	bail_out "could not hold the notifier launcher back"
 OUT=$FX_DIR/out
 mkdir -p "$OUT"
 
@@ -52,7 +59,8 @@ rows()
 	# accepted_* (1.3) are new, empty columns: left out, like archived_*.
 	local history="SELECT (to_jsonb(t) - 'accepted_at' - 'accepted_by' - 'accepted_reason')::text
 		FROM chatgenius.schema_migrations t"
-	[ -n "$upto" ] && history="$history WHERE version <= '$upto'"
+	# versions compare as numbers: 1.10 comes after 1.9
+	[ -n "$upto" ] && history="$history WHERE string_to_array(version, '.')::int[] <= string_to_array('$upto', '.')::int[]"
 	local channels="to_jsonb(t) - 'archived_at' - 'archived_by'"
 	[ "$at" = old ] &&
 		channels="(to_jsonb(t) - 'topic' - 'archived_at' - 'archived_by') || jsonb_build_object('description', t.topic)"
@@ -61,7 +69,8 @@ rows()
 		for tbl in users messages reactions channel_members files user_settings user_status \
 			message_reads sync_state $status_table tunnel_events; do
 			echo "== $tbl"
-			q "$db" "SELECT to_jsonb(t)::text FROM chatgenius.$tbl t ORDER BY 1"
+			# written_by (1.5) is a new column, empty in rows from before it.
+			q "$db" "SELECT (to_jsonb(t) - 'written_by')::text FROM chatgenius.$tbl t ORDER BY 1"
 		done
 		echo "== schema_migrations"
 		q "$db" "$history ORDER BY 1"
@@ -106,10 +115,13 @@ ok $? "B: ALTER EXTENSION chatgenius UPDATE from 1.0"
 is "$(q b "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" "$NEWEST" "B: at $NEWEST"
 rows b survived 1.0
 same "B: every row survived the update from 1.0" "$OUT/b.rows.old" "$OUT/b.rows.survived"
-is "$(q b "SELECT string_agg(version, ',' ORDER BY version) FROM chatgenius.schema_migrations")" \
-	"1.0,1.1,1.2,1.3,1.4" "B: history has 1.0, 1.1, 1.2, 1.3, 1.4"
+is "$(q b "SELECT string_agg(version, ',' ORDER BY string_to_array(version, '.')::int[]) FROM chatgenius.schema_migrations")" \
+	"1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,1.10" "B: history has 1.0 .. 1.10, in numeric order"
 fx_psql -d b -f "$HERE/data-1.1.sql" >/dev/null
 ok $? "B: an archived channel with messages"
+fx_psql -d b -c "INSERT INTO chatgenius.channel_members (id, channel_id, user_id)
+	VALUES ('01K00000000000000000000005', '01E00000000000000000000001', '01D00000000000000000000003')" >/dev/null
+ok $? "B: a member who left (in 1.0) re-joins after the update, with a plain INSERT"
 
 # C: 1.1 + data, updated.
 setup c
@@ -125,8 +137,10 @@ same "C: every row survived the update from 1.1" "$OUT/c.rows.old" "$OUT/c.rows.
 is "$(q c "SELECT archived_by FROM chatgenius.channels WHERE archived_at IS NOT NULL")" \
 	01D00000000000000000000001 "C: the archived channel is still archived"
 
-# F and G: 1.2 and 1.3 with data, updated (the columns have their 1.2 names).
-for from in 1.2:f 1.3:g; do
+# F and G: 1.2 and 1.3 with data, updated (the columns have their 1.2 names);
+# U15 .. U19 the same from 1.5 .. 1.9 (H is 1.4).
+OLDER_DBS="u15 u16 u17 u18 u19"
+for from in 1.2:f 1.3:g 1.5:u15 1.6:u16 1.7:u17 1.8:u18 1.9:u19; do
 	v=${from%%:*}
 	db=${from#*:}
 	setup "$db"
@@ -141,6 +155,32 @@ for from in 1.2:f 1.3:g; do
 	rows "$db" survived "$v"
 	same "${db^^}: every row survived the update from $v" "$OUT/$db.rows.before" "$OUT/$db.rows.survived"
 done
+
+# H: 1.4 with data and changes waiting in the outbox (written with realtime
+# off, so that no notifier starts and sends them), updated: they are kept.
+setup h
+fx_psql -d h -c "CREATE EXTENSION chatgenius VERSION '1.4'" &&
+	sed 's/INSERT INTO chatgenius.channels (id, name, topic,/INSERT INTO chatgenius.channels (id, name, description,/' \
+		"$HERE/data-1.0.sql" | PGOPTIONS='-c chatgenius.realtime=off' fx_psql -d h >/dev/null &&
+	PGOPTIONS='-c chatgenius.realtime=off' fx_psql -d h -f "$HERE/data-1.1.sql" >/dev/null &&
+	fx_psql -d h >/dev/null <<'SQL'
+INSERT INTO chatgenius.realtime_outbox (xid, seq, channel, payload, created_at)
+SELECT pg_current_xact_id(), g, 'message_change', '{"operation" : "INSERT", "n" : ' || g || '}',
+	'2026-12-01 10:00:00+00'::timestamptz + g * interval '1 ms'
+  FROM generate_series(1, 50) g;
+SQL
+ok $? "H: 1.4 installed with data and 50 changes waiting in the outbox"
+rows h before
+q h "SELECT to_jsonb(t)::text FROM chatgenius.realtime_outbox t ORDER BY xid, seq" >"$OUT/h.outbox.before"
+fx_psql -d h -c 'ALTER EXTENSION chatgenius UPDATE'
+ok $? "H: ALTER EXTENSION chatgenius UPDATE from 1.4"
+rows h survived 1.4
+same "H: every row survived the update from 1.4" "$OUT/h.rows.before" "$OUT/h.rows.survived"
+q h "SELECT to_jsonb(t)::text FROM chatgenius.realtime_outbox t ORDER BY xid, seq" >"$OUT/h.outbox.after"
+cmp_ok "$(wc -l <"$OUT/h.outbox.before")" -eq 50 "H: the outbox held 50 changes before"
+same "H: realtime_outbox carried across the update, row for row" "$OUT/h.outbox.before" "$OUT/h.outbox.after"
+is "$(q h "SELECT count(*) FROM chatgenius.realtime_sent")" 0 \
+	"H: the notifier's record (1.9) starts empty: every carried change is still to be sent"
 
 # D: B dumped in custom format and restored.
 # pg_dump warns that messages (thread_id -> messages.id) has a circular
@@ -161,7 +201,7 @@ pg_dump -d b -f "$OUT/b.sql" 2>/dev/null && fx_psql -d e -f "$OUT/b.sql" >/dev/n
 ok $? "E: plain pg_dump of B restored with psql (ON_ERROR_STOP)"
 
 # Same extension everywhere.
-for db in a b c d e f g; do
+for db in a b c d e f g h $OLDER_DBS; do
 	describe "$db" || bail_out "describe.sql failed on $db"
 done
 cmp_ok "$(wc -l <"$OUT/a.describe")" -gt 200 "the description is not empty"
@@ -169,6 +209,11 @@ same "catalog: fresh (A) = updated from 1.0 (B)" "$OUT/a.describe" "$OUT/b.descr
 same "catalog: fresh (A) = updated from 1.1 (C)" "$OUT/a.describe" "$OUT/c.describe"
 same "catalog: fresh (A) = updated from 1.2 (F)" "$OUT/a.describe" "$OUT/f.describe"
 same "catalog: fresh (A) = updated from 1.3 (G)" "$OUT/a.describe" "$OUT/g.describe"
+same "catalog: fresh (A) = updated from 1.4 (H)" "$OUT/a.describe" "$OUT/h.describe"
+for db in $OLDER_DBS; do
+	v="1.${db#u1}"
+	same "catalog: fresh (A) = updated from $v (${db^^})" "$OUT/a.describe" "$OUT/$db.describe"
+done
 same "catalog: fresh (A) = dumped and restored (D)" "$OUT/a.describe" "$OUT/d.describe"
 same "catalog: fresh (A) = plain dump restored (E)" "$OUT/a.describe" "$OUT/e.describe"
 is "$(q a 'SELECT chatgenius.schema_fingerprint()')" "$(q d 'SELECT chatgenius.schema_fingerprint()')" \
@@ -180,16 +225,19 @@ rows d restored
 rows e restored
 same "rows: B = D (pg_restore), history included" "$OUT/b.rows.new" "$OUT/d.rows.new"
 same "rows: B = E (psql)" "$OUT/b.rows.new" "$OUT/e.rows.new"
-is "$(q d "SELECT count(*) FROM chatgenius.schema_migrations")" 5 "D: one history row per version"
+is "$(q d "SELECT count(*) FROM chatgenius.schema_migrations")" "$(find "$TOP/sql" -name 'chatgenius--*.sql' | wc -l)" "D: one history row per version"
+is "$(q d "SELECT count(*) || ' ' || count(*) FILTER (WHERE deleted_at IS NULL) FROM chatgenius.channel_members
+	WHERE channel_id = '01E00000000000000000000001' AND user_id = '01D00000000000000000000003'")" "2 1" \
+	"D: the membership left before the update and the re-join after it are both restored"
 is "$(q d "SELECT count(*) FROM chatgenius.tunnel_status")" 0 "D: the source's tunnel_status rows stay behind"
-is "$(q d "SELECT string_agg(applied_at::text, ',' ORDER BY version) FROM chatgenius.schema_migrations")" \
-	"$(q b "SELECT string_agg(applied_at::text, ',' ORDER BY version) FROM chatgenius.schema_migrations")" \
+is "$(q d "SELECT string_agg(applied_at::text, ',' ORDER BY string_to_array(version, '.')::int[]) FROM chatgenius.schema_migrations")" \
+	"$(q b "SELECT string_agg(applied_at::text, ',' ORDER BY string_to_array(version, '.')::int[]) FROM chatgenius.schema_migrations")" \
 	"D: the history shows when B applied each version, not the restore"
 is "$(q d "SELECT archived_at = (SELECT max(created_at) FROM chatgenius.channels) OR archived_at IS NOT NULL
 	FROM chatgenius.channels WHERE id = '01E00000000000000000000002'")" t "D: the channel is still archived"
 
 # The restored databases work.
-for db in a b c d e f g; do
+for db in a b c d e f g h $OLDER_DBS; do
 	is "$(q "$db" "SELECT status || ': ' || detail FROM chatgenius.health() WHERE check_name = 'schema'" |
 		cut -d: -f1)" ok "$db: health() schema check is ok"
 done

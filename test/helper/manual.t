@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The manual pages and the settings described once:
+#  - chatgenius-tunnel.8 and chatgenius-tunnel.env.5 render with man -l and
+#    no warning (LC_ALL=C MANWIDTH=80 man --warnings);
+#  - config.c's settings table (as --help prints it) is the one source:
+#    chatgenius-tunnel.env.5 has every setting with its flag, default, range
+#    and SIGHUP, and nothing else; .env.example has every name with its
+#    default; chatgenius-tunnel.8 has every event the code sends and every
+#    command --help lists.  A failure says what to add, and where;
+#  - make install puts the pages in man8 and man5 of HELPER_MANDIR (man finds
+#    them there) and the unit, with ExecStart= its own bindir, in HELPER_UNITDIR;
+#  - the unit exists once (debian/ links to helper/), Type=notify, and names
+#    /usr/bin/chatgenius-tunnel by its full path.
+#
+#   prove test/helper/manual.t   (FX_HELPER=... for another build)
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$TOP" || exit 1
+. test/lib/tap.sh
+HELPER=${FX_HELPER:-$TOP/helper/chatgenius-tunnel}
+[ -x "$HELPER" ] || bail_out "no helper at $HELPER (make -C helper)"
+TMP=$(mktemp -d /tmp/chatgenius-manual.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# ---------------------------------------------------------------- rendering
+for page in helper/chatgenius-tunnel.8 helper/chatgenius-tunnel.env.5; do
+	out=$(LC_ALL=C MANWIDTH=80 man --warnings -l "$page" 2>&1 >"$TMP/rendered")
+	is "$out" "" "$page renders with man -l and no warning"
+	cmp_ok "$(wc -l <"$TMP/rendered")" -gt 50 "$page renders to a page of text"
+done
+text=$(LC_ALL=C MANWIDTH=80 man -l helper/chatgenius-tunnel.8 2>/dev/null)
+for section in SYNOPSIS COMMANDS OPTIONS CLIENTS SIGNALS SYSTEMD EVENTS ENVIRONMENT FILES 'EXIT STATUS' 'SEE ALSO'; do
+	like "$text" $'\n'"$section"$'\n' "chatgenius-tunnel(8) has $section"
+done
+text5=$(LC_ALL=C MANWIDTH=80 man -l helper/chatgenius-tunnel.env.5 2>/dev/null)
+like "$text5" $'\n   Grammar\n' "chatgenius-tunnel.env(5) describes the grammar"
+
+# ---------------------------------------------------------------- described once
+for kind in env5 example events commands; do
+	out=$(perl test/helper/settings_agree.pl "$HELPER" "$TOP" "$kind" 2>&1)
+	is "$out" "" "settings agree ($kind): $(case $kind in
+		env5) echo "chatgenius-tunnel.env.5 and config.c's table: names, flags, defaults, ranges, SIGHUP" ;;
+		example) echo ".env.example and config.c's table: names and defaults" ;;
+		events) echo "chatgenius-tunnel.8's EVENTS and the event_emit calls in helper/*.c" ;;
+		commands) echo "chatgenius-tunnel.8's COMMANDS and --help" ;;
+		esac)"
+done
+help=$("$HELPER" --help)
+like "$help" 'TUNNEL_MAX_WAITING .*default: 64'$'\n'' .*0: none wait.*\(0 to 1000000\)' \
+	"--help: TUNNEL_MAX_WAITING takes 0 (no waiting), as the code does"
+unlike "$(cat helper/.env.example)" 'at least 1' ".env.example no longer says TUNNEL_MAX_WAITING is at least 1"
+like "$help" 'chatgenius-tunnel\(8\), chatgenius-tunnel.env\(5\)' "--help names the manual pages"
+like "$(cat README.md)" 'chatgenius-tunnel.env\(5\)' "the README links to the manual"
+
+# ---------------------------------------------------------------- make install
+make -s install DESTDIR="$TMP/dest" HELPER_MANDIR=/usr/local/share/man \
+	HELPER_UNITDIR=/usr/local/lib/systemd/system >"$TMP/install.log" 2>&1
+ok $? "make install DESTDIR=... runs" || diag "$(tail -5 "$TMP/install.log")"
+is "$(MANPATH=$TMP/dest/usr/local/share/man man -w chatgenius-tunnel 2>&1)" \
+	"$TMP/dest/usr/local/share/man/man8/chatgenius-tunnel.8" "man finds chatgenius-tunnel(8) in man8"
+is "$(MANPATH=$TMP/dest/usr/local/share/man man -w 5 chatgenius-tunnel.env 2>&1)" \
+	"$TMP/dest/usr/local/share/man/man5/chatgenius-tunnel.env.5" "man finds chatgenius-tunnel.env(5) in man5"
+unit=$TMP/dest/usr/local/lib/systemd/system/chatgenius-tunnel.service
+is "$(grep '^ExecStart=' "$unit" 2>&1)" "ExecStart=$(pg_config --bindir)/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env" \
+	"make install's unit runs the installed program by its full path"
+
+# ---------------------------------------------------------------- one unit
+is "$(readlink debian/chatgenius-tunnel.service)" "../helper/chatgenius-tunnel.service" \
+	"debian/chatgenius-tunnel.service is a link to helper/'s, the one unit file"
+src=helper/chatgenius-tunnel.service
+is "$(grep '^Type=' "$src")" "Type=notify" "the unit is Type=notify"
+is "$(grep '^ExecStart=' "$src")" "ExecStart=/usr/bin/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env" \
+	"the unit names /usr/bin/chatgenius-tunnel by its full path"
+like "$(grep '^WatchdogSec=' "$src")" '^WatchdogSec=[0-9]+s$' "the unit sets WatchdogSec="
+like "$(grep '^Documentation=' "$src" | tr '\n' ' ')" 'man:chatgenius-tunnel\(8\)' "the unit's Documentation= names the manual"
+# (systemd-analyze verify runs on the installed unit in deploy.t: it wants
+# the program and the manual pages in place.)
+
+done_testing

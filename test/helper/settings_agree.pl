@@ -1,0 +1,133 @@
+#!/usr/bin/perl
+# Do --help (printed from helper/config.c's settings table), the manual pages
+# and helper/.env.example agree?  Prints one line per disagreement, saying
+# exactly what to add or mend and where; nothing when they agree.
+#   perl test/helper/settings_agree.pl HELPER TOP KIND
+# KIND: env5 (the variables of chatgenius-tunnel.env.5), example
+# (.env.example), events (chatgenius-tunnel.8's EVENTS against event_emit
+# calls in helper/*.c), commands (chatgenius-tunnel.8's COMMANDS against
+# --help's usage).
+use strict;
+use warnings;
+
+my ($helper, $top, $kind) = @ARGV;
+my $help = `"$helper" --help`;
+die "--help failed\n" if $? != 0;
+
+# The table, as --help prints it: name, flag, default, range, reloadable.
+my (@order, %t);
+my @lines = split /\n/, $help;
+for my $i (0 .. $#lines) {
+	next unless $lines[$i] =~ /^  ([A-Z][A-Z0-9_]+) +(--[a-z0-9-]+|\(no flag: a secret\)) +default: (.*)$/;
+	my ($name, $flag, $def) = ($1, $2, $3);
+	my $desc = $lines[$i + 1] // '';
+	my %v = (flag => $flag =~ /^--/ ? $flag : undef, def => $def, desc => $desc);
+	$v{range} = "$1 to $2" if $desc =~ / \((-?\d+) to (-?\d+)\)/;
+	$v{sighup} = $desc =~ /\[SIGHUP\]\s*$/ ? 1 : 0;
+	($v{what} = $desc) =~ s/^\s+|\s*\((-?\d+) to (-?\d+)\)|\s*\[SIGHUP\]\s*$//g;
+	push @order, $name;
+	$t{$name} = \%v;
+}
+die "no settings found in --help\n" unless @order;
+
+sub slurp { local $/; open my $f, '<', $_[0] or die "$_[0]: $!\n"; my $s = <$f>; close $f; $s }
+
+# The line a setting's manual entry ends with.
+sub default_line {
+	my ($v) = @_;
+	my $l = "Default: $v->{def}";
+	$l .= "; range $v->{range}" if defined $v->{range};
+	$l .= "; reloaded on SIGHUP" if $v->{sighup};
+	return "$l.";
+}
+
+sub entry_head {
+	my ($name, $v) = @_;
+	return ".It Ev $name " . (defined $v->{flag} ? "Pq Fl -" . substr($v->{flag}, 2) : "Pq no flag");
+}
+
+if ($kind eq 'env5') {
+	my $page = 'helper/chatgenius-tunnel.env.5';
+	my $man = slurp("$top/$page");
+	my ($vars) = $man =~ /^\.Sh VARIABLES\n(.*?)^\.Sh /ms or die "$page: no VARIABLES section\n";
+	my (%m, @m_order, $cur);
+	for my $l (split /\n/, $vars) {
+		if ($l =~ /^\.It Ev ([A-Z][A-Z0-9_]+)(?: (.*))?$/) {
+			$cur = $1;
+			push @m_order, $cur;
+			$m{$cur} = { head => $l };
+		} elsif (defined $cur && !defined $m{$cur}{default} && $l =~ /^Default: /) {
+			$m{$cur}{default} = $l;
+		}
+	}
+	for my $name (@order) {
+		my $v = $t{$name};
+		if (!$m{$name}) {
+			print "$page lacks $name: add to its VARIABLES list\n", entry_head($name, $v), "\n",
+				"$v->{what}.\n.Pp\n", default_line($v), "\n";
+			next;
+		}
+		print "$page: $name: the entry should start \"", entry_head($name, $v), "\", not \"$m{$name}{head}\"\n"
+			if $m{$name}{head} ne entry_head($name, $v);
+		my $want = default_line($v);
+		print "$page: $name: the line \"", $m{$name}{default} // '(none)', "\" should read \"$want\"\n"
+			if ($m{$name}{default} // '') ne $want;
+	}
+	for my $name (@m_order) {
+		print "$page describes $name, which config.c's settings table does not have: remove it or add the setting\n"
+			unless $t{$name};
+	}
+} elsif ($kind eq 'example') {
+	my $file = 'helper/.env.example';
+	my %seen;
+	for my $l (split /\n/, slurp("$top/$file")) {
+		next unless $l =~ /^(# )?([A-Z][A-Z0-9_]+)=(.*)$/;
+		my ($commented, $name, $val) = ($1, $2, $3);
+		$seen{$name} = 1;
+		if (!$t{$name}) {
+			print "$file sets $name, which config.c's settings table does not have\n";
+			next;
+		}
+		next unless $commented;
+		my $def = $t{$name}{def};
+		$def = '' if $def eq '(none)' || $name eq 'TUNNEL_NAME';
+		print "$file: \"# $name=$val\" should show the default: \"# $name=$def\"\n" if $val ne $def;
+	}
+	for my $name (@order) {
+		next if $seen{$name};
+		my $def = $t{$name}{def} eq '(none)' ? '' : $t{$name}{def};
+		print "$file lacks $name: add \"# $t{$name}{what}", ($t{$name}{sighup} ? " [SIGHUP]" : ""),
+			"\" and \"# $name=$def\"\n";
+	}
+} elsif ($kind eq 'events') {
+	my $page = 'helper/chatgenius-tunnel.8';
+	my $man = slurp("$top/$page");
+	my ($ev) = $man =~ /^\.Sh EVENTS\n(.*?)^\.Sh /ms or die "$page: no EVENTS section\n";
+	my %m = map { $_ => 1 } $ev =~ /^\.It Sy ([A-Za-z_]+)$/mg;
+	my %code;
+	for my $f (glob "$top/helper/*.c") {
+		$code{$_} = 1 for slurp($f) =~ /event_emit\(\s*LOG_[A-Z]+,\s*"([A-Za-z_]+)"/g;
+	}
+	$code{events_dropped} = 1;	# spool.c's own
+	for my $e (sort keys %code) {
+		print "$page lacks the event $e: add \".It Sy $e\" and when it happens to its EVENTS list\n"
+			unless $m{$e};
+	}
+	for my $e (sort keys %m) {
+		print "$page lists the event $e, which no event_emit in helper/*.c sends\n" unless $code{$e};
+	}
+} elsif ($kind eq 'commands') {
+	my $page = 'helper/chatgenius-tunnel.8';
+	my $man = slurp("$top/$page");
+	my ($cmds) = $man =~ /^\.Sh COMMANDS\n(.*?)^\.Sh /ms or die "$page: no COMMANDS section\n";
+	my %m = map { $_ => 1 } $cmds =~ /^\.It Cm ([a-z]+)$/mg;
+	my %h = map { $_ => 1 } $help =~ /^  chatgenius-tunnel \[?([a-z]+)\]? /mg;
+	for my $c (sort keys %h) {
+		print "$page lacks the command $c: add \".It Cm $c\" to COMMANDS\n" unless $m{$c};
+	}
+	for my $c (sort keys %m) {
+		print "$page describes the command $c, which --help does not list\n" unless $h{$c};
+	}
+} else {
+	die "unknown kind $kind\n";
+}
