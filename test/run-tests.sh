@@ -165,6 +165,15 @@ fi
 # Files that lacked a facility of this machine ran nothing: named, never counted.
 grep -hE '^[^ ]+\.t \.+ skipped: ' test/out/*.log 2>/dev/null | sed 's/ \.\.* skipped: /: /; s/^/skipped file /' | sort -u
 if ((${#failed_stages[@]})); then
+	# What failed, again at the very end: a reader who keeps only the tail
+	# of the output (a CI log cut short) still sees which checks and why.
+	for s in "${failed_stages[@]}"; do
+		log=test/out/$s.log
+		[ -f "$log" ] || continue
+		echo "--- what failed in $s"
+		grep -E '^not ok|^# +Failed test|^# +(got|expected):|^#   at ' "$log" | head -60
+		sed -n '/^Test Summary Report/,/^Result:/p' "$log" | head -40
+	done
 	echo "failed stages: ${failed_stages[*]} (logs in test/out/)"
 fi
 echo "tests: $passed passed, $failed failed"
