@@ -111,7 +111,8 @@ writer=$!
 PGPASSWORD=$FX_APP_PASSWORD psql -qXAt -h 127.0.0.1 -p "$FX_TUNNEL_PORT" -U "$FX_APP_USER" \
 	-d "$FX_APP_DB" -c "SELECT pg_sleep(60)" >"$FX_DIR/long.out" 2>&1 &
 long=$!
-fx_wait_for 10 "the long session" test "$(tl_backends 'SELECT pg_sleep(60)')" = 1
+fx_wait_for 10 "the long session" tl_backends_are 'SELECT pg_sleep(60)' 1
+ok $? "promote: a session is open on the primary through the tunnel"
 sleep 1
 t0=${EPOCHREALTIME/./}
 sb_promote

@@ -44,7 +44,7 @@ chown postgres: "$FX_PG_DIR/data/server.key" "$FX_PG_DIR/data/server.crt"
 chmod 600 "$FX_PG_DIR/data/server.key"
 fx_psql -c "ALTER SYSTEM SET ssl = on" -c "ALTER SYSTEM SET authentication_timeout = '3s'" \
 	-c "SELECT pg_reload_conf()" >/dev/null
-fx_wait_for 10 "ssl on" test "$(fx_psql -Atc 'SHOW ssl')" = on
+fx_wait_output 10 "ssl on" on fx_psql -Atc 'SHOW ssl'
 
 tl_section
 tl_start login SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=4 TUNNEL_LOGIN_TIMEOUT=1500

@@ -103,7 +103,7 @@ refused_sum()
 	app_sql "SELECT coalesce(sum(substring(detail FROM 'refused=([0-9]+)')::int), 0)
 		FROM chatgenius.tunnel_events WHERE tunnel_name = 'test-storm' AND event = 'pool_full'"
 }
-fx_wait_for 15 "pool_full rows carry all 300" test "$(refused_sum)" = 300
+fx_wait_output 15 "pool_full rows carry all 300" 300 refused_sum
 ok $? "storm: the pool_full rows count every refused client ($(refused_sum))"
 rows=$(full_rows)
 cmp_ok "$rows" -le 12 "storm: 300 refused clients give a handful of pool_full rows ($rows)"

@@ -124,7 +124,7 @@ is "$(app_sql "SELECT e.occurred_at < c.occurred_at, e.event_key LIKE '%-$first_
 	WHERE e.tunnel_name = 'gaveup' AND e.event = 'maxRetriesExceeded'
 	AND c.tunnel_name = 'gaveup' AND c.event = 'connected' AND c.event_key LIKE '%-$APP_PID-%'")" "t|t" \
 	"gave up: it keeps its own time (before the restart) and the first run's key"
-fx_wait_for 15 "gaveup complete" test -z "$(ls "$FX_DIR"/state/gaveup-*.spool 2>/dev/null | xargs -r cat)"
+fx_wait_output 15 "gaveup complete" "" eval 'cat "$FX_DIR"/state/gaveup-*.spool'
 ok $? "gave up: the spool is empty once everything is written"
 stop_helper
 

@@ -121,6 +121,22 @@ fx_wait_for()
 	done
 }
 
+# fx_wait_output TIMEOUT WHAT WANT CMD...: poll until CMD prints WANT.
+# (fx_wait_for with `test "$(CMD)" = WANT` would run CMD once, when the
+# arguments are built, and then wait on that one answer.)
+fx_output_is()
+{
+	local want=$1
+	shift
+	[ "$("$@" 2>/dev/null)" = "$want" ]
+}
+fx_wait_output()
+{
+	local timeout=$1 what=$2
+	shift 2
+	fx_wait_for "$timeout" "$what" fx_output_is "$@"
+}
+
 # fx_port_open PORT: true when something accepts TCP connections on it.
 fx_port_open()
 {
