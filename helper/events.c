@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "events.h"
 #include "spool.h"
 #include "status_board.h"
@@ -31,6 +32,8 @@ event_emit(log_level level, const char *event, const char *detail, ...)
 {
 	char		buf[2048];
 	va_list		ap;
+	/* One time for the log line and the row: they are one event. */
+	int64_t		at = clock_wall_us();
 
 	buf[0] = '\0';
 	if (detail != NULL)
@@ -39,10 +42,10 @@ event_emit(log_level level, const char *event, const char *detail, ...)
 		log_vformat(buf, sizeof(buf), detail, ap);
 		va_end(ap);
 	}
-	log_event_formatted(level, event, buf);
+	log_event_formatted(level, event, buf, at);
 	board_event(event, buf);
 	if (spool_is_open())
-		(void) spool_add(event, buf);
+		(void) spool_add(event, buf, at);
 }
 
 /* Close the spool; what is still pending stays in its file.  Returns nothing. */

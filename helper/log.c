@@ -415,12 +415,12 @@ log_format(char *buf, size_t len, const char *fmt, ...)
 /*
  * Format and write one line.  key is "event" or "msg"; fields is a format
  * with its arguments in *ap, or (ap NULL) fields already made by
- * log_vformat.  Returns nothing: a log line that cannot be written has
- * nowhere else to go.
+ * log_vformat; wall_us is the line's time (clock_wall_us()).  Returns
+ * nothing: a log line that cannot be written has nowhere else to go.
  */
 static void
 log_write(log_level level, const char *key, const char *name,
-		  const char *fields, va_list *ap)
+		  const char *fields, va_list *ap, int64_t wall_us)
 {
 	char		line[LOG_LINE_MAX];
 	size_t		n;
@@ -432,7 +432,7 @@ log_write(log_level level, const char *key, const char *name,
 		return;
 	if (level < LOG_DEBUG || level > LOG_ERROR)
 		level = LOG_ERROR;
-	n = clock_format_utc(clock_wall_us(), 3, line, sizeof(line));
+	n = clock_format_utc(wall_us, 3, line, sizeof(line));
 	r = snprintf(line + n, sizeof(line) - n, " %s %s=%s",
 				 level_words[level], key, name ? name : "-");
 	if (r > 0)
@@ -480,7 +480,7 @@ log_event(log_level level, const char *event, const char *fields, ...)
 	va_list		ap;
 
 	va_start(ap, fields);
-	log_write(level, "event", event, fields, &ap);
+	log_write(level, "event", event, fields, &ap, clock_wall_us());
 	va_end(ap);
 }
 
@@ -491,15 +491,18 @@ log_msg(log_level level, const char *msg, const char *fields, ...)
 	va_list		ap;
 
 	va_start(ap, fields);
-	log_write(level, "msg", msg, fields, &ap);
+	log_write(level, "msg", msg, fields, &ap, clock_wall_us());
 	va_end(ap);
 }
 
-/* Write an event line whose fields were made by log_format.  Returns nothing. */
+/*
+ * Write an event line whose fields were made by log_format, stamped
+ * wall_us (the time the event's spooled row carries too).  Returns nothing.
+ */
 void
-log_event_formatted(log_level level, const char *event, const char *fields)
+log_event_formatted(log_level level, const char *event, const char *fields, int64_t wall_us)
 {
-	log_write(level, "event", event, fields, NULL);
+	log_write(level, "event", event, fields, NULL, wall_us);
 }
 
 /*
@@ -510,5 +513,5 @@ log_event_formatted(log_level level, const char *event, const char *fields)
 void
 log_msg_formatted(log_level level, const char *msg, const char *fields)
 {
-	log_write(level, "msg", msg, fields, NULL);
+	log_write(level, "msg", msg, fields, NULL, clock_wall_us());
 }

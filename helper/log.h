@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum log_level
 {
@@ -43,8 +44,9 @@ extern size_t log_vformat(char *buf, size_t len, const char *fmt, va_list ap);
 extern size_t log_format(char *buf, size_t len, const char *fmt, ...)
 			__attribute__((format(printf, 3, 4)));
 
-/* Write an event line with fields already made by log_format. */
-extern void log_event_formatted(log_level level, const char *event, const char *fields);
+/* Write an event line with fields already made by log_format, at wall_us. */
+extern void log_event_formatted(log_level level, const char *event, const char *fields,
+								int64_t wall_us);
 /* Write a message line with fields that are already safe key=value text. */
 extern void log_msg_formatted(log_level level, const char *msg, const char *fields);
 

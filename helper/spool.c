@@ -911,7 +911,7 @@ spool_set_max(int max)
  * dropped.
  */
 int
-spool_add(const char *event, const char *detail)
+spool_add(const char *event, const char *detail, int64_t wall_us)
 {
 	spool_event e;
 	int			rc = 0;
@@ -920,7 +920,7 @@ spool_add(const char *event, const char *detail)
 	memset(&e, 0, sizeof(e));
 	snprintf(e.event, sizeof(e.event), "%s", event);
 	e.detail = (char *) (detail ? detail : "");
-	clock_format_utc(clock_wall_us(), 6, e.occurred_at, sizeof(e.occurred_at));
+	clock_format_utc(wall_us, 6, e.occurred_at, sizeof(e.occurred_at));
 
 	pthread_mutex_lock(&spool_lock);
 	if (!is_open)

@@ -17,6 +17,8 @@
 #ifndef CHATGENIUS_SPOOL_H
 #define CHATGENIUS_SPOOL_H
 
+#include <stdint.h>
+
 #define SPOOL_KEY_MAX	64
 #define SPOOL_TIME_MAX	40
 #define SPOOL_EVENT_MAX	32
@@ -43,11 +45,12 @@ extern int	spool_open(const char *dir, const char *tunnel_name, int max_events);
 extern void spool_set_max(int max_events);
 
 /*
- * Append an event that happened now.  When the spool is full the event is
- * counted as dropped; one events_dropped event (count=N) is added once
- * there is room again.  Returns 0 when kept, -1 when dropped.  Thread-safe.
+ * Append an event that happened at wall_us (clock_wall_us()).  When the
+ * spool is full the event is counted as dropped; one events_dropped event
+ * (count=N) is added once there is room again.  Returns 0 when kept, -1
+ * when dropped.  Thread-safe.
  */
-extern int	spool_add(const char *event, const char *detail);
+extern int	spool_add(const char *event, const char *detail, int64_t wall_us);
 
 /*
  * Copy up to max of the oldest pending events into out (the caller frees
