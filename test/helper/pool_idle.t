@@ -37,8 +37,10 @@ is "$(tl_stats_field sessions)" 1 "one session to start with"
 first=$(grep -m1 'msg=session_open ' "$TL_LOG" | grep -oE 'session=[0-9]+' | cut -d= -f2)
 like "$first" '^[0-9]+$' "the first session's number is logged ($first)"
 
-tl_clients_start 10 2
-fx_wait_for 20 "10 backends busy at once" tl_backends_are '%pg_sleep(2)%' 10
+# Each client sleeps 5 s: long enough that all are seen at once even on a
+# sanitizer build, where 10 logins and new sessions take seconds.
+tl_clients_start 10 5
+fx_wait_for 20 "10 backends busy at once" tl_backends_are '%pg_sleep(5)%' 10
 ok $? "10 clients are served at the same time"
 busy=$(tl_stats_field sessions)
 cmp_ok "$busy" -ge 3 "10 clients over 4 channels per session: at least 3 sessions ($busy)"

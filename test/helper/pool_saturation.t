@@ -88,7 +88,14 @@ max_age=$(sort -n "$FX_DIR/hb.samples" | tail -1)
 diag "storm: heartbeat ages sampled: $(sort -n "$FX_DIR/hb.samples" | uniq -c | wc -l) distinct, max ${max_age}s"
 ok "$(awk -v m="$max_age" 'BEGIN { exit !(m != "" && m < 3.5) }'; echo $?)" \
 	"storm: the heartbeat stays fresh through the storm (oldest seen ${max_age}s, interval 1 s)"
-is "$(sort -u "$FX_DIR/health.samples" | tr '\n' ' ')" "ok " "storm: health() says ok for the tunnel throughout"
+# health() warns once the heartbeat is over 2 intervals old: on a slow
+# build (asan.t, tsan.t) a late heartbeat is a warning, never critical.
+seen=$(sort -u "$FX_DIR/health.samples" | tr '\n' ' ')
+if awk -v m="$max_age" 'BEGIN { exit !(m < 2) }'; then
+	is "$seen" "ok " "storm: health() says ok for the tunnel throughout"
+else
+	like "$seen" '^(ok )?(warn )?$' "storm: health() never says critical for the tunnel (heartbeat ${max_age}s old at worst)"
+fi
 tl_clients_wait
 is "$TL_CLIENTS_FAILED" 0 "storm: every long query is kept"
 is "$(tl_count 'event=(health_check_failed|disconnected|reconnecting) ')" 0 \

@@ -28,9 +28,13 @@ carrier_pid()
 	pids=$(ss -tnpH "dport = :$FX_PG_PORT" | grep -oE 'pid=[0-9]+' | cut -d= -f2 | sort -u)
 	[ "$(printf '%s\n' "$pids" | grep -c .)" = 1 ] && echo "$pids"
 }
+# one_carrier: one sshd process carries connections to PostgreSQL; it is
+# kept in $carrier from the same sample (a health check through the other
+# session a moment later would show two).
 one_carrier()
 {
-	[ -n "$(carrier_pid)" ]
+	carrier=$(carrier_pid)
+	[ -n "$carrier" ]
 }
 
 tl_start onedead SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=1 SSH_HEALTH_CHECK_INTERVAL=1000 \
@@ -45,7 +49,6 @@ tl_psql -Atc "SELECT 'kept', pg_sleep(8)" >"$FX_DIR/long.out" 2>&1 &
 long=$!
 fx_wait_for 10 "the long query runs" tl_backends_are '%pg_sleep(8)%' 1
 fx_wait_for 10 "one sshd process carries it" one_carrier
-carrier=$(carrier_pid)
 other=$(ps -o pid= --ppid "$FX_SSHD_PID" | tr -d ' ' | grep -vx "$carrier")
 is "$(printf '%s\n' "$other" | grep -c .)" 1 "the other session's sshd process is found ($other; the query is on $carrier)"
 kill -STOP "$other"

@@ -26,8 +26,10 @@ like "$(tl_psql -Atc 'SELECT inet_server_port()')" "^$FX_PG_PORT\$" "it reached 
 like "$(ss -Htlnp "sport = :$FX_TUNNEL_PORT")" "127\.0\.0\.1:$FX_TUNNEL_PORT" "listens on loopback"
 
 # ------------------------------------------------------------- 20 clients at once
-tl_clients_start 20 2
-fx_wait_for 20 "20 backends busy at once" tl_backends_are '%pg_sleep(2)%' 20
+# Each client sleeps 5 s: long enough that all are seen at once even on a
+# sanitizer build, where 20 logins and new sessions take seconds.
+tl_clients_start 20 5
+fx_wait_for 20 "20 backends busy at once" tl_backends_are '%pg_sleep(5)%' 20
 ok $? "20 clients are served at the same time"
 active=$(tl_stats_field cl_active)
 is "$active" 20 "pool figures: 20 active channels (cl_active)"

@@ -193,7 +193,15 @@ fx_wait_exit "$writer" 30
 [ "$FX_RC" != 0 ]
 ok $? "the writer lost its connection"
 grep -oE '^ack [0-9A-Z]+' "$FX_DIR/acks.log" | cut -d' ' -f2 | sort >"$FX_DIR/acked"
-# What the old notifier had sent and not deleted, as the standby has it.
+# What the old notifier had sent and not deleted, as the standby has it
+# once it has replayed all it received (synchronous commit waits for the
+# flush, not the replay).
+replayed_all()
+{
+	[ "$(sb_q_standby "SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")" = t ]
+}
+fx_wait_for 30 "the standby to replay what it received" replayed_all
+ok $? "the standby has replayed everything it received from the old primary"
 unacked=$(sb_q_standby "SELECT coalesce((SELECT unacked FROM chatgenius.realtime_sent), 0)")
 sb_promote
 ok $? "the standby promoted"
