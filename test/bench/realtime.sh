@@ -40,8 +40,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../lib/fixture.sh
 . "$TOP/test/lib/fixture.sh"
-# shellcheck source=../realtime/rt_lib.sh
-. "$TOP/test/realtime/rt_lib.sh"
+# shellcheck source=../lib/rt_lib.sh
+. "$TOP/test/lib/rt_lib.sh"
 
 SECS=${1:-8}
 ROUNDS=${2:-1}

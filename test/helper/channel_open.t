@@ -11,7 +11,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
+. test/lib/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init chopen
@@ -20,7 +20,7 @@ fx_sshd_start
 
 GATE_PORT=$(fx_free_port)
 GATE_STATE=$FX_DIR/gate.state
-fx_bg "$FX_DIR/gate.log" perl test/helper/gate_proxy.pl "$GATE_PORT" "$FX_PG_PORT" "$GATE_STATE"
+fx_bg "$FX_DIR/gate.log" perl test/tools/gate_proxy.pl "$GATE_PORT" "$FX_PG_PORT" "$GATE_STATE"
 GATE_PID=$FX_BG_PID
 fx_wait_for 10 "gate proxy" fx_port_open "$GATE_PORT" || bail_out "gate proxy did not start"
 

@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/patroni.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
+. test/lib/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v patroni >/dev/null || bail_out "patroni is not installed (test/deps.sh)"

@@ -37,7 +37,7 @@ like "$text5" $'\n   Grammar\n' "chatgenius-tunnel.env(5) describes the grammar"
 
 # ---------------------------------------------------------------- described once
 for kind in env5 example events commands; do
-	out=$(perl test/helper/settings_agree.pl "$HELPER" "$TOP" "$kind" 2>&1)
+	out=$(perl test/tools/settings_agree.pl "$HELPER" "$TOP" "$kind" 2>&1)
 	is "$out" "" "settings agree ($kind): $(case $kind in
 		env5) echo "chatgenius-tunnel.env.5 and config.c's table: names, flags, defaults, ranges, SIGHUP" ;;
 		example) echo ".env.example and config.c's table: names and defaults" ;;

@@ -13,8 +13,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
-. test/helper/app_lib.sh
+. test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init notify
@@ -25,7 +25,7 @@ app_install_extension
 NSOCK=$FX_DIR/notify.sock
 NLOG=$FX_DIR/notify.log
 : >"$NLOG"
-fx_bg "$NLOG" perl test/helper/notify_recv.pl "$NSOCK"
+fx_bg "$NLOG" perl test/tools/notify_recv.pl "$NSOCK"
 fx_wait_for 10 "the notification socket" test -S "$NSOCK"
 
 # n_count REGEX: datagrams received matching REGEX.

@@ -14,8 +14,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/fault_lib.sh
-. test/helper/tunnel_lib.sh
+. test/lib/fault_lib.sh
+. test/lib/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init poolfaults

@@ -13,8 +13,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
-. test/helper/app_lib.sh
+. test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init saturation
@@ -80,7 +80,7 @@ ok $? "storm: four long queries fill the pool"
 	done
 ) &
 sampler=$!
-storm=$(perl test/helper/storm.pl "$FX_TUNNEL_PORT" 300 20)
+storm=$(perl test/tools/storm.pl "$FX_TUNNEL_PORT" 300 20)
 diag "storm: $storm"
 like "$storm" '^opened=300 closed_by_peer=300$' "storm: 300 clients beyond the pool are all refused"
 wait "$sampler"
@@ -123,7 +123,7 @@ diag "reliability: pool_full_rows=$rows refused=300 heartbeat_max_age_s=$max_age
 room=$(grep -m1 'msg=listening ' "$TL_LOG" | grep -oE 'health_check=127\.0\.0\.1:[0-9]+' | cut -d: -f2)
 like "$room" '^[0-9]+$' "storm: the health check's private port is logged ($room)"
 checks_before=$(tl_count 'msg=health_check .*result=ok')
-knock=$(perl test/helper/storm.pl "$room" 50 10)
+knock=$(perl test/tools/storm.pl "$room" 50 10)
 like "$knock" '^opened=50 closed_by_peer=50$' "storm: 50 strangers on the private port are all shut out ($knock)"
 room_refused()
 {

@@ -14,8 +14,8 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
-. test/helper/app_lib.sh
+. test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
@@ -44,7 +44,7 @@ psql_err()
 # node_err: node-postgres through the tunnel, as the app (JSON on stdout).
 node_err()
 {
-	node test/helper/pg_connect.js "$FX_TUNNEL_PORT" "$FX_APP_USER" "$FX_APP_PASSWORD" "$FX_APP_DB" "$@"
+	node test/tools/pg_connect.js "$FX_TUNNEL_PORT" "$FX_APP_USER" "$FX_APP_PASSWORD" "$FX_APP_DB" "$@"
 }
 
 # ---------------------------------------------------------------- served clients: no change

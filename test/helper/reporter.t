@@ -11,7 +11,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
-. "$TOP/test/helper/app_lib.sh"
+. "$TOP/test/lib/app_lib.sh"
 fx_init reporter
 
 [ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"

@@ -7,7 +7,7 @@
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
-. "$TOP/test/helper/fault_lib.sh"
+. "$TOP/test/lib/fault_lib.sh"
 . "$TOP/test/lib/fixture.sh"
 fx_init setupslow
 

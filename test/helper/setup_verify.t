@@ -8,7 +8,7 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
-. "$TOP/test/helper/app_lib.sh"
+. "$TOP/test/lib/app_lib.sh"
 fx_init setup
 
 [ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"

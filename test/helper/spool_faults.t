@@ -14,8 +14,8 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
-. "$TOP/test/helper/app_lib.sh"
-. "$TOP/test/helper/fault_lib.sh"
+. "$TOP/test/lib/app_lib.sh"
+. "$TOP/test/lib/fault_lib.sh"
 fx_init spoolfaults
 
 [ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"

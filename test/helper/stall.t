@@ -27,7 +27,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
+. test/lib/tunnel_lib.sh
 
 ROUNDS=${STALL_ROUNDS:-2}
 SECS=${STALL_SECS:-3}

@@ -18,7 +18,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 FX_PGBIN=/usr/lib/postgresql/15/bin
 . "$TOP/test/lib/fixture.sh"
-. "$TOP/test/helper/app_lib.sh"
+. "$TOP/test/lib/app_lib.sh"
 fx_init pkg-install
 
 for p in postgresql-15-chatgenius chatgenius-tunnel; do

@@ -11,7 +11,7 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
-. "$TOP/test/helper/app_lib.sh"
+. "$TOP/test/lib/app_lib.sh"
 fx_init packages
 
 # has_line TEXT ERE DESCRIPTION: one line of TEXT matches ERE.

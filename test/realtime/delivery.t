@@ -12,8 +12,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
-# shellcheck source=rt_lib.sh
-. "$top/test/realtime/rt_lib.sh"
+# shellcheck source=../lib/rt_lib.sh
+. "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-delivery
 fx_pg_start
@@ -87,7 +87,7 @@ fx_wait_for 30 "all $total changes at the listener" rt_count_at_least all "$tota
 is "$(rt_count all)" "$total" "the listener received one notification per committed change"
 rt_q "SELECT user_id, id FROM chatgenius.messages WHERE content IN ('post', 'pair')" |
 	tr '|' '\t' >"$FX_DIR/expected"
-perl "$top/test/realtime/check_delivery.pl" "$FX_DIR/all.log" "$FX_DIR/expected" >"$FX_DIR/check"
+perl "$top/test/tools/check_delivery.pl" "$FX_DIR/all.log" "$FX_DIR/expected" >"$FX_DIR/check"
 figure()
 {
 	awk -v k="$1" '$1 == k {print $2}' "$FX_DIR/check"

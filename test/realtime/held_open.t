@@ -13,10 +13,10 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
-# shellcheck source=../helper/fault_lib.sh
-. "$top/test/helper/fault_lib.sh"
-# shellcheck source=rt_lib.sh
-. "$top/test/realtime/rt_lib.sh"
+# shellcheck source=../lib/fault_lib.sh
+. "$top/test/lib/fault_lib.sh"
+# shellcheck source=../lib/rt_lib.sh
+. "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-held-open
 fx_pg_start
@@ -106,7 +106,7 @@ tl_fault held_open_dead_rows
 
 rt_q "SELECT count(*) FROM chatgenius.messages WHERE content = 'post'" >/dev/null
 rt_q "SELECT user_id, id FROM chatgenius.messages WHERE content IN ('post')" | tr '|' '\t' >"$FX_DIR/expected"
-perl "$top/test/realtime/check_delivery.pl" "$FX_DIR/a.log" "$FX_DIR/expected" >"$FX_DIR/check"
+perl "$top/test/tools/check_delivery.pl" "$FX_DIR/a.log" "$FX_DIR/expected" >"$FX_DIR/check"
 is "$(awk '$1 == "duplicates" || $1 == "missing" || $1 == "out_of_order" {s += $2} END {print s + 0}' "$FX_DIR/check")" 0 \
 	"exactly once and in each writer's commit order"
 

@@ -17,8 +17,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
-# shellcheck source=rt_lib.sh
-. "$top/test/realtime/rt_lib.sh"
+# shellcheck source=../lib/rt_lib.sh
+. "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-recovery
 fx_pg_start

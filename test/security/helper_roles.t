@@ -13,7 +13,7 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
-. "$TOP/test/helper/app_lib.sh"
+. "$TOP/test/lib/app_lib.sh"
 . "$TOP/test/lib/attack.sh"
 fx_init sec_helper
 [ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"

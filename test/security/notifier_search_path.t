@@ -16,8 +16,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
-# shellcheck source=../realtime/rt_lib.sh
-. "$top/test/realtime/rt_lib.sh"
+# shellcheck source=../lib/rt_lib.sh
+. "$top/test/lib/rt_lib.sh"
 
 fx_init security-notifier-path
 fx_pg_start

@@ -15,7 +15,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
 . "$TOP/test/lib/attack.sh"
-. "$TOP/test/realtime/rt_lib.sh"
+. "$TOP/test/lib/rt_lib.sh"
 fx_init sec_restore
 fx_pg_start
 OWNER=$FX_APP_USER

@@ -16,15 +16,15 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
-. test/helper/app_lib.sh
+. test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init logintimeout
 fx_pg_start
 fx_sshd_start
 app_install_extension
-HOSTILE=test/security/tunnel_hostile_clients.pl
+HOSTILE=test/tools/tunnel_hostile_clients.pl
 
 tl_section
 is "$(fx_psql -Atc 'SHOW authentication_timeout')" 1min "the server's authentication_timeout is its default"

@@ -19,15 +19,15 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
-. test/helper/tunnel_lib.sh
-. test/helper/app_lib.sh
+. test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init poolfair
 fx_pg_start
 fx_sshd_start
 app_install_extension
-HOSTILE=$FX_TOP/test/security/tunnel_hostile_clients.pl
+HOSTILE=$FX_TOP/test/tools/tunnel_hostile_clients.pl
 
 tl_section
 TUNNEL_LOGIN_TIMEOUT=3000 tl_start fair SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=4 \

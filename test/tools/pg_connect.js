@@ -1,7 +1,7 @@
 // node-postgres as the ChatGenius app uses it: connect, run one query, and
 // print what the app would read: {"ok":true,"value":...} or
 // {"ok":false,"code":err.code,"message":err.message}.
-//   node test/helper/pg_connect.js PORT USER PASSWORD DATABASE [SQL]
+//   node test/tools/pg_connect.js PORT USER PASSWORD DATABASE [SQL]
 'use strict';
 const { Client } = require('pg');
 

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Reliability tally lines, in the runner's format (README, Tests), written
 # with diag (stderr) so that prove shows them and the runner tallies them.
-# Sourced after test/lib/tap.sh (test/helper/tunnel_lib.sh sources it too).
+# Sourced after test/lib/tap.sh (test/lib/tunnel_lib.sh sources it too).
 #
 #   tl_section; ...assertions...; tl_fault NAME    "fault=NAME survived"
 #   tl_section; ...assertions...; tl_input NAME    "input=NAME refused"

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # A stand-in for systemd's notification socket: a unix datagram socket at
 # ARGV[0]; each datagram is printed as one line, "SECONDS.MS KEY=V|KEY=V".
-#   perl test/helper/notify_recv.pl PATH >>LOG
+#   perl test/tools/notify_recv.pl PATH >>LOG
 use strict;
 use warnings;
 use IO::Socket::UNIX;

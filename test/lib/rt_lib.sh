@@ -14,7 +14,7 @@ rt_build_listener()
 {
 	[ -x "$FX_DIR/listen" ] && return 0
 	gcc -Wall -Wextra -Werror -O2 -I"$(pg_config --includedir)" -o "$FX_DIR/listen" \
-		"$RT_LIB_DIR/listen.c" -L"$(pg_config --libdir)" -lpq ||
+		"$RT_LIB_DIR/../tools/listen.c" -L"$(pg_config --libdir)" -lpq ||
 		fx_die "could not build the LISTEN client"
 }
 

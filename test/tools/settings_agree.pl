@@ -2,7 +2,7 @@
 # Do --help (printed from helper/config.c's settings table), the manual pages
 # and helper/.env.example agree?  Prints one line per disagreement, saying
 # exactly what to add or mend and where; nothing when they agree.
-#   perl test/helper/settings_agree.pl HELPER TOP KIND
+#   perl test/tools/settings_agree.pl HELPER TOP KIND
 # KIND: env5 (the variables of chatgenius-tunnel.env.5), example
 # (.env.example), events (chatgenius-tunnel.8's EVENTS against event_emit
 # calls in helper/*.c), commands (chatgenius-tunnel.8's COMMANDS against
