@@ -55,9 +55,10 @@ FX_PORT_DIR=${FX_PORT_DIR:-/tmp/chatgenius-ports}
 fx_free_port()
 {
 	# Below the kernel's ephemeral range (ip_local_port_range, 32768 and up
-	# by default), so that no outgoing connection's source port and no bind
-	# to port 0 (of this test or of one running beside it) can take the
-	# port between this pick and the server's bind; and reserved in
+	# by default; above it where it is set below 21000), so that no
+	# outgoing connection's source port and no bind to port 0 (of this
+	# test or of one running beside it) can take the port between this
+	# pick and the server's bind; and reserved in
 	# FX_PORT_DIR (one folder per port, naming the test's shell), so that
 	# two tests running at once never pick the same one.  A reservation
 	# whose shell is gone is taken over.
@@ -66,8 +67,12 @@ fx_free_port()
 		mkdir $dir; chmod 01777, $dir;
 		my ($lo, $hi) = (20000, 32767);
 		if (open(my $r, "<", "/proc/sys/net/ipv4/ip_local_port_range")) {
-			my ($e) = split " ", scalar <$r>;
-			$hi = $e - 1 if $e && $e - 1 < $hi && $e - 1 > $lo + 1000;
+			my ($e, $h) = split " ", scalar <$r>;
+			if ($e && $e - 1 < $hi && $e - 1 > $lo + 1000) {
+				$hi = $e - 1;
+			} elsif ($e && $e <= $lo + 1000 && $h && $h < 64535) {
+				($lo, $hi) = ($h + 1, 65535);	# a range set low: the ports above it
+			}
 		}
 		for (1 .. 2000) {
 			my $p = $lo + int(rand($hi - $lo + 1));
