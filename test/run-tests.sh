@@ -162,6 +162,10 @@ if ! reliability_summary test/out/*.log; then
 	failed=$((failed + 1))
 	failed_stages+=(reliability)
 fi
+# A wait that timed out in a test that passed checked nothing: named here,
+# so that such a wait is mended rather than left to pass by accident.
+grep -hoE 'timed out after [0-9]+s waiting for: .*' test/out/*.log 2>/dev/null | sort | uniq -c |
+	sed 's/^ *\([0-9]*\) timed out after \([0-9]*s\) waiting for: \(.*\)/wait timed out (\1x, \2): \3/'
 # Files that lacked a facility of this machine ran nothing: named, never counted.
 grep -hE '^[^ ]+\.t \.+ skipped: ' test/out/*.log 2>/dev/null | sed 's/ \.\.* skipped: /: /; s/^/skipped file /' | sort -u
 if ((${#failed_stages[@]})); then

@@ -39,11 +39,17 @@ tl_up || bail_out "the helper did not connect: $(tail -3 "$TL_LOG")"
 gen="SELECT i, repeat(md5(i::text), 16) FROM generate_series(1, 100000) i"
 fx_psql -d "$FX_APP_DB" -c "COPY ($gen) TO STDOUT" >"$FX_DIR/big.data"
 tl_psql -c "CREATE TABLE big (i int, t text)"
-tl_psql -c "\\copy big FROM '$FX_DIR/big.data'" >"$FX_DIR/copy.out" 2>&1 &
+# The copy's input is held after its first half until sshd is frozen, so
+# that the second half meets a frozen server however fast the machine: the
+# socket fills and probes fall due while the output is blocked.
+split -n l/2 "$FX_DIR/big.data" "$FX_DIR/half."
+tl_psql -c "\\copy big FROM PROGRAM 'cat $FX_DIR/half.aa; until [ -e $FX_DIR/go ]; do sleep 0.05; done; cat $FX_DIR/half.ab'" \
+	>"$FX_DIR/copy.out" 2>&1 &
 copy_pid=$!
-# Freeze sshd once the copy is under way: its socket fills, probes fall due.
-fx_wait_for 20 "the copy under way" tl_backends_are 'COPY big%' 1
+fx_wait_for 20 "the copy under way" tl_backends_are 'COPY %big FROM STDIN%' 1
+ok $? "the copy is under way, its first half sent"
 fx_sshd_freeze
+touch "$FX_DIR/go"
 sleep 5		# the scenario itself: probes fall due while the output is blocked
 fx_sshd_thaw
 wait "$copy_pid"

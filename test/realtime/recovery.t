@@ -36,6 +36,7 @@ post()
 		sql+="INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
 			VALUES ('01M0000000000000000000$2$(printf %02d "$i")', '$CHANNEL', '$USER0', 'm');"
 	done
+	# (PREFIX is two Crockford base32 letters: the ids must be ULIDs)
 	psql -qX -v ON_ERROR_STOP=1 -d "$db" <<<"$sql" >/dev/null
 }
 
@@ -162,8 +163,9 @@ ok $? "the postmaster started a new notifier"
 unlock
 fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 ok $? "the new notifier deletes the row"
-post 1 II
-fx_wait_for 20 "the next change" rt_count_is e 1 II
+post 1 MM
+fx_wait_for 20 "the next change" rt_count_is e 1 MM
+ok $? "the next change is delivered"
 is "$(ids e HH)" "$(expect_ids HH 1)" "the change sent last is not sent again by a notifier of the same server (exactly once)"
 
 sent_unacked GB JJ
