@@ -47,6 +47,18 @@ rt_lines()
 	grep -P '^\d+\t' "$FX_DIR/$1.log" 2>/dev/null || true
 }
 
+# rt_bulk_tally NAME: "GOT DUPLICATES OUT_OF_ORDER" for the numbered bulk
+# changes ({"n" : N}, N from 1) that NAME received.
+rt_bulk_tally()
+{
+	rt_lines "$1" | awk -F'\t' '{
+		n = $3; sub(/.*: /, "", n); sub(/}.*/, "", n); n += 0
+		if (seen[n]++) d++
+		if (n != last + 1) o++
+		last = n; c++
+	} END {print c + 0, d + 0, o + 0}'
+}
+
 rt_count()
 {
 	rt_lines "$1" | grep -c -- "${2:-.}" || true

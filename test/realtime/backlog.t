@@ -73,12 +73,7 @@ is "$(rt_q "SELECT notifier_pid FROM chatgenius.realtime_status()")" "$pid" "by 
 cmp_ok "$peak" -lt "$LIMIT_KB" "the notifier's private memory peaked at $((peak / 1024)) MB (under 64 MB)"
 diag "reliability: backlog=$N notifier_peak_rss_anon_kb=$peak"
 fx_wait_for 60 "all $N at the listener" rt_count_at_least a "$N"
-read -r got dups order < <(rt_lines a | awk -F'\t' '{
-	n = $3; sub(/.*: /, "", n); sub(/}.*/, "", n); n += 0
-	if (seen[n]++) d++
-	if (n != last + 1) o++
-	last = n; c++
-} END {print c + 0, d + 0, o + 0}')
+read -r got dups order < <(rt_bulk_tally a)
 is "$got" "$N" "the listener received $N changes"
 is "$dups" 0 "none twice"
 is "$order" 0 "in order"

@@ -64,12 +64,7 @@ is "$terminated" 3 "the notifier was terminated three times while it sent"
 fx_wait_for 120 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 ok $? "the restarted notifier drained the outbox"
 fx_wait_for 60 "all $N at the listener" rt_count_at_least a "$N"
-read -r got dups order < <(rt_lines a | awk -F'\t' '{
-	n = $3; sub(/.*: /, "", n); sub(/}.*/, "", n); n += 0
-	if (seen[n]++) d++
-	if (n != last + 1) o++
-	last = n; c++
-} END {print c + 0, d + 0, o + 0}')
+read -r got dups order < <(rt_bulk_tally a)
 is "$got" "$N" "every change arrived"
 is "$dups" 0 "none twice"
 is "$order" 0 "in order"
