@@ -415,8 +415,9 @@ log_format(char *buf, size_t len, const char *fmt, ...)
 /*
  * Format and write one line.  key is "event" or "msg"; fields is a format
  * with its arguments in *ap, or (ap NULL) fields already made by
- * log_vformat; wall_us is the line's time (clock_wall_us()).  Returns
- * nothing: a log line that cannot be written has nowhere else to go.
+ * log_vformat; wall_us is the line's time (clock_wall_us()), 0 for now,
+ * read only once the level lets the line through.  Returns nothing: a log
+ * line that cannot be written has nowhere else to go.
  */
 static void
 log_write(log_level level, const char *key, const char *name,
@@ -432,7 +433,7 @@ log_write(log_level level, const char *key, const char *name,
 		return;
 	if (level < LOG_DEBUG || level > LOG_ERROR)
 		level = LOG_ERROR;
-	n = clock_format_utc(wall_us, 3, line, sizeof(line));
+	n = clock_format_utc(wall_us ? wall_us : clock_wall_us(), 3, line, sizeof(line));
 	r = snprintf(line + n, sizeof(line) - n, " %s %s=%s",
 				 level_words[level], key, name ? name : "-");
 	if (r > 0)
@@ -480,7 +481,7 @@ log_event(log_level level, const char *event, const char *fields, ...)
 	va_list		ap;
 
 	va_start(ap, fields);
-	log_write(level, "event", event, fields, &ap, clock_wall_us());
+	log_write(level, "event", event, fields, &ap, 0);
 	va_end(ap);
 }
 
@@ -491,7 +492,7 @@ log_msg(log_level level, const char *msg, const char *fields, ...)
 	va_list		ap;
 
 	va_start(ap, fields);
-	log_write(level, "msg", msg, fields, &ap, clock_wall_us());
+	log_write(level, "msg", msg, fields, &ap, 0);
 	va_end(ap);
 }
 
@@ -513,5 +514,5 @@ log_event_formatted(log_level level, const char *event, const char *fields, int6
 void
 log_msg_formatted(log_level level, const char *msg, const char *fields)
 {
-	log_write(level, "msg", msg, fields, NULL, clock_wall_us());
+	log_write(level, "msg", msg, fields, NULL, 0);
 }
