@@ -123,9 +123,9 @@ VALUES ('auth0|fp', 'fp@example.com', 'fp', 'Finger Print');
 SELECT chatgenius.schema_fingerprint() = (SELECT fingerprint FROM fp WHERE install = 'fresh') AS data_ignored;
 
 -- A lost history row or fingerprint is reported as incomplete history.
-UPDATE chatgenius.schema_migrations SET fingerprint = NULL WHERE version = '1.10';
+UPDATE chatgenius.schema_migrations SET fingerprint = NULL WHERE version = '1.11';
 SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
-DELETE FROM chatgenius.schema_migrations WHERE version = '1.10';
+DELETE FROM chatgenius.schema_migrations WHERE version = '1.11';
 SELECT status, detail FROM chatgenius.health() WHERE check_name = 'schema';
 
 -- An older installed version is told that an update is available.

@@ -269,7 +269,7 @@ SELECT version, script, applied_by = current_user AS by_me, success,
 	fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted, execution_ms >= 0 AS timed
   FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
 SELECT fingerprint = schema_fingerprint() AS no_drift
-  FROM schema_migrations WHERE version = '1.10';
+  FROM schema_migrations WHERE version = '1.11';
 -- A second row for a recorded version merges: the earlier one wins whole.
 BEGIN;
 INSERT INTO schema_migrations (version, description, script, applied_at, applied_by, fingerprint)

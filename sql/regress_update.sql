@@ -1,5 +1,6 @@
 -- ALTER EXTENSION chatgenius UPDATE through every step (1.0 -> 1.1 -> 1.2
--- -> 1.3 -> 1.4 -> 1.5 -> 1.6 -> 1.7 -> 1.8 -> 1.9 -> 1.10):
+-- -> 1.3 -> 1.4 -> 1.5 -> 1.6 -> 1.7 -> 1.8 -> 1.9 -> 1.10
+-- -> 1.11):
 -- rows are kept, each step adds its history row, the new behaviour works.
 SET client_min_messages = error;	-- no preload WARNING (any server passes)
 DROP EXTENSION IF EXISTS chatgenius CASCADE;
@@ -170,10 +171,15 @@ UPDATE messages SET content = 'hello at 1.10' WHERE id = '01M0000000000000000000
 SELECT content, updated_at = now() AS updated_now FROM messages WHERE id = '01M00000000000000000000001';
 COMMIT;
 
+-- 1.11: rules per statement, assigned tunnel names, every event name, every
+-- table's dump policy.
+ALTER EXTENSION chatgenius UPDATE TO '1.11';
+SELECT extversion FROM pg_extension WHERE extname = 'chatgenius';
+
 -- One history row per step; the last one's fingerprint is the schema's now.
 SELECT version, script, success, fingerprint ~ '^[0-9a-f]{64}$' AS fingerprinted
   FROM schema_migrations ORDER BY string_to_array(version, '.')::int[];
-SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.10';
+SELECT fingerprint = schema_fingerprint() AS no_drift FROM schema_migrations WHERE version = '1.11';
 SELECT count(DISTINCT fingerprint) AS distinct_fingerprints FROM schema_migrations;
 
 -- Already at the newest: nothing to do.

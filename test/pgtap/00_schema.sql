@@ -323,7 +323,7 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) 
 		JOIN pg_class c ON c.oid = x.oid WHERE e.extname = 'chatgenius'$$,
 	ARRAY['users', 'channels', 'messages', 'reactions', 'channel_members', 'files',
 	'user_settings', 'user_status', 'message_reads', 'sync_state', 'schema_migrations',
-	'tunnel_status', 'tunnel_events', 'tunnel_events_id_seq'],
+	'tunnel_status', 'tunnel_events', 'tunnel_events_id_seq', 'realtime_dead_letter'],
 	'every data table and sequence is dumped (pg_extension_config_dump)');
 SELECT is((SELECT e.extcondition[x.n] FROM pg_extension e, unnest(e.extconfig) WITH ORDINALITY AS x(oid, n)
 	WHERE e.extname = 'chatgenius' AND x.oid = 'chatgenius.tunnel_status'::regclass), 'WHERE false',

@@ -3,7 +3,7 @@
 BEGIN;
 SELECT plan(8);
 
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'), '1.10',
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'), '1.11',
 	'the newest version is installed');
 SELECT results_eq($$SELECT version, script, success FROM chatgenius.schema_migrations
 	ORDER BY string_to_array(version, '.')::int[]$$,
@@ -12,11 +12,12 @@ SELECT results_eq($$SELECT version, script, success FROM chatgenius.schema_migra
 		('1.4', 'chatgenius--1.3--1.4.sql', true), ('1.5', 'chatgenius--1.4--1.5.sql', true),
 		('1.6', 'chatgenius--1.5--1.6.sql', true), ('1.7', 'chatgenius--1.6--1.7.sql', true),
 		('1.8', 'chatgenius--1.7--1.8.sql', true), ('1.9', 'chatgenius--1.8--1.9.sql', true),
-		('1.10', 'chatgenius--1.9--1.10.sql', true)$$,
+		('1.10', 'chatgenius--1.9--1.10.sql', true),
+		('1.11', 'chatgenius--1.10--1.11.sql', true)$$,
 	'one history row per script');
 SELECT is_empty($$SELECT version FROM chatgenius.schema_migrations
 	WHERE fingerprint !~ '^[0-9a-f]{64}$' OR fingerprint IS NULL$$, 'every row has a fingerprint');
-SELECT is((SELECT fingerprint FROM chatgenius.schema_migrations WHERE version = '1.10'),
+SELECT is((SELECT fingerprint FROM chatgenius.schema_migrations WHERE version = '1.11'),
 	chatgenius.schema_fingerprint(), 'the newest row''s fingerprint is the schema''s now');
 SELECT is((SELECT count(DISTINCT fingerprint)::int FROM chatgenius.schema_migrations
 	WHERE description <> 'no SQL changes'),

@@ -116,7 +116,7 @@ is "$(q b "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" "
 rows b survived 1.0
 same "B: every row survived the update from 1.0" "$OUT/b.rows.old" "$OUT/b.rows.survived"
 is "$(q b "SELECT string_agg(version, ',' ORDER BY string_to_array(version, '.')::int[]) FROM chatgenius.schema_migrations")" \
-	"1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,1.10" "B: history has 1.0 .. 1.10, in numeric order"
+	"1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8,1.9,1.10,1.11" "B: history has 1.0 .. $NEWEST, in numeric order"
 fx_psql -d b -f "$HERE/data-1.1.sql" >/dev/null
 ok $? "B: an archived channel with messages"
 fx_psql -d b -c "INSERT INTO chatgenius.channel_members (id, channel_id, user_id)
