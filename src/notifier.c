@@ -89,6 +89,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -163,6 +164,10 @@ typedef struct NotifierState
 	SPIPlanPtr	ack_plan;
 	SPIPlanPtr	record_plan;
 	SPIPlanPtr	set_aside_plan;
+	/* for the DEBUG1 trace (notifier_trace) */
+	TimestampTz snap_at;		/* when S was taken */
+	TimestampTz woke_at;		/* when the loop last woke */
+	const char *woke_by;		/* what woke it: latch, timeout, delay, start */
 } NotifierState;
 
 static Oid	notifier_dboid;
@@ -314,6 +319,7 @@ notifier_take_snapshot(NotifierState *st)
 	st->xip = DatumGetArrayTypePCopy(xip);
 	MemoryContextSwitchTo(old);
 	st->in_batch = true;
+	st->snap_at = GetCurrentTimestamp();
 	if (st->prev_xip && ArrayGetNItems(ARR_NDIM(st->prev_xip), ARR_DIMS(st->prev_xip)) > 0)
 	{
 		st->part = 1;
@@ -822,6 +828,51 @@ notifier_send_alone(NotifierState *st, NotifierRow *row, MemoryContext cxt)
 }
 
 /*
+ * notifier_trace
+ *		Writes one DEBUG1 line for a notifier transaction that sent
+ *		rows[0..end): when the loop woke and what woke it, when the batch's
+ *		snapshot was taken, when the rows were read and when their NOTIFYs
+ *		were committed (microseconds since the Unix epoch), and the xids
+ *		sent, as runs.  Returns nothing.  test/bench/realtime.sh joins these
+ *		lines with the commit time of each xid and the listener's receipt,
+ *		to show where the delay of a change is spent.
+ */
+static void
+notifier_trace(NotifierState *st, NotifierRow *rows, int end, TimestampTz read_at,
+			   TimestampTz sent_at)
+{
+	StringInfoData xids;
+	int			i;
+	int			j;
+	const int64 unix_us = (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+	initStringInfo(&xids);
+	for (i = 0; i < end; i = j + 1)
+	{
+		uint64		first = U64FromFullTransactionId(rows[i].xid);
+		uint64		last = first;
+
+		for (j = i; j + 1 < end; j++)
+		{
+			uint64		next = U64FromFullTransactionId(rows[j + 1].xid);
+
+			if (next != last && next != last + 1)
+				break;
+			last = next;
+		}
+		appendStringInfo(&xids, "%s" UINT64_FORMAT, i > 0 ? "," : "", first);
+		if (last != first)
+			appendStringInfo(&xids, "-" UINT64_FORMAT, last);
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("chatgenius notifier trace: woke=" INT64_FORMAT " by=%s snap=" INT64_FORMAT
+							 " read=" INT64_FORMAT " sent=" INT64_FORMAT " part=%d rows=%d xids=%s",
+							 st->woke_at + unix_us, st->woke_by, st->snap_at + unix_us,
+							 read_at + unix_us, sent_at + unix_us, st->part, end, xids.data)));
+	pfree(xids.data);
+}
+
+/*
  * notifier_piece
  *		Reads and sends the next piece of the batch (taking S first if the
  *		batch is new); returns whether the batch may have more.  *handled is
@@ -834,6 +885,7 @@ notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 	volatile int nrows = 0;
 	volatile int end = 0;
 	ErrorData  *volatile edata = NULL;
+	volatile TimestampTz read_at = 0;
 	int			i;
 
 	PG_TRY();
@@ -847,6 +899,7 @@ notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 		if (!st->in_batch)
 			notifier_take_snapshot(st);
 		got = notifier_fetch(st, cxt, &n);
+		read_at = GetCurrentTimestamp();
 		rows = got;
 		nrows = n;
 		/* The rows sent last are deleted with the next rows sent. */
@@ -886,7 +939,11 @@ notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 			notifier_send_alone(st, &rows[i], cxt);
 	}
 	else if (end > 0)
+	{
 		cg_notifier_count_sent(notifier_dboid, end);
+		if (message_level_is_interesting(DEBUG1))
+			notifier_trace(st, rows, end, read_at, GetCurrentTimestamp());
+	}
 
 	*handled = end;
 	if (end > 0)
@@ -1114,8 +1171,12 @@ chatgenius_notifier_main(Datum main_arg)
 								ALLOCSET_DEFAULT_SIZES);
 	notifier_resume(&st);
 	last_work = GetCurrentTimestamp();
+	st.woke_at = last_work;
+	st.woke_by = "start";
 	for (;;)
 	{
+		int			rc;
+
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		cg_notifier_alive(notifier_dboid);
@@ -1132,12 +1193,16 @@ chatgenius_notifier_main(Datum main_arg)
 			if (cg_realtime_batch_delay > 0)
 				(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 								 cg_realtime_batch_delay, PG_WAIT_EXTENSION);
+			st.woke_at = GetCurrentTimestamp();
+			st.woke_by = "delay";
 			continue;
 		}
 		if (TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), NOTIFIER_RETIRE_MS) &&
 			cg_notifier_try_retire(notifier_dboid))
 			proc_exit(0);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 NOTIFIER_IDLE_WAIT_MS, PG_WAIT_EXTENSION);
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   NOTIFIER_IDLE_WAIT_MS, PG_WAIT_EXTENSION);
+		st.woke_at = GetCurrentTimestamp();
+		st.woke_by = (rc & WL_LATCH_SET) ? "latch" : "timeout";
 	}
 }

@@ -21,10 +21,20 @@
 #   held    the extension as on, with a transaction held open (it has an
 #           xid, so it holds back vacuum and every snapshot's xmin) from
 #           before the run to after it: the outbox's dead rows pile up.
-# A listener on each database counts what arrives.  Printed per run: write
-# transactions per second, the ratio to bare at the same writer count, the
-# delivery delay (p50, p99: receive time minus the ULID time of the row) and
-# whether every committed change arrived exactly once.
+# Each round runs every target at every writer count, so the ratios of a
+# round are measured side by side; ROUNDS rounds interleave.  A listener on
+# each database counts what arrives.  Printed per writer count and target:
+# write transactions per second (median), its ratio to bare's median and
+# each round's ratio to the bare run of the same round (min-max); the
+# server's CPU per transaction (every process of the cluster, the notifier
+# and the listener's backend included, from /proc); the delivery delay
+# (p50, and p99 of every round: receive time minus the ULID time of the
+# row); whether every committed change arrived exactly once; and how many
+# runs were busy (other work took over OTHER_BUSY_PCT, 20, percent of a
+# core).  Then where the delay is spent, per run: each change's commit time
+# (track_commit_timestamp), the notifier's batch snapshot, its read and the
+# commit of its NOTIFYs (the notifier's DEBUG1 trace) and the listener's
+# receipt, joined by xid (realtime_stages.pl).
 #
 # Commits are durable as in production (synchronous_commit = on; the
 # fixture's cluster has fsync off, the disk being shared).  MIX=post runs
@@ -34,7 +44,8 @@
 #   (defaults: 8 s per run, 1 round, "bare on direct v1.2 off"; add held,
 #    norules;
 #    environment: WRITERS="1 4 16", MIX=chat|post, SYNC_COMMIT=on|off,
-#    BATCH_DELAY=ms for chatgenius.realtime_batch_delay)
+#    BATCH_DELAY=ms for chatgenius.realtime_batch_delay, RAW=DIR to keep
+#    the raw results, the listener's log and the server log)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -42,6 +53,8 @@ TOP=$(cd "$HERE/../.." && pwd)
 . "$TOP/test/lib/fixture.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$TOP/test/lib/rt_lib.sh"
+# shellcheck source=../lib/cpu.sh
+. "$TOP/test/lib/cpu.sh"
 
 SECS=${1:-8}
 ROUNDS=${2:-1}
@@ -51,10 +64,18 @@ PGBENCH=${PGBENCH:-$(pg_config --bindir)/pgbench}
 MIX=${MIX:-chat}
 SYNC_COMMIT=${SYNC_COMMIT:-on}
 
+OTHER_BUSY_PCT=${OTHER_BUSY_PCT:-20}
+
 fx_init bench-realtime
 fx_pg_start
+# Each change's commit time (track_commit_timestamp), for where its delay
+# is spent; the same setting for every path.
+echo "track_commit_timestamp = on" >>"$FX_PG_DIR/data/postgresql.conf"
+fx_pg_stop
+fx_pg_start_again
 DB=$FX_APP_DB
 DB12=bench12
+PM_PID=$(head -1 "$FX_PG_DIR/data/postmaster.pid")
 
 # seed DB SCHEMA: 100 users, 50 channels, 1000 top-level messages (20 per
 # channel; message m is in channel (m - 1) % 50 + 1).
@@ -77,6 +98,9 @@ seed()
 }
 
 fx_psql -d "$DB" -c 'CREATE EXTENSION chatgenius' >/dev/null
+# The notifier's trace (a DEBUG1 line per notifier transaction: its
+# snapshot, read and NOTIFY times and the xids it sent).
+fx_psql -d "$DB" -c "ALTER DATABASE $DB SET log_min_messages = debug1" >/dev/null
 if [ -n "${BATCH_DELAY:-}" ]; then
 	fx_psql -d postgres -c "ALTER SYSTEM SET chatgenius.realtime_batch_delay = '${BATCH_DELAY}ms'" \
 		-c 'SELECT pg_reload_conf()' >/dev/null
@@ -224,10 +248,14 @@ run()
 	*) fx_die "MIX must be chat or post" ;;
 	esac
 	local before_rows before_lines after_rows expected log=$FX_DIR/pgbench-$target-$n.log
+	local log_from t_start m0 b0 t0ns c0
 	fx_psql -d "$db" -c CHECKPOINT >/dev/null
 	before_rows=$(changes "$db" "$schema")
 	before_lines=0
 	[ -n "$listener" ] && before_lines=$(lines "$listener")
+	log_from=$(stat -c %s "$FX_PG_DIR/server.log")
+	t_start=$(psql -qXAt -d "$db" -c "SELECT now()")
+	m0=$(cpu_machine_ticks) b0=$(bench_ticks) t0ns=$(date +%s%N) c0=$(cpu_tree_ticks "$PM_PID")
 	# shellcheck disable=SC2086
 	PGOPTIONS="-c synchronous_commit=$SYNC_COMMIT $opts" "$PGBENCH" -n -M prepared -d "$db" -c "$n" \
 		-j "$((n < 2 ? 1 : 2))" -T "$SECS" $mix >"$log" 2>&1 ||
@@ -244,7 +272,8 @@ run()
 		wtps=$(awk '/^SQL script [0-9]+:/ {w = ($0 ~ /\/w_/)} w && /tps = / {
 			sub(/.*tps = /, ""); sub(/\).*/, ""); s += $0} END {printf "%.0f", s}' "$log")
 	fi
-	local exactly=n/a p50=- p99=- got=-
+	local exactly=n/a p50=- p99=- got=- txns
+	txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
 	if [ "$target" = off ]; then
 		got=$(($(lines main) - before_lines))
 		exactly=$([ "$got" -eq 0 ] && echo "none sent" || echo "NO: $got sent")
@@ -262,12 +291,58 @@ run()
 			exactly="NO ($got of $expected)"
 		fi
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$target" "$wtps" "$p50" "$p99" "$expected" "$exactly" \
-		>>"$FX_DIR/results"
-	fx_log "$n writers, $target: $wtps write tps, delay p50 $p50 ms p99 $p99 ms, $expected changes, exactly once: $exactly"
+	# The server's CPU (every process of the cluster, the notifier and the
+	# listener's backend included, up to the last change received) per
+	# transaction, once the writers' backends are gone; and what other
+	# work took meanwhile.
+	fx_wait_for 30 "the writers' backends to exit" writers_gone "$db" || true
+	local cpu other busy=0 m1 b1
+	m1=$(cpu_machine_ticks) b1=$(bench_ticks)
+	cpu=$(cpu_us_per $(($(cpu_tree_ticks "$PM_PID") - c0)) "$txns")
+	other=$(cpu_other_pct "$m0" "$m1" "$b0" "$b1" $(($(date +%s%N) - t0ns)))
+	[ "$other" -gt "$OTHER_BUSY_PCT" ] && busy=1
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$target" "$wtps" "$p50" "$p99" \
+		"$expected" "$exactly" "$round" "$cpu" "$other" "$busy" >>"$FX_DIR/results"
+	[ -n "$listener" ] && [ "$target" != off ] &&
+		stages "$db" "$schema" "$t_start" "$listener" "$((before_lines + 1))" "$log_from" "$n" "$target"
+	fx_log "$n writers, $target: $wtps write tps, server CPU $cpu µs per transaction, delay p50 $p50 ms p99 $p99 ms, $expected changes, exactly once: $exactly, other work ${other}% of a core"
+}
+
+# writers_gone DB: true when no pgbench session is left in DB.
+writers_gone()
+{
+	[ "$(psql -qXAt -d "$1" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" = 0 ]
+}
+
+# bench_ticks: every tick the bench's own processes have taken so far
+# (this shell and its children, the cluster with its reaped children).
+bench_ticks()
+{
+	cpu_tree_ticks $$ "$PM_PID"
+}
+
+# stages DB SCHEMA SINCE LISTENER FROM_LINE LOG_FROM N TARGET: where the
+# delay of this run's changes was spent (realtime_stages.pl); appends a line
+# to $FX_DIR/stages.
+stages()
+{
+	local db=$1 schema=$2 since=$3 listener=$4 from=$5 log_from=$6 n=$7 target=$8
+	psql -qXAt -F $'\t' -d "$db" -c "
+		SELECT id, xmin, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6)::bigint
+		  FROM $schema.messages WHERE created_at >= '$since'
+		UNION ALL
+		SELECT id, xmin, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6)::bigint
+		  FROM $schema.reactions WHERE created_at >= '$since'" >"$FX_DIR/commits"
+	perl "$HERE/realtime_stages.pl" "$FX_DIR/commits" "$FX_DIR/$listener.log" "$from" \
+		"$FX_PG_DIR/server.log" "$log_from" >"$FX_DIR/stages.out"
+	awk -v n="$n" -v t="$target" -v r="$round" '
+		$1 == "stage" {s = s "\t" $2 "=" $3 "/" $4 "/" $5}
+		$1 == "passed_over" || $1 == "matched" || $1 == "slow_woken_by" {s = s "\t" $1 "=" $2}
+		END {print n "\t" t "\t" r s}' "$FX_DIR/stages.out" >>"$FX_DIR/stages"
 }
 
 : >"$FX_DIR/results"
+: >"$FX_DIR/stages"
 for ((round = 1; round <= ROUNDS; round++)); do
 	for n in $WRITERS; do
 		for target in $TARGETS; do
@@ -277,32 +352,35 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # The table: per writer count and path, the median write tps over the
-# rounds and its ratio to bare's median; the median p50 and the highest p99
-# of the rounds; the changes of all rounds; exactly once if every round was.
+# rounds and its ratio to bare's median, with each round's ratio to the
+# bare run of the same round beside it (min-max); the server's CPU per
+# transaction (median); the median p50 and every round's p99; the changes
+# of all rounds; exactly once if every round was; the runs during which
+# other work took over OTHER_BUSY_PCT of a core.
 echo
 if [ "$MIX" = post ]; then
-	echo "message posts only, ${SECS} s per run, ${ROUNDS} round(s), $(nproc) cores, synchronous_commit=$SYNC_COMMIT"
+	echo "message posts only, ${SECS} s per run, ${ROUNDS} interleaved round(s), $(nproc) cores, synchronous_commit=$SYNC_COMMIT"
 else
-	echo "chat workload, ${SECS} s per run, ${ROUNDS} round(s), $(nproc) cores, synchronous_commit=$SYNC_COMMIT; writes: message 2, reaction 1, read marker 1; reads: history 20, thread 20"
+	echo "chat workload, ${SECS} s per run, ${ROUNDS} interleaved round(s), $(nproc) cores, synchronous_commit=$SYNC_COMMIT; writes: message 2, reaction 1, read marker 1; reads: history 20, thread 20"
 fi
 echo
-echo "| writers | path | write tps | ratio to bare | delivery p50 ms | p99 ms | changes | exactly once |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| writers | path | write tps | ratio to bare | per round (min-max) | server CPU µs/txn | delivery p50 ms | p99 ms per round | changes | exactly once | busy |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 perl -e '
-	my (%rows, @order, %seen);
+	my (%rows, @order, %seen, %bare_round);
 	while (<STDIN>) {
 		chomp;
 		my @f = split /\t/;
 		my $k = "$f[0]\t$f[1]";
 		push @order, $k unless $seen{$k}++;
 		push @{$rows{$k}}, \@f;
+		$bare_round{"$f[0]\t$f[7]"} = $f[2] if $f[1] eq "bare";
 	}
 	sub median {
 		my @v = sort { $a <=> $b } grep { $_ ne "-" } @_;
 		return "-" unless @v;
 		return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
 	}
-	sub highest { my @v = sort { $b <=> $a } grep { $_ ne "-" } @_; return @v ? $v[0] : "-"; }
 	my %bare;
 	for my $k (@order) {
 		my ($n, $t) = split /\t/, $k;
@@ -313,13 +391,48 @@ perl -e '
 		my @r = @{$rows{$k}};
 		my $tps = median(map { $_->[2] } @r);
 		my $ratio = $bare{$n} ? sprintf("%.2f", $tps / $bare{$n}) : "-";
+		my @per = map { $bare_round{"$n\t$_->[7]"} ? $_->[2] / $bare_round{"$n\t$_->[7]"} : () } @r;
+		my @sp = sort { $a <=> $b } @per;
+		my $per = @per ? join(" ", map { sprintf "%.2f", $_ } @per) . sprintf(" (%.2f-%.2f)", $sp[0], $sp[-1]) : "-";
 		my $p50 = median(map { $_->[3] } @r);
-		my $p99 = highest(map { $_->[4] } @r);
+		my $p99 = join(" ", map { $_->[4] } @r);
 		my $changes = 0;
 		$changes += $_->[5] for @r;
 		my @ex = map { $_->[6] } @r;
 		my $ex = (grep { $_ ne $ex[0] } @ex) ? join("; ", @ex) : $ex[0];
-		printf "| %s | %s | %.0f | %s | %s | %s | %d | %s |\n", $n, $t, $tps, $ratio, $p50, $p99, $changes, $ex;
+		my $busy = grep { $_->[10] } @r;
+		printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %d | %s | %d/%d |\n", $n, $t, $tps, $ratio, $per,
+			median(map { $_->[8] } @r), $p50, $p99, $changes, $ex, $busy, scalar @r;
 	}' <"$FX_DIR/results"
+printf '\nother work during the runs: median %s%% of a core, most %s%%; load average (1 min) now %s\n' \
+	"$(awk -F'\t' '{print $10}' "$FX_DIR/results" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
+	"$(awk -F'\t' '{print $10}' "$FX_DIR/results" | sort -g | tail -1)" "$(cpu_loadavg)"
+
+# Where the delay is spent, per run: each stage's p50 / p99 / median among
+# the slowest 1% of changes, in ms: write (insert to commit), to snapshot
+# (commit to the notifier's batch snapshot), read (snapshot to the rows
+# read), NOTIFY (read to the NOTIFYs committed), listener (to the
+# listener's receipt); changes passed over by a snapshot taken over 1 ms
+# after their commit; what woke the notifier for the slowest 1%.
+if [ -s "$FX_DIR/stages" ]; then
+	echo
+	echo "where the delivery delay is spent, per run: p50 / p99 / median of the slowest 1%, ms"
+	echo
+	echo "| writers | path | round | total | write | to snapshot | read | NOTIFY | listener | passed over | slowest 1% woken by |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	awk -F'\t' '{
+		delete v
+		for (i = 4; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s of %s | %s |\n", $1, $2, $3,
+			v["total"], v["write"], v["to_snapshot"], v["read"], v["notify"], v["listener"],
+			v["passed_over"], v["matched"], v["slow_woken_by"]
+	}' "$FX_DIR/stages"
+fi
 rt_stop_listener main
 rt_stop_listener v12
+# RAW=DIR keeps the raw material: every run's results and stages, the
+# listener's log and the server log with the notifier's trace.
+if [ -n "${RAW:-}" ]; then
+	mkdir -p "$RAW"
+	cp "$FX_DIR/results" "$FX_DIR/stages" "$FX_DIR/main.log" "$FX_PG_DIR/server.log" "$RAW/"
+fi
