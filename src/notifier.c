@@ -249,6 +249,12 @@ notifier_settings(void)
 					PGC_S_OVERRIDE);
 	if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
 		SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Its queries are small.  With enable_seqscan off, the one-row read of
+	 * realtime_sent costs over 1e10 and was compiled with JIT (inlining
+	 * and optimisation: tens to hundreds of ms) at every start.
+	 */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* The outbox is a queue: read it through its index, never whole. */
 	SetConfigOption("enable_indexscan", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -307,6 +313,8 @@ notifier_take_snapshot(NotifierState *st)
 	Datum		xip;
 	MemoryContext old;
 
+	/* Every commit from here on is in S, or wakes the notifier again. */
+	cg_notifier_begin_batch(notifier_dboid);
 	if (SPI_execute("SELECT pg_catalog.pg_snapshot_xmax(s),"
 					" ARRAY(SELECT pg_catalog.pg_snapshot_xip(s))"
 					" FROM pg_catalog.pg_current_snapshot() s", false, 1) != SPI_OK_SELECT ||
@@ -973,7 +981,6 @@ notifier_deliver(NotifierState *st, MemoryContext cxt)
 	int64		total = 0;
 	bool		more;
 
-	cg_notifier_begin_batch(notifier_dboid);
 	do
 	{
 		int			handled;
@@ -1135,6 +1142,7 @@ chatgenius_notifier_main(Datum main_arg)
 	MemoryContext cxt;
 	TimestampTz last_work;
 	NotifierState st;
+	bool		resumed;
 
 	notifier_dboid = DatumGetObjectId(main_arg);
 	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -1173,6 +1181,7 @@ chatgenius_notifier_main(Datum main_arg)
 	last_work = GetCurrentTimestamp();
 	st.woke_at = last_work;
 	st.woke_by = "start";
+	resumed = true;
 	for (;;)
 	{
 		int			rc;
@@ -1195,6 +1204,21 @@ chatgenius_notifier_main(Datum main_arg)
 								 cg_realtime_batch_delay, PG_WAIT_EXTENSION);
 			st.woke_at = GetCurrentTimestamp();
 			st.woke_by = "delay";
+			continue;
+		}
+
+		/*
+		 * Nothing was sent, but a commit may have come after the batch's
+		 * snapshot and found no latch to set: the writer that asked for
+		 * this notifier committed before it ran, and the first batch is
+		 * the one resumed from realtime_sent, whose snapshot is older than
+		 * that commit.  Take a fresh snapshot before sleeping.
+		 */
+		if (resumed || cg_notifier_pending(notifier_dboid))
+		{
+			resumed = false;
+			st.woke_at = GetCurrentTimestamp();
+			st.woke_by = "pending";
 			continue;
 		}
 		if (TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), NOTIFIER_RETIRE_MS) &&

@@ -67,6 +67,7 @@ extern void cg_notifier_begin_batch(Oid dboid);
 extern void cg_notifier_end_batch(Oid dboid, bool sent);
 extern void cg_notifier_sending(Oid dboid, TimestampTz oldest);
 extern void cg_notifier_alive(Oid dboid);
+extern bool cg_notifier_pending(Oid dboid);
 extern bool cg_notifier_try_retire(Oid dboid);
 extern void cg_notifier_count_sent(Oid dboid, int64 delivered);
 extern void cg_notifier_count_error(Oid dboid, const char *message, bool set_aside);

@@ -503,8 +503,9 @@ rt_my_slot(Oid dboid)
 
 /*
  * cg_notifier_begin_batch
- *		Clears the pending flag before the notifier takes a batch's snapshot;
- *		returns nothing.  Any commit it misses sets it again.  The first
+ *		Clears the pending flag just before the notifier takes a batch's
+ *		snapshot (a batch resumed from realtime_sent takes none and leaves
+ *		it set); returns nothing.  Any commit it misses sets it again.  The first
  *		commit since the previous batch began becomes the oldest change of
  *		this one.
  */
@@ -583,6 +584,28 @@ cg_notifier_alive(Oid dboid)
 	if (slot)
 		slot->alive_at = now;
 	SpinLockRelease(&rt_shared->mutex);
+}
+
+/*
+ * cg_notifier_pending
+ *		Returns whether a writer committed outbox rows since the notifier of
+ *		dboid last took a batch's snapshot: rows that batch could not see.
+ *		A writer whose commit found no notifier to wake (none ran, or one was
+ *		starting) leaves only this flag; the notifier checks it before it
+ *		sleeps.
+ */
+bool
+cg_notifier_pending(Oid dboid)
+{
+	RtSlot	   *slot;
+	bool		pending = false;
+
+	SpinLockAcquire(&rt_shared->mutex);
+	slot = rt_my_slot(dboid);
+	if (slot)
+		pending = slot->pending;
+	SpinLockRelease(&rt_shared->mutex);
+	return pending;
 }
 
 /*
