@@ -159,10 +159,13 @@ typedef struct NotifierState
 	int64		pend_first_seq;
 	FullTransactionId pend_last_xid;
 	int64		pend_last_seq;
+	SPIPlanPtr	snapshot_plan;
 	SPIPlanPtr	fetch_plan[2];
 	SPIPlanPtr	delete_plan;
 	SPIPlanPtr	ack_plan;
 	SPIPlanPtr	record_plan;
+	SPIPlanPtr	update_plan;
+	bool		recorded;		/* realtime_sent has its row */
 	SPIPlanPtr	set_aside_plan;
 	/* for the DEBUG1 trace (notifier_trace) */
 	TimestampTz snap_at;		/* when S was taken */
@@ -255,6 +258,12 @@ notifier_settings(void)
 	 * and optimisation: tens to hundreds of ms) at every start.
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Its kept plans run hundreds of times a second with new parameters;
+	 * a custom plan per run (the plan cache's choice for them) spent more
+	 * CPU planning than executing.
+	 */
+	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET, PGC_S_OVERRIDE);
 	/* The outbox is a queue: read it through its index, never whole. */
 	SetConfigOption("enable_indexscan", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -313,11 +322,14 @@ notifier_take_snapshot(NotifierState *st)
 	Datum		xip;
 	MemoryContext old;
 
+	SPIPlanPtr	plan = notifier_plan(&st->snapshot_plan,
+									 "SELECT pg_catalog.pg_snapshot_xmax(s),"
+									 " ARRAY(SELECT pg_catalog.pg_snapshot_xip(s))"
+									 " FROM pg_catalog.pg_current_snapshot() s", 0, NULL);
+
 	/* Every commit from here on is in S, or wakes the notifier again. */
 	cg_notifier_begin_batch(notifier_dboid);
-	if (SPI_execute("SELECT pg_catalog.pg_snapshot_xmax(s),"
-					" ARRAY(SELECT pg_catalog.pg_snapshot_xip(s))"
-					" FROM pg_catalog.pg_current_snapshot() s", false, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(plan, NULL, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "chatgenius notifier could not read its snapshot");
 	st->xmax = DatumGetFullTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
@@ -396,8 +408,9 @@ notifier_resume_shmem(NotifierState *st)
 
 /*
  * notifier_fetch
- *		Returns the next rows of the batch in delivery order, at most
- *		NOTIFIER_PIECE_ROWS, copied into cxt; *nrows is their count.
+ *		Copies the next rows of the batch's current part (st->part, after
+ *		st's last position) in delivery order into rows, at most limit, their
+ *		text in cxt; returns their count.
  *
  * A row belongs to the batch if S sees it and P did not.  S sees a row when
  * its xid is below S's xmax and not among S's in-progress xids (a row of an
@@ -406,14 +419,13 @@ notifier_resume_shmem(NotifierState *st)
  * its xmax (part 2), so part 1 then part 2 is (xid, seq) order.  Both
  * resume after the last row sent.
  */
-static NotifierRow *
-notifier_fetch(NotifierState *st, MemoryContext cxt, int *nrows)
+static int
+notifier_fetch(NotifierState *st, MemoryContext cxt, NotifierRow *rows, int limit)
 {
 	Oid			types1[5] = {XID8ARRAYOID, XID8ARRAYOID, XID8OID, INT8OID, INT8OID};
 	Oid			types2[6] = {XID8OID, XID8OID, XID8ARRAYOID, XID8OID, INT8OID, INT8OID};
 	Datum		args[6];
 	SPIPlanPtr	plan;
-	NotifierRow *rows = NULL;
 	uint64		i;
 
 	if (st->part == 1)
@@ -428,7 +440,7 @@ notifier_fetch(NotifierState *st, MemoryContext cxt, int *nrows)
 		args[1] = PointerGetDatum(st->xip);
 		args[2] = FullTransactionIdGetDatum(st->last_xid);
 		args[3] = Int64GetDatum(st->last_seq);
-		args[4] = Int64GetDatum(NOTIFIER_PIECE_ROWS);
+		args[4] = Int64GetDatum(limit);
 	}
 	else
 	{
@@ -444,19 +456,17 @@ notifier_fetch(NotifierState *st, MemoryContext cxt, int *nrows)
 		args[2] = PointerGetDatum(st->xip);
 		args[3] = FullTransactionIdGetDatum(st->last_xid);
 		args[4] = Int64GetDatum(st->last_seq);
-		args[5] = Int64GetDatum(NOTIFIER_PIECE_ROWS);
+		args[5] = Int64GetDatum(limit);
 	}
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read chatgenius.realtime_outbox");
 
-	*nrows = (int) SPI_processed;
 	if (SPI_processed > 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		rows = palloc(sizeof(NotifierRow) * SPI_processed);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -470,7 +480,7 @@ notifier_fetch(NotifierState *st, MemoryContext cxt, int *nrows)
 		}
 		MemoryContextSwitchTo(old);
 	}
-	return rows;
+	return (int) SPI_processed;
 }
 
 /*
@@ -653,8 +663,22 @@ notifier_record(NotifierState *st, NotifierRow *rows, int first, int end,
 	args[9] = FullTransactionIdGetDatum(last_xid);
 	args[10] = Int64GetDatum(last_seq);
 	args[11] = Int32GetDatum(end - first);
+	/* The row is there after the first record: an UPDATE (HOT) is cheaper. */
+	if (st->recorded)
+	{
+		if (SPI_execute_plan(notifier_plan(&st->update_plan,
+										   "UPDATE chatgenius.realtime_sent SET server_id = $1,"
+										   " timeline = $2, sent_at = pg_catalog.clock_timestamp(),"
+										   " prev_xmax = $3, prev_xip = $4, batch_xmax = $5, batch_xip = $6,"
+										   " part = $7, first_xid = $8, first_seq = $9, last_xid = $10,"
+										   " last_seq = $11, unacked = $12"
+										   " WHERE one", 12, types),
+							 args, nulls, false, 0) == SPI_OK_UPDATE && SPI_processed == 1)
+			return;
+	}
 	if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "could not write chatgenius.realtime_sent");
+	st->recorded = true;
 }
 
 /*
@@ -885,20 +909,28 @@ notifier_trace(NotifierState *st, NotifierRow *rows, int end, TimestampTz read_a
  *		Reads and sends the next piece of the batch (taking S first if the
  *		batch is new); returns whether the batch may have more.  *handled is
  *		the rows sent or set aside.  A piece that fails is retried row by row.
+ *
+ * A piece that finishes part 1 fills up from part 2 in the same
+ * transaction: one notifier transaction per batch, not two, while
+ * transactions are in progress at every snapshot (a busy database).
  */
 static bool
 notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 {
-	NotifierRow *volatile rows = NULL;
+	NotifierRow *volatile rows;
 	volatile int nrows = 0;
+	volatile int nfirst = 0;	/* rows of part 1 among them */
 	volatile int end = 0;
 	ErrorData  *volatile edata = NULL;
 	volatile TimestampTz read_at = 0;
+	int			start_part;
+	FullTransactionId start_xid;
+	int64		start_seq;
 	int			i;
 
+	rows = MemoryContextAlloc(cxt, sizeof(NotifierRow) * NOTIFIER_PIECE_ROWS);
 	PG_TRY();
 	{
-		NotifierRow *got;
 		int			n;
 		int			e = 0;
 
@@ -906,27 +938,42 @@ notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 		st->recording = notifier_sent_table_exists();
 		if (!st->in_batch)
 			notifier_take_snapshot(st);
-		got = notifier_fetch(st, cxt, &n);
+		start_part = st->part;
+		start_xid = st->last_xid;
+		start_seq = st->last_seq;
+		n = notifier_fetch(st, cxt, rows, NOTIFIER_PIECE_ROWS);
+		if (start_part == 1)
+		{
+			nfirst = n;
+			if (n < NOTIFIER_PIECE_ROWS)
+			{
+				notifier_start_part2(st);
+				n += notifier_fetch(st, cxt, rows + n, NOTIFIER_PIECE_ROWS - n);
+				st->part = start_part;
+				st->last_xid = start_xid;
+				st->last_seq = start_seq;
+			}
+		}
 		read_at = GetCurrentTimestamp();
-		rows = got;
 		nrows = n;
 		/* The rows sent last are deleted with the next rows sent. */
 		if (st->recording && (n > 0 || st->pending))
 			notifier_ack(st);
 		if (n > 0)
 		{
-			e = notifier_chunk_end(got, 0, n);
+			e = notifier_chunk_end(rows, 0, n);
 			end = e;
-			cg_notifier_sending(notifier_dboid, got[0].created_at);
+			cg_notifier_sending(notifier_dboid, rows[0].created_at);
+			st->part = e > nfirst ? 2 : start_part;
 			if (st->recording)
-				notifier_record(st, got, 0, e, got[e - 1].xid, got[e - 1].seq);
-			notifier_send(st, got, 0, e);
+				notifier_record(st, rows, 0, e, rows[e - 1].xid, rows[e - 1].seq);
+			notifier_send(st, rows, 0, e);
 		}
 		else if (st->recording && st->pending)
 			notifier_record(st, NULL, 0, 0, st->last_xid, st->last_seq);
 		notifier_commit();
 		if (st->recording)
-			notifier_sent(st, got, 0, e);
+			notifier_sent(st, rows, 0, e);
 	}
 	PG_CATCH();
 	{
@@ -944,7 +991,10 @@ notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 				(errmsg("chatgenius notifier retries %d changes one by one: %s",
 						end, edata->message)));
 		for (i = 0; i < end; i++)
+		{
+			st->part = i >= nfirst ? 2 : 1;
 			notifier_send_alone(st, &rows[i], cxt);
+		}
 	}
 	else if (end > 0)
 	{
@@ -959,14 +1009,9 @@ notifier_piece(NotifierState *st, MemoryContext cxt, int *handled)
 		st->last_xid = rows[end - 1].xid;
 		st->last_seq = rows[end - 1].seq;
 	}
-	if (nrows == NOTIFIER_PIECE_ROWS || end < nrows)
+	/* Rows left over (a cut), or a part that filled the piece. */
+	if (end < nrows || nrows == NOTIFIER_PIECE_ROWS)
 		return true;
-	/* This part came back short and was sent whole: it is done. */
-	if (st->part == 1)
-	{
-		notifier_start_part2(st);
-		return true;
-	}
 	return false;
 }
 
