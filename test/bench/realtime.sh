@@ -21,6 +21,14 @@
 #   held    the extension as on, with a transaction held open (it has an
 #           xid, so it holds back vacuum and every snapshot's xmin) from
 #           before the run to after it: the outbox's dead rows pile up.
+#   logical capture through logical decoding instead of the outbox, as a
+#           prototype: the writers run with chatgenius.realtime = off (no
+#           outbox row), a slot (test_decoding) is made before the run,
+#           and a session reads it every 2 ms (pg_logical_slot_get_changes),
+#           builds each message's and reaction's payload from the decoded
+#           row and sends it with NOTIFY, one transaction per read, until
+#           the listener has every change.  Needs WAL_LEVEL=logical, which
+#           the whole run then uses (every target, bare included).
 # Each round runs every target at every writer count, so the ratios of a
 # round are measured side by side; ROUNDS rounds interleave.  A listener on
 # each database counts what arrives.  Printed per writer count and target:
@@ -45,7 +53,8 @@
 #    norules;
 #    environment: WRITERS="1 4 16", MIX=chat|post, SYNC_COMMIT=on|off,
 #    BATCH_DELAY=ms for chatgenius.realtime_batch_delay, RAW=DIR to keep
-#    the raw results, the listener's log and the server log)
+#    the raw results, the listener's log and the server log,
+#    WAL_LEVEL=replica|logical)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -69,8 +78,12 @@ OTHER_BUSY_PCT=${OTHER_BUSY_PCT:-20}
 fx_init bench-realtime
 fx_pg_start
 # Each change's commit time (track_commit_timestamp), for where its delay
-# is spent; the same setting for every path.
-echo "track_commit_timestamp = on" >>"$FX_PG_DIR/data/postgresql.conf"
+# is spent; the same settings for every path.
+WAL_LEVEL=${WAL_LEVEL:-replica}
+case " $TARGETS " in
+*" logical "*) [ "$WAL_LEVEL" = logical ] || fx_die "the logical target needs WAL_LEVEL=logical" ;;
+esac
+printf 'track_commit_timestamp = on\nwal_level = %s\n' "$WAL_LEVEL" >>"$FX_PG_DIR/data/postgresql.conf"
 fx_pg_stop
 fx_pg_start_again
 DB=$FX_APP_DB
@@ -111,6 +124,7 @@ fx_psql -d "$DB12" -c "CREATE EXTENSION chatgenius VERSION '1.2'" >/dev/null
 # and indexes; the foreign keys are added as the extension has them.
 fx_psql -d "$DB" >/dev/null <<-'EOF'
 	CREATE SCHEMA bare;
+	CREATE SCHEMA bench;
 	CREATE TABLE bare.users (LIKE chatgenius.users INCLUDING ALL);
 	CREATE TABLE bare.channels (LIKE chatgenius.channels INCLUDING ALL,
 		FOREIGN KEY (created_by) REFERENCES bare.users (id));
@@ -125,6 +139,36 @@ fx_psql -d "$DB" >/dev/null <<-'EOF'
 		FOREIGN KEY (user_id) REFERENCES bare.users (id) ON DELETE CASCADE,
 		FOREIGN KEY (channel_id) REFERENCES bare.channels (id) ON DELETE CASCADE,
 		FOREIGN KEY (last_read_message_id) REFERENCES bare.messages (id) ON DELETE CASCADE);
+EOF
+# The logical target's reader: reads the slot every 2 ms and sends each
+# decoded message and reaction insert as its payload would be, until
+# bench.stop has a row.
+fx_psql -d "$DB" >/dev/null <<-'EOF'
+	CREATE TABLE bench.stop (at timestamptz);
+	CREATE FUNCTION bench.col(data text, col text) RETURNS text LANGUAGE sql IMMUTABLE AS
+	$$SELECT substring(data FROM ' ' || col || '\[[^]]*\]:''([^'']*)''')$$;
+	CREATE PROCEDURE bench.logical_notifier() LANGUAGE plpgsql AS $$
+	BEGIN
+		LOOP
+			PERFORM pg_notify(CASE WHEN data LIKE 'table chatgenius.messages:%' THEN 'message_change'
+					ELSE 'reaction_change' END,
+				CASE WHEN data LIKE 'table chatgenius.messages:%' THEN
+					json_build_object('operation', 'INSERT', 'table', 'messages', 'id', bench.col(data, 'id'),
+						'channel_id', bench.col(data, 'channel_id'), 'thread_id', bench.col(data, 'thread_id'),
+						'user_id', bench.col(data, 'user_id'), 'deleted', false)::text
+				ELSE
+					json_build_object('operation', 'INSERT', 'table', 'reactions', 'id', bench.col(data, 'id'),
+						'message_id', bench.col(data, 'message_id'), 'user_id', bench.col(data, 'user_id'),
+						'emoji', bench.col(data, 'emoji'))::text
+				END)
+			  FROM pg_logical_slot_get_changes('bench', NULL, NULL)
+			 WHERE data LIKE 'table chatgenius.messages: INSERT:%'
+				OR data LIKE 'table chatgenius.reactions: INSERT:%';
+			COMMIT;
+			EXIT WHEN EXISTS (SELECT FROM bench.stop);
+			PERFORM pg_sleep(0.002);
+		END LOOP;
+	END $$;
 EOF
 seed "$DB" chatgenius >/dev/null
 seed "$DB" bare >/dev/null
@@ -239,6 +283,7 @@ run()
 	v1.2) db=$DB12 listener=v12 ;;
 	norules) rule_triggers DISABLE ;;
 	held) hold_open ;;
+	logical) opts='-c chatgenius.realtime=off' ;;
 	esac
 	local mix
 	case $MIX in
@@ -255,7 +300,10 @@ run()
 	[ -n "$listener" ] && before_lines=$(lines "$listener")
 	log_from=$(stat -c %s "$FX_PG_DIR/server.log")
 	t_start=$(psql -qXAt -d "$db" -c "SELECT now()")
+	[ "$target" = logical ] && logical_start
 	m0=$(cpu_machine_ticks) b0=$(bench_ticks) t0ns=$(date +%s%N) c0=$(cpu_tree_ticks "$PM_PID")
+	local n0
+	n0=$(notifier_ticks)
 	# shellcheck disable=SC2086
 	PGOPTIONS="-c synchronous_commit=$SYNC_COMMIT $opts" "$PGBENCH" -n -M prepared -d "$db" -c "$n" \
 		-j "$((n < 2 ? 1 : 2))" -T "$SECS" $mix >"$log" 2>&1 ||
@@ -291,21 +339,48 @@ run()
 			exactly="NO ($got of $expected)"
 		fi
 	fi
+	[ "$target" = logical ] && logical_stop
 	# The server's CPU (every process of the cluster, the notifier and the
 	# listener's backend included, up to the last change received) per
 	# transaction, once the writers' backends are gone; and what other
 	# work took meanwhile.
 	fx_wait_for 30 "the writers' backends to exit" writers_gone "$db" || true
-	local cpu other busy=0 m1 b1
+	local cpu ncpu other busy=0 m1 b1
 	m1=$(cpu_machine_ticks) b1=$(bench_ticks)
 	cpu=$(cpu_us_per $(($(cpu_tree_ticks "$PM_PID") - c0)) "$txns")
+	ncpu=$(cpu_us_per $(($(notifier_ticks) - n0)) "$txns")
 	other=$(cpu_other_pct "$m0" "$m1" "$b0" "$b1" $(($(date +%s%N) - t0ns)))
 	[ "$other" -gt "$OTHER_BUSY_PCT" ] && busy=1
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$target" "$wtps" "$p50" "$p99" \
-		"$expected" "$exactly" "$round" "$cpu" "$other" "$busy" >>"$FX_DIR/results"
-	[ -n "$listener" ] && [ "$target" != off ] &&
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$target" "$wtps" "$p50" "$p99" \
+		"$expected" "$exactly" "$round" "$cpu" "$other" "$busy" "$ncpu" >>"$FX_DIR/results"
+	[ -n "$listener" ] && [ "$target" != off ] && [ "$target" != logical ] &&
 		stages "$db" "$schema" "$t_start" "$listener" "$((before_lines + 1))" "$log_from" "$n" "$target"
-	fx_log "$n writers, $target: $wtps write tps, server CPU $cpu µs per transaction, delay p50 $p50 ms p99 $p99 ms, $expected changes, exactly once: $exactly, other work ${other}% of a core"
+	fx_log "$n writers, $target: $wtps write tps, server CPU $cpu µs per transaction (notifier $ncpu), delay p50 $p50 ms p99 $p99 ms, $expected changes, exactly once: $exactly, other work ${other}% of a core"
+}
+
+# logical_start: a fresh slot (so that no earlier run's WAL is decoded)
+# and its reader in the background.
+logical_start()
+{
+	fx_psql -d "$DB" -c "DELETE FROM bench.stop" \
+		-c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'bench'" \
+		-c "SELECT pg_create_logical_replication_slot('bench', 'test_decoding')" >/dev/null
+	fx_bg "$FX_DIR/logical.log" psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CALL bench.logical_notifier()"
+	LOGICAL_PID=$FX_BG_PID
+}
+
+# logical_stop: the reader stops after its next read.
+logical_stop()
+{
+	fx_psql -d "$DB" -c "INSERT INTO bench.stop VALUES (now())" >/dev/null
+	wait "$LOGICAL_PID" || fx_die "the logical reader failed: $(tail -3 "$FX_DIR/logical.log")"
+}
+
+# notifier_ticks: CPU ticks of the cluster's notifiers so far.
+notifier_ticks()
+{
+	# shellcheck disable=SC2046
+	cpu_ticks $(pgrep -P "$PM_PID" -f 'chatgenius notifier( for database|$)') 0
 }
 
 # writers_gone DB: true when no pgbench session is left in DB.
@@ -364,7 +439,7 @@ else
 	echo "chat workload, ${SECS} s per run, ${ROUNDS} interleaved round(s), $(nproc) cores, synchronous_commit=$SYNC_COMMIT; writes: message 2, reaction 1, read marker 1; reads: history 20, thread 20"
 fi
 echo
-echo "| writers | path | write tps | ratio to bare | per round (min-max) | server CPU µs/txn | delivery p50 ms | p99 ms per round | changes | exactly once | busy |"
+echo "| writers | path | write tps | ratio to bare | per round (min-max) | server CPU µs/txn (notifier) | delivery p50 ms | p99 ms per round | changes | exactly once | busy |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 perl -e '
 	my (%rows, @order, %seen, %bare_round);
@@ -401,8 +476,8 @@ perl -e '
 		my @ex = map { $_->[6] } @r;
 		my $ex = (grep { $_ ne $ex[0] } @ex) ? join("; ", @ex) : $ex[0];
 		my $busy = grep { $_->[10] } @r;
-		printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %d | %s | %d/%d |\n", $n, $t, $tps, $ratio, $per,
-			median(map { $_->[8] } @r), $p50, $p99, $changes, $ex, $busy, scalar @r;
+		printf "| %s | %s | %.0f | %s | %s | %s (%s) | %s | %s | %d | %s | %d/%d |\n", $n, $t, $tps, $ratio, $per,
+			median(map { $_->[8] } @r), median(map { $_->[11] } @r), $p50, $p99, $changes, $ex, $busy, scalar @r;
 	}' <"$FX_DIR/results"
 printf '\nother work during the runs: median %s%% of a core, most %s%%; load average (1 min) now %s\n' \
 	"$(awk -F'\t' '{print $10}' "$FX_DIR/results" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
