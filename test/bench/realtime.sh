@@ -29,6 +29,10 @@
 #           row and sends it with NOTIFY, one transaction per read, until
 #           the listener has every change.  Needs WAL_LEVEL=logical, which
 #           the whole run then uses (every target, bare included).
+#   decode  what decoding alone costs: the writers as in logical, and
+#           pg_recvlogical streams the slot (test_decoding, a C plugin, in
+#           a walsender) to /dev/null until it has confirmed all the WAL
+#           the run wrote; nothing is sent.
 # Each round runs every target at every writer count, so the ratios of a
 # round are measured side by side; ROUNDS rounds interleave.  A listener on
 # each database counts what arrives.  Printed per writer count and target:
@@ -81,7 +85,7 @@ fx_pg_start
 # is spent; the same settings for every path.
 WAL_LEVEL=${WAL_LEVEL:-replica}
 case " $TARGETS " in
-*" logical "*) [ "$WAL_LEVEL" = logical ] || fx_die "the logical target needs WAL_LEVEL=logical" ;;
+*" logical "* | *" decode "*) [ "$WAL_LEVEL" = logical ] || fx_die "the logical and decode targets need WAL_LEVEL=logical" ;;
 esac
 printf 'track_commit_timestamp = on\nwal_level = %s\n' "$WAL_LEVEL" >>"$FX_PG_DIR/data/postgresql.conf"
 fx_pg_stop
@@ -284,6 +288,7 @@ run()
 	norules) rule_triggers DISABLE ;;
 	held) hold_open ;;
 	logical) opts='-c chatgenius.realtime=off' ;;
+	decode) opts='-c chatgenius.realtime=off' listener= ;;
 	esac
 	local mix
 	case $MIX in
@@ -301,6 +306,7 @@ run()
 	log_from=$(stat -c %s "$FX_PG_DIR/server.log")
 	t_start=$(psql -qXAt -d "$db" -c "SELECT now()")
 	[ "$target" = logical ] && logical_start
+	[ "$target" = decode ] && decode_start
 	m0=$(cpu_machine_ticks) b0=$(bench_ticks) t0ns=$(date +%s%N) c0=$(cpu_tree_ticks "$PM_PID")
 	local n0
 	n0=$(notifier_ticks)
@@ -340,15 +346,17 @@ run()
 		fi
 	fi
 	[ "$target" = logical ] && logical_stop
+	[ "$target" = decode ] && decode_stop
 	# The server's CPU (every process of the cluster, the notifier and the
 	# listener's backend included, up to the last change received) per
 	# transaction, once the writers' backends are gone; and what other
 	# work took meanwhile.
-	fx_wait_for 30 "the writers' backends to exit" writers_gone "$db" || true
+	# The notifier's share is read first: it exits 2 s after its last batch.
 	local cpu ncpu other busy=0 m1 b1
+	ncpu=$(cpu_us_per "$(notifier_ticks_since "$n0")" "$txns")
+	fx_wait_for 30 "the writers' backends to exit" writers_gone "$db" || true
 	m1=$(cpu_machine_ticks) b1=$(bench_ticks)
 	cpu=$(cpu_us_per $(($(cpu_tree_ticks "$PM_PID") - c0)) "$txns")
-	ncpu=$(cpu_us_per $(($(notifier_ticks) - n0)) "$txns")
 	other=$(cpu_other_pct "$m0" "$m1" "$b0" "$b1" $(($(date +%s%N) - t0ns)))
 	[ "$other" -gt "$OTHER_BUSY_PCT" ] && busy=1
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$target" "$wtps" "$p50" "$p99" \
@@ -376,11 +384,47 @@ logical_stop()
 	wait "$LOGICAL_PID" || fx_die "the logical reader failed: $(tail -3 "$FX_DIR/logical.log")"
 }
 
-# notifier_ticks: CPU ticks of the cluster's notifiers so far.
+# notifier_ticks: "PID TICKS" of each of the cluster's notifiers.
 notifier_ticks()
 {
-	# shellcheck disable=SC2046
-	cpu_ticks $(pgrep -P "$PM_PID" -f 'chatgenius notifier( for database|$)') 0
+	local p
+	for p in $(pgrep -P "$PM_PID" -f 'chatgenius notifier( for database|$)'); do
+		echo "$p $(cpu_ticks "$p")"
+	done
+}
+
+# notifier_ticks_since BEFORE: the ticks the notifiers took since BEFORE
+# (notifier_ticks' output): a notifier started since counts whole, one
+# that exited since is not counted.
+notifier_ticks_since()
+{
+	awk 'NR == FNR {t0[$1] = $2; next} {s += $2 - t0[$1]} END {print s + 0}' \
+		<(echo "$1") <(notifier_ticks)
+}
+
+# decode_start: a fresh slot streamed by pg_recvlogical (test_decoding, a
+# C plugin, in a walsender) to /dev/null: what decoding alone costs.
+decode_start()
+{
+	fx_psql -d "$DB" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'bench'" \
+		-c "SELECT pg_create_logical_replication_slot('bench', 'test_decoding')" >/dev/null
+	fx_bg "$FX_DIR/decode.log" "$(pg_config --bindir)/pg_recvlogical" -d "$DB" -S bench --start \
+		-F 1 -s 1 -f /dev/null
+	DECODE_PID=$FX_BG_PID
+}
+
+# decode_stop: stops pg_recvlogical once it has confirmed the WAL written so far.
+decode_stop()
+{
+	local lsn
+	lsn=$(psql -qXAt -d "$DB" -c "SELECT pg_current_wal_lsn()")
+	fx_wait_for 120 "decoding to catch up" decoded_to "$lsn" || true
+	kill -INT "$DECODE_PID" 2>/dev/null
+	wait "$DECODE_PID" 2>/dev/null || true
+}
+decoded_to()
+{
+	[ "$(psql -qXAt -d "$DB" -c "SELECT confirmed_flush_lsn >= '$1' FROM pg_replication_slots WHERE slot_name = 'bench'")" = t ]
 }
 
 # writers_gone DB: true when no pgbench session is left in DB.

@@ -5,9 +5,10 @@
 #   S1, S8, S32   pgbench -S with 1, 8 and 32 clients
 #   S16           pgbench -S with 16 clients (the latency workload)
 #   C1, C4        pgbench -S -C (a new connection per transaction), 1 and 4 clients
-#   COPY          COPY of 1M rows out through psql
-# Each round runs the three paths in a rotated order; the figures are
-# medians over ROUNDS rounds.  For every run it records:
+#   COPY_OUT      COPY of 1M rows out through psql (server to client)
+#   COPY_IN       COPY of the same 1M rows in (client to server)
+# Each round runs every path in a rotated order; ROUNDS (5) rounds.  For
+# every run it records:
 #   - throughput (TPS, or rows/s for COPY);
 #   - CPU µs per transaction (per 1000 rows for COPY) of the helper, of
 #     OpenSSH's client, and of sshd: every process below the fixture's sshd
@@ -16,26 +17,33 @@
 #   - the machine: the 1-minute load average before and after the run, and
 #     the CPU that other work took meanwhile (the machine's busy time from
 #     /proc/stat less every process of the bench: this shell and its
-#     children, the helper, ssh, sshd and PostgreSQL with their reaped
+#     children, the helpers, ssh, sshd and PostgreSQL with their reaped
 #     children), as a percentage of one core.  A run where other work took
 #     more than OTHER_BUSY_PCT (20) of a core is flagged busy.
 # Then the helper's RSS with 100 clients connected at once.
 #
-# Prints a table (medians, with how many runs were busy), writes it to
-# test/bench/results/tunnel_vs_ssh.txt, every run on its own line to
-# test/bench/results/tunnel_vs_ssh.rounds (so that one slow round cannot
-# hide behind a median), and a chart to test/bench/results/tunnel_vs_ssh.svg
-# (gnuplot).  Not part of the test suite.  CPU per transaction is the
-# robust figure on a busy machine; throughput ratios move with whatever
-# else runs: only a run without busy rounds describes the code.
+# Prints a table: per workload and path the median of the rounds with the
+# spread (min-max) beside it, the tunnel/ssh -L ratio of every round (each
+# tunnel run against the ssh -L run of the same round) with its median and
+# minimum, CPU, latency and the busy runs; then the targets, each met or
+# missed.  Writes the table to test/bench/results/tunnel_vs_ssh.txt, every
+# run on its own line to test/bench/results/tunnel_vs_ssh.rounds (so that
+# one slow round cannot hide behind a median), and a chart to
+# test/bench/results/tunnel_vs_ssh.svg (gnuplot).  Not part of the test
+# suite.  CPU per transaction is the robust figure on a busy machine;
+# throughput ratios move with whatever else runs: only a run without busy
+# rounds describes the code.
 #
-#   test/bench/tunnel_vs_ssh.sh                  (as root; about 8 minutes)
-#   SECS=10 ROUNDS=5 test/bench/tunnel_vs_ssh.sh (longer)
+#   test/bench/tunnel_vs_ssh.sh                  (as root; about 15 minutes)
+#   SECS=10 ROUNDS=7 test/bench/tunnel_vs_ssh.sh (longer)
 #   WORKLOADS="S8 S16" test/bench/tunnel_vs_ssh.sh
 #   STALL=1 test/bench/tunnel_vs_ssh.sh          (also the stall test, long:
 #                                                 STALL_ROUNDS=10 STALL_SECS=10)
 #   FX_HELPER=/path/to/other/chatgenius-tunnel test/bench/tunnel_vs_ssh.sh
 #   TUNNEL_ENV="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=64" test/bench/tunnel_vs_ssh.sh
+#   VARIANTS="one:SSH_POOL_SIZE=1,SSH_CHANNELS_PER_SESSION=120" test/bench/tunnel_vs_ssh.sh
+#       (more helpers, each with its settings, as paths tunnel_NAME in the
+#        same rounds: settings compared side by side)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # From a fresh clone: the test packages, gnuplot for the chart, the helper.
@@ -48,22 +56,22 @@ fi
 export PATH="$(pg_config --bindir):$PATH"
 [ -n "${FX_HELPER:-}" ] || make -s -C helper || exit 1
 . test/lib/fixture.sh
+. test/lib/cpu.sh
 
 SECS=${SECS:-5}
-ROUNDS=${ROUNDS:-3}
-WORKLOADS=${WORKLOADS:-"S1 S8 S16 S32 C1 C4 COPY"}
+ROUNDS=${ROUNDS:-5}
+WORKLOADS=${WORKLOADS:-"S1 S8 S16 S32 C1 C4 COPY_OUT COPY_IN"}
 COPY_ROWS=${COPY_ROWS:-1000000}
 OTHER_BUSY_PCT=${OTHER_BUSY_PCT:-20}
 OUT=${OUT:-test/bench/results}
 PGBENCH=$FX_PGBIN/pgbench
-HZ=$(getconf CLK_TCK)
 [ -x "$FX_HELPER" ] || fx_die "no helper at $FX_HELPER (make -C helper)"
 mkdir -p "$OUT"
 
 fx_init bench
 fx_pg_start
 # 100 clients at once for the RSS figure, plus the helper's own.
-fx_psql -c "ALTER SYSTEM SET max_connections = 150" >/dev/null
+fx_psql -c "ALTER SYSTEM SET max_connections = 200" >/dev/null
 fx_pg_stop
 fx_pg_start_again
 fx_sshd_start
@@ -71,6 +79,11 @@ export PGPASSWORD=$FX_APP_PASSWORD
 
 "$PGBENCH" -i -q -s 10 -h 127.0.0.1 -p "$FX_PG_PORT" -U "$FX_APP_USER" "$FX_APP_DB" \
 	>"$FX_DIR/init.log" 2>&1 || fx_die "pgbench -i failed: $(tail -3 "$FX_DIR/init.log")"
+# COPY_IN's table and rows (the rows COPY_OUT sends).
+fx_psql -d "$FX_APP_DB" -c "CREATE TABLE copy_in (i int, t text)" \
+	-c "ALTER TABLE copy_in OWNER TO \"$FX_APP_USER\"" >/dev/null
+psql -qXAt -d "$FX_APP_DB" -c "COPY (SELECT i, md5(i::text) FROM generate_series(1, $COPY_ROWS) i) TO STDOUT" \
+	>"$FX_DIR/copy.in"
 
 # OpenSSH's own forwarding, same sshd, same key, strict host key checking.
 SSH_L_PORT=$(fx_free_port)
@@ -81,64 +94,63 @@ fx_bg "$FX_DIR/ssh.log" ssh -N -o BatchMode=yes -o StrictHostKeyChecking=yes \
 SSH_PID=$FX_BG_PID
 fx_wait_for 20 "ssh -L port" fx_port_open "$SSH_L_PORT" || fx_die "ssh -L failed: $(cat "$FX_DIR/ssh.log")"
 
-# chatgenius-tunnel with its defaults, but room for the 100-client RSS run
-# and no idle reaping during the bench (a reaped session's CPU would leave
-# the sshd sum).
+# start_helper NAME PORT SETTINGS...: chatgenius-tunnel with its defaults,
+# but room for the 100-client RSS run and no idle reaping during the bench
+# (a reaped session's CPU would leave the sshd sum), plus SETTINGS; sets
+# HELPER_PIDS[NAME].
+declare -A HELPER_PIDS
+start_helper()
+{
+	local name=$1 port=$2
+	shift 2
+	# shellcheck disable=SC2086
+	fx_env_file "$FX_DIR/env.$name" SSH_HEALTH_CHECK_INTERVAL=30000 TUNNEL_LOG_LEVEL=warn \
+		SSH_POOL_SIZE=16 SSH_IDLE_TIMEOUT=3600000 POSTGRES_PORT="$port" \
+		TUNNEL_STATE_DIR="$FX_DIR/state.$name" TUNNEL_NAME="bench-$name" "$@"
+	fx_bg "$FX_DIR/$name.log" "$FX_HELPER" --env-file "$FX_DIR/env.$name"
+	HELPER_PIDS[$name]=$FX_BG_PID
+	fx_wait_for 20 "chatgenius-tunnel $name port" fx_port_open "$port" ||
+		fx_die "chatgenius-tunnel $name failed: $(cat "$FX_DIR/$name.log")"
+}
+
+names=(direct ssh_l tunnel)
+FX_TUNNEL_PORT=$(fx_free_port)
+ports=("$FX_PG_PORT" "$SSH_L_PORT" "$FX_TUNNEL_PORT")
 # TUNNEL_ENV adds settings (e.g. "SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=64").
 # shellcheck disable=SC2086
-fx_env_file "$FX_DIR/env" SSH_HEALTH_CHECK_INTERVAL=30000 TUNNEL_LOG_LEVEL=warn \
-	SSH_POOL_SIZE=16 SSH_IDLE_TIMEOUT=3600000 ${TUNNEL_ENV:-}
-fx_bg "$FX_DIR/tunnel.log" "$FX_HELPER" --env-file "$FX_DIR/env"
-HELPER_PID=$FX_BG_PID
-fx_wait_for 20 "chatgenius-tunnel port" fx_port_open "$FX_TUNNEL_PORT" ||
-	fx_die "chatgenius-tunnel failed: $(cat "$FX_DIR/tunnel.log")"
-
-# ticks PID...: user + system clock ticks of these processes so far.
-ticks()
-{
-	local p t=0 v
-	for p in "$@"; do
-		v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || v=0
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
-}
+start_helper tunnel "$FX_TUNNEL_PORT" ${TUNNEL_ENV:-}
+for v in ${VARIANTS:-}; do
+	vname=tunnel_${v%%:*}
+	vport=$(fx_free_port)
+	# shellcheck disable=SC2046
+	start_helper "$vname" "$vport" $(tr ',' ' ' <<<"${v#*:}")
+	names+=("$vname")
+	ports+=("$vport")
+done
+HELPER_PID=${HELPER_PIDS[tunnel]}
+npaths=${#names[@]}
 
 # sshd_ticks: ticks of every process below the fixture's sshd (the
 # per-connection monitor and session processes), the daemon excluded.
+# Every helper's sessions and ssh -L's are below it: each run has one path.
 sshd_ticks()
 {
 	# shellcheck disable=SC2046
-	ticks $(fx_descendants "$FX_SSHD_PID" | grep -vx "$FX_SSHD_PID")
+	cpu_ticks $(fx_descendants "$FX_SSHD_PID" | grep -vx "$FX_SSHD_PID")
 }
 
-# all_ticks PID...: user + system ticks of these processes, their
-# descendants and the children they reaped (cutime, cstime), each counted once.
-all_ticks()
+# helper_ticks PATH: ticks of PATH's helper (0 for direct and ssh_l).
+helper_ticks()
 {
-	local p
-	# shellcheck disable=SC2046
-	for p in $(for p in "$@"; do fx_descendants "$p"; done | sort -u); do
-		awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null
-	done | awk '{t += $1} END {print t + 0}'
+	local pid=${HELPER_PIDS[$1]:-}
+	if [ -n "$pid" ]; then cpu_ticks "$pid"; else echo 0; fi
 }
 
 # bench_ticks: every tick the bench's own processes have taken so far.
 bench_ticks()
 {
-	all_ticks $$ "$FX_SSHD_PID" "$(head -1 "$FX_PG_DIR/data/postmaster.pid")"
-}
-
-# machine_ticks: busy ticks of the whole machine (user, nice, system, irq,
-# softirq, steal) from /proc/stat.
-machine_ticks()
-{
-	awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
-}
-
-loadavg()
-{
-	cut -d' ' -f1 /proc/loadavg
+	# shellcheck disable=SC2068
+	cpu_tree_ticks $$ "$FX_SSHD_PID" "$(head -1 "$FX_PG_DIR/data/postmaster.pid")" ${HELPER_PIDS[@]}
 }
 
 # run_one WORKLOAD PATH PORT TAG ROUND: one measured run; appends a result
@@ -155,18 +167,31 @@ run_one()
 		S32) args="-c 32 -j 2" ;;
 		C1) args="-C -c 1 -j 1" ;;
 		C4) args="-C -c 4 -j 2" ;;
-		COPY) args="" ;;
+		COPY_OUT | COPY_IN) args="" ;;
+		*) fx_die "unknown workload $w" ;;
 	esac
-	l0=$(loadavg) m0=$(machine_ticks) b0=$(bench_ticks) t0ns=$(date +%s%N)
-	h0=$(ticks "$HELPER_PID") s0=$(ticks "$SSH_PID") d0=$(sshd_ticks)
-	if [ "$w" = COPY ]; then
+	[ "$w" = COPY_IN ] && psql -qX -d "$FX_APP_DB" -c "TRUNCATE copy_in" >/dev/null
+	l0=$(cpu_loadavg) m0=$(cpu_machine_ticks) b0=$(bench_ticks) t0ns=$(date +%s%N)
+	h0=$(helper_ticks "$path") s0=$(cpu_ticks "$SSH_PID") d0=$(sshd_ticks)
+	if [ "$w" = COPY_OUT ] || [ "$w" = COPY_IN ]; then
 		local t0 t1
 		t0=$(date +%s%N)
-		psql -X -h 127.0.0.1 -p "$port" -U "$FX_APP_USER" -d "$FX_APP_DB" -c \
-			"COPY (SELECT i, md5(i::text) FROM generate_series(1, $COPY_ROWS) i) TO STDOUT" \
-			>"$FX_DIR/copy.out" 2>"$FX_DIR/$tag.err" || fx_die "COPY $tag failed: $(cat "$FX_DIR/$tag.err")"
+		if [ "$w" = COPY_OUT ]; then
+			psql -X -h 127.0.0.1 -p "$port" -U "$FX_APP_USER" -d "$FX_APP_DB" -c \
+				"COPY (SELECT i, md5(i::text) FROM generate_series(1, $COPY_ROWS) i) TO STDOUT" \
+				>"$FX_DIR/copy.out" 2>"$FX_DIR/$tag.err" || fx_die "COPY $tag failed: $(cat "$FX_DIR/$tag.err")"
+		else
+			psql -qX -h 127.0.0.1 -p "$port" -U "$FX_APP_USER" -d "$FX_APP_DB" -c \
+				"COPY copy_in FROM STDIN" <"$FX_DIR/copy.in" >/dev/null 2>"$FX_DIR/$tag.err" ||
+				fx_die "COPY $tag failed: $(cat "$FX_DIR/$tag.err")"
+		fi
 		t1=$(date +%s%N)
-		[ "$(wc -l <"$FX_DIR/copy.out")" -eq "$COPY_ROWS" ] || fx_die "COPY $tag: short output"
+		if [ "$w" = COPY_OUT ]; then
+			[ "$(wc -l <"$FX_DIR/copy.out")" -eq "$COPY_ROWS" ] || fx_die "COPY $tag: short output"
+		else
+			[ "$(psql -qXAt -d "$FX_APP_DB" -c "SELECT count(*) FROM copy_in")" -eq "$COPY_ROWS" ] ||
+				fx_die "COPY $tag: rows missing"
+		fi
 		# Rows per second; "transactions" are thousands of rows.
 		tps=$(awk -v n="$COPY_ROWS" -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
 		txns=$((COPY_ROWS / 1000))
@@ -186,31 +211,30 @@ run_one()
 				printf "%.2f %.2f %.2f", v[i50] / 1000, v[i99] / 1000, v[NR] / 1000 }')
 		rm -f "$FX_DIR/$tag".[0-9]*
 	fi
-	h1=$(ticks "$HELPER_PID") s1=$(ticks "$SSH_PID") d1=$(sshd_ticks)
-	m1=$(machine_ticks) b1=$(bench_ticks) t1ns=$(date +%s%N) l1=$(loadavg)
+	h1=$(helper_ticks "$path") s1=$(cpu_ticks "$SSH_PID") d1=$(sshd_ticks)
+	m1=$(cpu_machine_ticks) b1=$(bench_ticks) t1ns=$(date +%s%N) l1=$(cpu_loadavg)
 	# Other work: the machine's busy time less the bench's, in % of one core.
-	other=$(awk -v m=$((m1 - m0)) -v b=$((b1 - b0)) -v ns=$((t1ns - t0ns)) -v hz="$HZ" \
-		'BEGIN {o = (m - b) * 100 / hz / (ns / 1e9); printf "%.0f", (o < 0) ? 0 : o}')
+	other=$(cpu_other_pct "$m0" "$m1" "$b0" "$b1" $((t1ns - t0ns)))
 	busy=0
 	[ "$other" -gt "$OTHER_BUSY_PCT" ] && busy=1
+	# ssh's ticks count only on its own path.
+	[ "$path" = ssh_l ] || s1=$s0
 	echo "$w $path $tps $txns $((h1 - h0)) $((s1 - s0)) $((d1 - d0)) $lat $round $l0 $l1 $other $busy" \
 		>>"$FX_DIR/results"
 }
 
-names=(direct ssh_l tunnel)
-ports=("$FX_PG_PORT" "$SSH_L_PORT" "$FX_TUNNEL_PORT")
 : >"$FX_DIR/results"
 
 # A short unmeasured run through each path first lets the pool grow.
-for k in 0 1 2; do
+for ((k = 0; k < npaths; k++)); do
 	"$PGBENCH" -S -n -c 32 -j 2 -T 2 -h 127.0.0.1 -p "${ports[k]}" -U "$FX_APP_USER" \
 		"$FX_APP_DB" >/dev/null 2>&1
 done
 
 for w in $WORKLOADS; do
 	for ((round = 0; round < ROUNDS; round++)); do
-		for ((k = 0; k < 3; k++)); do
-			i=$(((k + round) % 3))
+		for ((k = 0; k < npaths; k++)); do
+			i=$(((k + round) % npaths))
 			run_one "$w" "${names[i]}" "${ports[i]}" "$w.${names[i]}.$round" "$round"
 		done
 	done
@@ -241,73 +265,38 @@ for p in "${pids[@]}"; do wait "$p" || clients_failed=$((clients_failed + 1)); d
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$HELPER_PID/status")
 
 # ------------------------------------------------------------- report
-# summary: one line per workload and path with the medians.
-median()
-{
-	sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
-# med W PATH EXPR: median over the rounds of an awk expression on the fields.
-med()
-{
-	awk -v w="$1" -v p="$2" '$1 == w && $2 == p {print '"$3"'}' "$FX_DIR/results" | median
-}
-
 table=$OUT/tunnel_vs_ssh.txt
 data=$OUT/tunnel_vs_ssh.dat
 {
 	printf '# chatgenius-tunnel vs ssh -N -L vs direct: %s, %s, %d cores, %s\n' \
 		"$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)" "$(ssh -V 2>&1)"
-	printf '# pgbench -S scale 10, %d s runs, median of %d interleaved rounds; CPU in µs per transaction\n' \
+	printf '# pgbench -S scale 10, %d s runs, %d interleaved rounds: median [min-max]; CPU in µs per transaction\n' \
 		"$SECS" "$ROUNDS"
 	printf '# (COPY: per 1000 rows, throughput in rows/s, latency = the whole copy)\n'
+	printf '# vs_ssh_L: this path / ssh -L in the same round, median [lowest]; rounds: every round'"'"'s ratio\n'
 	printf '# busy: runs during which other work took over %d%% of a core (of %d runs); every run: tunnel_vs_ssh.rounds\n' \
 		"$OTHER_BUSY_PCT" "$(wc -l <"$FX_DIR/results")"
-	printf '%-5s %-7s %10s %9s %8s %8s %8s %8s %9s %9s %5s\n' \
-		work path tps vs_ssh_L helper ssh sshd p50_ms p99_ms worst_ms busy
-	for w in $WORKLOADS; do
-		s_tps=$(med "$w" ssh_l '$3')
-		for p in direct ssh_l tunnel; do
-			tps=$(med "$w" "$p" '$3')
-			printf '%-5s %-7s %10.0f %9.2f %8.1f %8.1f %8.1f %8s %9s %9s %5s\n' "$w" "$p" "$tps" \
-				"$(awk -v a="$tps" -v b="$s_tps" 'BEGIN {print a / b}')" \
-				"$(med "$w" "$p" "\$5 * 1e6 / $HZ / \$4")" \
-				"$(med "$w" "$p" "\$6 * 1e6 / $HZ / \$4")" \
-				"$(med "$w" "$p" "\$7 * 1e6 / $HZ / \$4")" \
-				"$(med "$w" "$p" '$8')" "$(med "$w" "$p" '$9')" "$(med "$w" "$p" '$10')" \
-				"$(awk -v w="$w" -v p="$p" '$1 == w && $2 == p {b += $15; n++} END {printf "%d/%d", b, n}' "$FX_DIR/results")"
-		done
-	done
+	[ -n "${TUNNEL_ENV:-}" ] && printf '# tunnel: %s\n' "$TUNNEL_ENV"
+	for v in ${VARIANTS:-}; do printf '# tunnel_%s: %s\n' "${v%%:*}" "${v#*:}"; done
+	perl test/bench/tunnel_report.pl "$CPU_HZ" "$WORKLOADS" "${names[*]}" <"$FX_DIR/results" "$data"
 	printf 'load average (1 min) over the runs: %s to %s; other work: median %s%% of a core, most %s%%\n' \
 		"$(awk '{print $12}' "$FX_DIR/results" | sort -g | head -1)" \
 		"$(awk '{print $13}' "$FX_DIR/results" | sort -g | tail -1)" \
-		"$(awk '{print $14}' "$FX_DIR/results" | median)" \
+		"$(awk '{print $14}' "$FX_DIR/results" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
 		"$(awk '{print $14}' "$FX_DIR/results" | sort -g | tail -1)"
 	printf '\nhelper RSS: %d KiB idle after the runs, %d KiB with 100 clients connected (peak %d KiB); %d of 100 clients failed\n' \
 		"$rss_idle" "$rss_100" "$hwm" "$clients_failed"
 } | tee "$table"
 
-# Chart data: workload, tunnel/ssh-L and direct/ssh-L throughput, CPU µs
-# per transaction of helper vs ssh client and tunnel-sshd vs ssh-L-sshd.
-{
-	printf '# work tunnel_ratio direct_ratio helper_us ssh_us sshd_tunnel_us sshd_ssh_l_us\n'
-	for w in $WORKLOADS; do
-		s_tps=$(med "$w" ssh_l '$3')
-		printf '%s %s %s %s %s %s %s\n' "$w" \
-			"$(awk -v a="$(med "$w" tunnel '$3')" -v b="$s_tps" 'BEGIN {print a / b}')" \
-			"$(awk -v a="$(med "$w" direct '$3')" -v b="$s_tps" 'BEGIN {print a / b}')" \
-			"$(med "$w" tunnel "\$5 * 1e6 / $HZ / \$4")" "$(med "$w" ssh_l "\$6 * 1e6 / $HZ / \$4")" \
-			"$(med "$w" tunnel "\$7 * 1e6 / $HZ / \$4")" "$(med "$w" ssh_l "\$7 * 1e6 / $HZ / \$4")"
-	done
-} >"$data"
 cp "$FX_DIR/results" "$OUT/tunnel_vs_ssh.raw"
 # Every run, readable: CPU in µs per transaction, latencies in ms.
 {
 	printf '# %s, %d cores; other = CPU other work took during the run, %% of one core\n' \
 		"$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)"
-	printf '%-5s %-7s %5s %10s %8s %8s %8s %8s %9s %9s %7s %7s %6s %5s\n' work path round tps \
+	printf '%-8s %-12s %5s %10s %8s %8s %8s %8s %9s %9s %7s %7s %6s %5s\n' work path round tps \
 		helper ssh sshd p50_ms p99_ms worst_ms load0 load1 other busy
-	awk -v hz="$HZ" '{
-		printf "%-5s %-7s %5d %10.0f %8.1f %8.1f %8.1f %8s %9s %9s %7s %7s %6s %5s\n",
+	awk -v hz="$CPU_HZ" '{
+		printf "%-8s %-12s %5d %10.0f %8.1f %8.1f %8.1f %8s %9s %9s %7s %7s %6s %5s\n",
 			$1, $2, $11, $3, $5 * 1e6 / hz / $4, $6 * 1e6 / hz / $4, $7 * 1e6 / hz / $4,
 			$8, $9, $10, $12, $13, $14, ($15 ? "busy" : "-") }' "$FX_DIR/results"
 } >"$OUT/tunnel_vs_ssh.rounds"
