@@ -2,12 +2,26 @@
  * pool.c
  *		The session pool's bookkeeping (pgbouncer's objects.c): the slots and
  *		their lifecycle, which session a client goes to (fill first: the
- *		fullest session with room, avoiding one busy with a channel open),
- *		when a session is started (on demand or as the one warm spare, one
+ *		fullest session with room, avoiding one busy with a channel open;
+ *		spread over one session per core once a worker saturated), when a
+ *		session is started (on demand or as the one warm spare, one
  *		handshake at a time) or closed (idle extras, shutdown, reconnection),
  *		and the bounded waiting queue with its pool_full refusals.  The
  *		thread driving each session is in worker.c; the two meet through
  *		pool_slot.h.
+ *
+ *		Why spread only after a saturation: fill first costs the least CPU
+ *		per transaction (the packets of many channels share each syscall of
+ *		the worker and of its sshd process) and opens no session a burst
+ *		does not need (each handshake competes with the clients for the
+ *		cores: the stalls of the spreading pool of 2026-11).  But one
+ *		worker and one sshd process then carry every channel, and once the
+ *		worker is the bottleneck the other cores idle.  A worker that finds
+ *		itself saturated (worker.c) says so; for SPREAD_MEMORY_MS from then
+ *		on, new clients go to the least-loaded of up to one session per
+ *		core, opened one handshake at a time.  Clients already served stay
+ *		where they are (a channel cannot move); an application pool's next
+ *		connections, and its next burst, spread.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +45,8 @@
 
 #define MAX_SLOTS		CONFIG_POOL_SIZE_MAX	/* the ceiling of SSH_POOL_SIZE */
 #define POOL_FULL_REPORT_MS	1000	/* one pool_full event per this, at most */
+#define SPREAD_MEMORY_MS	600000	/* spread this long after a saturation */
+#define SATURATED_RECENT_MS	2000	/* a session saturated this recently is avoided */
 
 static struct
 {
@@ -55,6 +71,8 @@ static struct
 	int			check_route;	/* the next check's host (-1: the primary) */
 	int64_t		refused_at_ms;	/* the last channel open the server refused */
 	char		refused_error[256];
+	int			lanes;			/* sessions to spread over: the cores */
+	int64_t		spread_until_ms;	/* spread new clients until then (0: fill first) */
 }			pool = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.changed = PTHREAD_COND_INITIALIZER,
@@ -133,6 +151,10 @@ pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 	pool.no_spawn_until_ms = 0;
 	pool.next_id = 1;
 	pool.check_route = -1;
+	pool.lanes = (int) sysconf(_SC_NPROCESSORS_ONLN);
+	if (pool.lanes < 1)
+		pool.lanes = 1;
+	pool.spread_until_ms = 0;
 	pthread_mutex_unlock(&pool.lock);
 	return 0;
 }
@@ -435,9 +457,54 @@ spare_wanted(void)
 	return busy > 0 && room <= cps / 4;
 }
 
+/* True while new clients spread (a worker saturated lately).  Lock held. */
+static bool
+spreading(void)
+{
+	return pool.spread_until_ms != 0 && clock_now_ms() < pool.spread_until_ms;
+}
+
+/* True when s's worker was saturated within SATURATED_RECENT_MS.  Lock held. */
+static bool
+slot_hot(const slot *s, int64_t now)
+{
+	return s->saturated_ms != 0 && now - s->saturated_ms < SATURATED_RECENT_MS;
+}
+
+/*
+ * Returns the session for the next client while spreading, or NULL when
+ * none has room: of the usable sessions with room, one where no channel
+ * open is under way, then one whose worker is not saturated now, then
+ * the one carrying the fewest clients, then the oldest.  Lock held.
+ */
+static slot *
+dispatch_pick_spread(void)
+{
+	int			cps = pool_cps();
+	int64_t		now = clock_now_ms();
+	slot	   *best = NULL;
+
+	for (int i = 0; i < MAX_SLOTS; i++)
+	{
+		slot	   *s = &pool.slots[i];
+
+		if (!slot_usable(s) || slot_clients(s) >= cps)
+			continue;
+		if (best == NULL ||
+			(s->opening == 0) > (best->opening == 0) ||
+			((s->opening == 0) == (best->opening == 0) &&
+			 (!slot_hot(s, now) > !slot_hot(best, now) ||
+			  (slot_hot(s, now) == slot_hot(best, now) &&
+			   (slot_clients(s) < slot_clients(best) ||
+				(slot_clients(s) == slot_clients(best) && s->id < best->id))))))
+			best = s;
+	}
+	return best;
+}
+
 /*
  * Returns the session for the next client, or NULL when none has room:
- * fill first.  Of the usable sessions with room, one where no channel
+ * fill first (dispatch_pick_spread while spreading).  Of the usable sessions with room, one where no channel
  * open is under way (libssh2 1.10 opens one channel at a time per
  * session: a client sent to a session busy opening waits behind that
  * open, which connect-per-transaction clients feel on every transaction),
@@ -451,6 +518,8 @@ dispatch_pick(void)
 	int			cps = pool_cps();
 	slot	   *best = NULL;
 
+	if (spreading())
+		return dispatch_pick_spread();
 	for (int i = 0; i < MAX_SLOTS; i++)
 	{
 		slot	   *s = &pool.slots[i];
@@ -513,6 +582,8 @@ dispatch(void)
 		want_session = true;
 	else if (idle == 0 && spare_wanted())
 		want_session = true;	/* the spare, ahead of need */
+	else if (spreading() && live < pool.lanes)
+		want_session = true;	/* one session per core to spread over */
 	if (!want_session || pool.paused || pool.stopping ||
 		clock_now_ms() < pool.no_spawn_until_ms)
 		return;
@@ -951,6 +1022,7 @@ pool_tick(void)
 	int64_t		now = clock_now_ms();
 	slot	   *first = NULL;
 	bool		keep_spare;
+	int			usable;
 
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < MAX_SLOTS; i++)
@@ -964,7 +1036,11 @@ pool_tick(void)
 	}
 	/* One idle session stays as the spare while one is wanted (the first counts). */
 	keep_spare = spare_wanted() && first != NULL && slot_idle(first);
-	for (int i = 0; i < MAX_SLOTS && first != NULL; i++)
+	/* While spreading, the sessions up to one per core stay. */
+	usable = 0;
+	for (int i = 0; i < MAX_SLOTS; i++)
+		usable += slot_usable(&pool.slots[i]);
+	for (int i = 0; i < MAX_SLOTS && first != NULL && !(spreading() && usable <= pool.lanes); i++)
 	{
 		slot	   *s = &pool.slots[i];
 
@@ -1255,6 +1331,28 @@ pool_slot_opened(slot *s)
 	if (s->opening > 0)
 		s->opening--;
 	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * s's worker was saturated (worker.c): new clients spread for
+ * SPREAD_MEMORY_MS, and a session for each core is opened, one handshake
+ * at a time.  Logs msg=pool_spread when spreading starts.
+ */
+void
+pool_slot_saturated(slot *s, int busy_pct, int channels)
+{
+	int64_t		now = clock_now_ms();
+	bool		started;
+
+	pthread_mutex_lock(&pool.lock);
+	started = !spreading();
+	s->saturated_ms = now;
+	pool.spread_until_ms = now + SPREAD_MEMORY_MS;
+	dispatch();
+	pthread_mutex_unlock(&pool.lock);
+	if (started)
+		log_msg(LOG_INFO, "pool_spread", "session=%d busy_pct=%d channels=%d lanes=%d",
+				s->id, busy_pct, channels, pool.lanes);
 }
 
 /* Returns true when s's close was asked for; s is closing from now. */

@@ -59,6 +59,7 @@ typedef struct slot
 	bool		expected;		/* the close was asked for */
 	bool		awaited;		/* pool_open_first collects it */
 	int64_t		idle_since_ms;
+	int64_t		saturated_ms;	/* its worker's last saturated window (0: never) */
 	ssh_result	fail;
 	char		error[512];
 } slot;
@@ -107,6 +108,13 @@ extern void pool_slot_release(slot *s, bool reserved, bool opening);
  * client may go to s without queueing behind it.
  */
 extern void pool_slot_opened(slot *s);
+
+/*
+ * s's worker was saturated: it spent most of a measuring window outside
+ * poll(2), working or waiting for a core (worker.c).  From now on the
+ * pool spreads new clients over more sessions (see dispatch_pick).
+ */
+extern void pool_slot_saturated(slot *s, int busy_pct, int channels);
 
 /* The worker stops serving: returns true when the close was asked for. */
 extern bool pool_slot_closing(slot *s);

@@ -16,11 +16,13 @@
  *		pump_should_step), which is what the syscall profile asked for.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -35,6 +37,20 @@
 #include "stats.h"
 
 #define STALL_MS		5000	/* rekey-stall guard */
+
+/*
+ * Saturation: over each BUSY_WINDOW_US the worker takes its thread's CPU
+ * demand, the time it ran plus the time it waited in the run queue for a
+ * core (/proc/thread-self/schedstat; without it, the time it ran).  Two
+ * windows in a row at BUSY_SATURATED_PCT or more, with at least two
+ * channels open, and the pool is told (pool_slot_saturated): the session
+ * cannot take more clients without slowing those it has.  The run queue's
+ * share counts because on a busy machine a worker that wants a whole core
+ * gets less of one, and is the bottleneck all the same.
+ */
+#define BUSY_WINDOW_US		250000
+#define BUSY_SATURATED_PCT	80
+#define BUSY_WINDOWS		2
 
 /*
  * The stall log: any pass of the loop (from poll's return to the next
@@ -96,6 +112,10 @@ typedef struct worker
 	int64_t		stall_second;	/* the second of the last stall lines */
 	int			stall_lines;	/* lines in that second */
 	int			stall_skipped;	/* lines left out since the last one */
+	int64_t		window_us;		/* the current busy window's start */
+	int64_t		demand_ns;		/* the thread's CPU demand at its start */
+	int			schedstat_fd;	/* /proc/thread-self/schedstat, -1: none */
+	int			hot_windows;	/* saturated windows in a row */
 	char		error[512];
 }			worker;
 
@@ -728,6 +748,74 @@ worker_drop_demoted(worker *w)
 }
 
 /*
+ * Returns this thread's CPU demand so far in ns: the time it ran plus the
+ * time it waited for a core (schedstat), or the time it ran.
+ */
+static int64_t
+worker_demand_ns(worker *w)
+{
+	char		buf[96];
+	ssize_t		n;
+	long long	run = 0,
+				wait = 0;
+	struct timespec ts;
+
+	if (w->schedstat_fd >= 0)
+	{
+		n = pread(w->schedstat_fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0)
+		{
+			buf[n] = '\0';
+			if (sscanf(buf, "%lld %lld", &run, &wait) == 2)
+				return run + wait;
+		}
+		close(w->schedstat_fd);
+		w->schedstat_fd = -1;
+	}
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Starts measuring this thread's CPU demand (in the worker's thread). */
+static void
+worker_measure_start(worker *w)
+{
+	w->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	w->window_us = clock_now_us();
+	w->demand_ns = worker_demand_ns(w);
+}
+
+/*
+ * Ends the busy window when it is over: tells the pool when this worker
+ * was saturated for BUSY_WINDOWS windows in a row.  Returns nothing.
+ */
+static void
+worker_measure(worker *w, int64_t now_us)
+{
+	int64_t		span = now_us - w->window_us;
+	int64_t		demand;
+	int			busy,
+				channels = 0;
+
+	if (span < BUSY_WINDOW_US)
+		return;
+	demand = worker_demand_ns(w);
+	busy = (int) ((demand - w->demand_ns) / 10 / span);
+	for (int i = 0; i < w->npumps; i++)
+		if (w->pumps[i]->channel != NULL && !w->pumps[i]->closing)
+			channels++;
+	if (busy >= BUSY_SATURATED_PCT && channels >= 2)
+		w->hot_windows++;
+	else
+		w->hot_windows = 0;
+	if (w->hot_windows >= BUSY_WINDOWS)
+		pool_slot_saturated(w->slot, busy, channels);
+	w->window_us = now_us;
+	w->demand_ns = demand;
+}
+
+/*
  * The worker's loop after the session is up: step the channels, send
  * what they wrote, poll on the wake eventfd, the SSH socket and the
  * clients, read what the server sent.  Returns when the session broke
@@ -742,6 +830,7 @@ worker_serve(worker *w)
 
 	int64_t		pass_start = clock_now_ms();
 
+	worker_measure_start(w);
 	for (;;)
 	{
 		int			n,
@@ -805,6 +894,7 @@ worker_serve(worker *w)
 		do
 			rc = poll(pfds, n, wait_ms);
 		while (rc < 0 && errno == EINTR);
+		worker_measure(w, clock_now_us());
 		if (rc < 0)
 		{
 			snprintf(w->error, sizeof(w->error), "poll: %s", strerror(errno));
@@ -838,6 +928,9 @@ worker_serve(worker *w)
 		stall_add(w, PART_WRITE, &t);
 	}
 	free(pfds);
+	if (w->schedstat_fd >= 0)
+		close(w->schedstat_fd);
+	w->schedstat_fd = -1;
 }
 
 /*
