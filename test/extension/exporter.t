@@ -6,8 +6,8 @@
 # the file, connects as a pg_monitor role the way README.Debian sets one up;
 # its /metrics carries health() (a state set and a row count per check and
 # status), pool_stats(), realtime_status() and the migration version, with
-# the values SQL reads; promtool check metrics finds nothing to say about
-# them.  Needs root, an installed extension (make install) and the
+# the values SQL reads; doc/operations.md lists exactly its families;
+# promtool check metrics finds nothing to say about them.  Needs root, an installed extension (make install) and the
 # prometheus and prometheus-postgres-exporter packages (test/deps.sh).
 set -uo pipefail
 
@@ -170,6 +170,14 @@ is "$(value chatgenius_migration_info version="$NEWEST" available_version="$NEWE
 applied=$(value chatgenius_migration_applied_timestamp_seconds)
 is "$(q "SELECT abs('$applied'::float8 - extract(epoch FROM applied_at)) < 0.001 FROM chatgenius.schema_migrations WHERE version = '$NEWEST'")" t \
 	"chatgenius_migration_applied_timestamp_seconds: when $NEWEST was applied"
+
+# ---------------------------------------------------------------- the documented list
+# doc/operations.md's exporter-metrics block names every chatgenius family of
+# the scrape, and no other.
+documented=$(awk '/^<!-- exporter-metrics/ { f = 1; next } /^<!-- \/exporter-metrics/ { f = 0 } f' \
+	"$top/doc/operations.md" | cut -d'|' -f2 | grep -o 'chatgenius_[a-z_]*' | sort -u | paste -sd ' ')
+scraped=$(sed -n 's/^# TYPE \(chatgenius_[a-z_]*\) .*/\1/p' "$SCRAPE" | sort -u | paste -sd ' ')
+is "$documented" "$scraped" "doc/operations.md lists the scrape's chatgenius families, and no other"
 
 # ---------------------------------------------------------------- promtool
 grep -E '^(# (HELP|TYPE) )?chatgenius_' "$SCRAPE" >"$FX_DIR/chatgenius.prom"
