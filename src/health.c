@@ -125,10 +125,10 @@ cg_check_connections(CheckList *list, const CgHealthContext *ctx)
 		available = MaxConnections;
 	percent = 100.0 * backends->client_total / available;
 	cg_health_add(list, CG_CHECK_connections,
-			  cg_health_grade(percent, cg_connections_warn_percent,
-					cg_connections_critical_percent),
-			  psprintf("%d of %d connections in use (%.0f%%)",
-					   backends->client_total, available, percent));
+				  cg_health_grade(percent, cg_connections_warn_percent,
+								  cg_connections_critical_percent),
+				  psprintf("%d of %d connections in use (%.0f%%)",
+						   backends->client_total, available, percent));
 }
 
 /*
@@ -195,7 +195,7 @@ cg_check_tunnel(CheckList *list, const CgHealthContext *ctx)
 	if (ext == NULL)
 	{
 		cg_health_add(list, CG_CHECK_tunnel, CHECK_CRITICAL,
-				  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
+					  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
 		return;
 	}
 	if (!cg_scan_tunnel_status(ext, &rows, &nrows, true, &problem))
@@ -203,9 +203,9 @@ cg_check_tunnel(CheckList *list, const CgHealthContext *ctx)
 		if (problem.sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 			cg_report_problem(&problem);
 		cg_health_add(list, CG_CHECK_tunnel,
-				  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
-				  ? CHECK_WARN : CHECK_CRITICAL,
-				  problem.message);
+					  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
+					  ? CHECK_WARN : CHECK_CRITICAL,
+					  problem.message);
 		return;
 	}
 	if (nrows == 0)
@@ -225,7 +225,7 @@ cg_check_tunnel(CheckList *list, const CgHealthContext *ctx)
 		StringInfoData buf;
 
 		age = cg_seconds_between(row->last_heartbeat_isnull ? row->updated_at
-							  : row->last_heartbeat, now);
+								 : row->last_heartbeat, now);
 		intervals = age / interval_s;
 		status = tunnel_status_of(row, intervals,
 								  cg_seconds_between(row->updated_at, now), &label);
@@ -271,7 +271,7 @@ cg_check_schema(CheckList *list, const CgHealthContext *ctx)
 	if (ext == NULL)
 	{
 		cg_health_add(list, CG_CHECK_schema, CHECK_CRITICAL,
-				  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
+					  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
 		return;
 	}
 	if (!cg_find_migration(ext, ext->extversion, &migration, true, &problem))
@@ -279,9 +279,9 @@ cg_check_schema(CheckList *list, const CgHealthContext *ctx)
 		if (problem.sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 			cg_report_problem(&problem);
 		cg_health_add(list, CG_CHECK_schema,
-				  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
-				  ? CHECK_WARN : CHECK_CRITICAL,
-				  psprintf("version %s; %s", ext->extversion, problem.message));
+					  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
+					  ? CHECK_WARN : CHECK_CRITICAL,
+					  psprintf("version %s; %s", ext->extversion, problem.message));
 		return;
 	}
 
@@ -488,19 +488,19 @@ cg_check_prepared_transactions(CheckList *list, const CgHealthContext *ctx)
 	if (count == 0)
 	{
 		cg_health_add(list, CG_CHECK_prepared_transactions,
-				  cg_health_grade(0, cg_prepared_transaction_warn,
-						cg_prepared_transaction_critical),
-				  pstrdup("no prepared transaction"));
+					  cg_health_grade(0, cg_prepared_transaction_warn,
+									  cg_prepared_transaction_critical),
+					  pstrdup("no prepared transaction"));
 		return;
 	}
 	age = cg_seconds_between(oldest, ctx->now);
 	cg_health_add(list, CG_CHECK_prepared_transactions,
-			  cg_health_grade(age, cg_prepared_transaction_warn,
-					cg_prepared_transaction_critical),
-			  psprintf(count == 1
-					   ? "%d prepared transaction, the oldest prepared %.1f s ago (gid \"%s\")"
-					   : "%d prepared transactions, the oldest prepared %.1f s ago (gid \"%s\")",
-					   count, age, oldest_gid ? oldest_gid : "?"));
+				  cg_health_grade(age, cg_prepared_transaction_warn,
+								  cg_prepared_transaction_critical),
+				  psprintf(count == 1
+						   ? "%d prepared transaction, the oldest prepared %.1f s ago (gid \"%s\")"
+						   : "%d prepared transactions, the oldest prepared %.1f s ago (gid \"%s\")",
+						   count, age, oldest_gid ? oldest_gid : "?"));
 }
 
 /*
@@ -559,15 +559,15 @@ cg_check_replication_slots(CheckList *list, const CgHealthContext *ctx)
 	if (max_slot == NULL)
 	{
 		cg_health_add(list, CG_CHECK_replication_slots,
-				  cg_health_grade(0, cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
-				  psprintf(nslots == 1 ? "%d replication slot, none holds back xmin"
-						   : "%d replication slots, none holds back xmin", nslots));
+					  cg_health_grade(0, cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
+					  psprintf(nslots == 1 ? "%d replication slot, none holds back xmin"
+							   : "%d replication slots, none holds back xmin", nslots));
 		return;
 	}
 	cg_health_add(list, CG_CHECK_replication_slots,
-			  cg_health_grade(Max(max_age, 0), cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
-			  psprintf("slot \"%s\" holds %s %d transactions old",
-					   max_slot, which, max_age));
+				  cg_health_grade(Max(max_age, 0), cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
+				  psprintf("slot \"%s\" holds %s %d transactions old",
+						   max_slot, which, max_age));
 }
 
 /*
@@ -584,14 +584,14 @@ cg_check_long_transactions(CheckList *list, const CgHealthContext *ctx)
 	if (backends->oldest_xact_pid == 0)
 	{
 		cg_health_add(list, CG_CHECK_long_transactions, CHECK_OK,
-				  pstrdup("no open transaction"));
+					  pstrdup("no open transaction"));
 		return;
 	}
 	age = cg_seconds_between(backends->oldest_xact_start, ctx->now);
 	cg_health_add(list, CG_CHECK_long_transactions,
-			  cg_health_grade(age, cg_long_transaction_warn, cg_long_transaction_critical),
-			  psprintf("oldest transaction open for %.1f s (pid %d)",
-					   age, backends->oldest_xact_pid));
+				  cg_health_grade(age, cg_long_transaction_warn, cg_long_transaction_critical),
+				  psprintf("oldest transaction open for %.1f s (pid %d)",
+						   age, backends->oldest_xact_pid));
 }
 
 /*
@@ -644,9 +644,9 @@ cg_check_locks(CheckList *list, const CgHealthContext *ctx)
 	int			n = ctx->backends.lock_waiters;
 
 	cg_health_add(list, CG_CHECK_locks,
-			  cg_health_grade(n, cg_locks_warn_blocked, cg_locks_critical_blocked),
-			  psprintf(n == 1 ? "%d backend waiting on a lock"
-					   : "%d backends waiting on a lock", n));
+				  cg_health_grade(n, cg_locks_warn_blocked, cg_locks_critical_blocked),
+				  psprintf(n == 1 ? "%d backend waiting on a lock"
+						   : "%d backends waiting on a lock", n));
 }
 
 /*
