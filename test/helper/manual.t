@@ -5,8 +5,8 @@
 #  - config.c's settings table (as --help prints it) is the one source:
 #    chatgenius-tunnel.env.5 has every setting with its flag, default, range
 #    and SIGHUP, and nothing else; .env.example has every name with its
-#    default; chatgenius-tunnel.8 has every event the code sends and every
-#    command --help lists.  A failure says what to add, and where;
+#    default; chatgenius-tunnel.8 has every event of helper/event_list.h
+#    (which the code sends) and every command --help lists.  A failure says what to add, and where;
 #  - make install puts the pages in man8 and man5 of HELPER_MANDIR (man finds
 #    them there) and the unit, with ExecStart= its own bindir, in HELPER_UNITDIR;
 #  - the unit exists once (debian/ links to helper/), Type=notify, and names
@@ -41,7 +41,7 @@ for kind in env5 example events commands; do
 	is "$out" "" "settings agree ($kind): $(case $kind in
 		env5) echo "chatgenius-tunnel.env.5 and config.c's table: names, flags, defaults, ranges, SIGHUP" ;;
 		example) echo ".env.example and config.c's table: names and defaults" ;;
-		events) echo "chatgenius-tunnel.8's EVENTS and the event_emit calls in helper/*.c" ;;
+		events) echo "chatgenius-tunnel.8's EVENTS and the event_emit calls in helper/*.c against helper/event_list.h" ;;
 		commands) echo "chatgenius-tunnel.8's COMMANDS and --help" ;;
 		esac)"
 done
