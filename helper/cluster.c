@@ -1,7 +1,7 @@
 /*
  * cluster.c
  *		The routing decision (see cluster.h).  The rule, as documented in
- *		the README: a host is the primary when it says so; with Patroni
+ *		doc/hacking.md: a host is the primary when it says so; with Patroni
  *		(POSTGRES_PATRONI_PORT) only the host whose GET /primary answers 200
  *		qualifies, since Patroni's leader lock is the one authority; without
  *		it, when two hosts both accept writes (a plain streaming pair after

@@ -53,6 +53,7 @@ like "$help" 'TUNNEL_MAX_WAITING .*default: 64'$'\n'' .*0: none wait.*\(0 to 100
 unlike "$(cat helper/.env.example)" 'at least 1' ".env.example no longer says TUNNEL_MAX_WAITING is at least 1"
 like "$help" 'chatgenius-tunnel\(8\), chatgenius-tunnel.env\(5\)' "--help names the manual pages"
 like "$(cat README.md)" 'chatgenius-tunnel.env\(5\)' "the README links to the manual"
+like "$(cat doc/operations.md)" 'chatgenius-tunnel.env\(5\)' "doc/operations.md points to the manual for the settings"
 
 # ---------------------------------------------------------------- make install
 make -s install DESTDIR="$TMP/dest" HELPER_MANDIR=/usr/local/share/man \
@@ -63,6 +64,18 @@ is "$(MANPATH=$TMP/dest/usr/local/share/man man -w chatgenius-tunnel 2>&1)" \
 is "$(MANPATH=$TMP/dest/usr/local/share/man man -w 5 chatgenius-tunnel.env 2>&1)" \
 	"$TMP/dest/usr/local/share/man/man5/chatgenius-tunnel.env.5" "man finds chatgenius-tunnel.env(5) in man5"
 unit=$TMP/dest/usr/local/lib/systemd/system/chatgenius-tunnel.service
+# The documents, where the unit's Documentation= looks (HELPER_DOCDIR).
+docdir=$(find "$TMP/dest" -type d -path '*/share/doc/chatgenius-tunnel' | head -n 1)
+[ -n "$docdir" ]
+ok $? "make install makes the documents' folder .../share/doc/chatgenius-tunnel"
+for d in README.md NEWS.md doc/*.md; do
+	cmp -s "$d" "$docdir/$d"
+	ok $? "make install installs $d there"
+done
+for uri in $(sed -n 's/^Documentation=//p' "$unit" | tr ' ' '\n' | grep '^file:///usr/share/doc/chatgenius-tunnel/'); do
+	[ -f "$docdir/${uri#file:///usr/share/doc/chatgenius-tunnel/}" ]
+	ok $? "the unit's Documentation=$uri is installed"
+done
 is "$(grep '^ExecStart=' "$unit" 2>&1)" "ExecStart=$(pg_config --bindir)/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env" \
 	"make install's unit runs the installed program by its full path"
 
