@@ -18,9 +18,7 @@
 #   prove test/helper/ha_patroni.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
 . test/lib/patroni.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"

@@ -1,11 +1,10 @@
 # shellcheck shell=bash
 # A Patroni cluster on loopback: one etcd member and two Patroni-managed
 # PostgreSQL 15 nodes on 127.0.0.2 and 127.0.0.3 with the same PostgreSQL and
-# REST API ports, standing for two database hosts.  Sourced after
+# REST API ports, standing for two database hosts.  Sources
 # test/lib/fixture.sh; everything runs as user postgres in FX_DIR (no systemd)
 # and is killed by fx_cleanup (the processes are in FX_PIDS).
 #
-#   . test/lib/fixture.sh
 #   . test/lib/patroni.sh
 #   fx_init NAME
 #   pt_cluster_start          # etcd + node 1 (leader) + node 2 (streaming replica)
@@ -20,6 +19,9 @@
 # PT_ETCD_PORT, PT_DIR.  PT_SYNC=1 before pt_cluster_start turns on Patroni's
 # synchronous_mode.  Timing (ttl=10, loop_wait=2, retry_timeout=4): up in
 # 5-10 s, a switchover ~2.5 s, a failover 8-10 s.
+
+# shellcheck source=fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
 
 PT_HOST1=127.0.0.2
 PT_HOST2=127.0.0.3
