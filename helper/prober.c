@@ -22,7 +22,6 @@
 #include "clock.h"
 #include "cluster.h"
 #include "health_room.h"
-#include "janitor.h"
 #include "log.h"
 #include "pgconn.h"
 #include "pool.h"
@@ -31,6 +30,7 @@
 #define PROBE_MAX_MS	2000	/* one host's probe, at most */
 
 static atomic_int requested;	/* a prober_trigger; 0: none */
+static void (*wake_runner) (void);	/* wakes the thread that runs the rounds */
 static int64_t last_asked_ms = -PROBE_REQUEST_GAP_MS;	/* the janitor's only */
 
 /*
@@ -49,6 +49,13 @@ static const char *const probe_sql =
 "ELSE (extract(epoch FROM pg_catalog.now() - coalesce(pg_catalog.pg_last_xact_replay_timestamp(), "
 "pg_catalog.pg_postmaster_start_time())) * 1000)::bigint END";
 
+/* Returns nothing; keeps the wake-up for prober_request. */
+void
+prober_init(void (*wake) (void))
+{
+	wake_runner = wake;
+}
+
 /* Returns nothing; wakes the janitor for a round at once. */
 void
 prober_request(prober_trigger why)
@@ -56,7 +63,8 @@ prober_request(prober_trigger why)
 	if (!cluster_probing())
 		return;
 	atomic_store(&requested, (int) why);
-	janitor_wake();
+	if (wake_runner != NULL)
+		wake_runner();
 }
 
 /* Returns when the pending request may run, or -1; see prober.h. */
