@@ -20,7 +20,8 @@
  *		split_brain (once a minute at most, whatever it answers in between).
  *		No host is ever routed to as primary while another is.  While no
  *		host qualifies, new clients wait (up to TUNNEL_CLIENT_WAIT) rather
- *		than being sent to a read-only node.
+ *		than being sent to a read-only node.  doc/operations.md tells the
+ *		rule to operators.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -289,7 +290,7 @@ split_brain(int i, const host_probe *probes, int chosen, int agreed, int views,
 	if (strcmp(method, "patroni") == 0)
 		snprintf(dcs, sizeof(dcs), " cluster_leader=%s views=%d", host_text(agreed, c, sizeof(c)),
 				 views);
-	event_emit(LOG_WARN, "split_brain",
+	event_emit(EV_SPLIT_BRAIN,
 			   "host=%s timeline=%" PRId64 " followed=%s followed_timeline=%" PRId64
 			   " detected=%s%s", host_text(i, a, sizeof(a)), probes[i].timeline,
 			   host_text(chosen, b, sizeof(b)), chosen >= 0 ? probes[chosen].timeline : -1,
@@ -328,10 +329,10 @@ cluster_apply(const host_probe *given, const char *method, const char *trigger)
 		if (claims)
 			split_brain(i, probes, chosen, agreed, views, method, now);
 		if (i != chosen && p->role == ROLE_DOWN && h->last.role != ROLE_DOWN)
-			event_emit(LOG_WARN, "standby_down", "host=%s detected=%s error=\"%s\"",
+			event_emit(EV_STANDBY_DOWN, "host=%s detected=%s error=\"%s\"",
 					   host_text(i, a, sizeof(a)), method, p->error);
 		if (lagging && !h->lagging)
-			event_emit(LOG_WARN, "standby_lagging", "host=%s lag_ms=%" PRId64 " max_lag_ms=%d",
+			event_emit(EV_STANDBY_LAGGING, "host=%s lag_ms=%" PRId64 " max_lag_ms=%d",
 					   host_text(i, a, sizeof(a)), p->lag_ms, cl.cfg->standby_max_lag_ms);
 		else if (!lagging && h->lagging && p->role == ROLE_STANDBY)
 			log_msg(LOG_INFO, "standby_caught_up", "host=%s lag_ms=%" PRId64,
@@ -363,7 +364,7 @@ cluster_apply(const host_probe *given, const char *method, const char *trigger)
 			int64_t		without = cl.no_primary_since_ms ? now - cl.no_primary_since_ms : 0;
 
 			if (cl.last_known >= 0 && cl.last_known != chosen)
-				event_emit(LOG_WARN, "primary_changed",
+				event_emit(EV_PRIMARY_CHANGED,
 						   "old=%s new=%s detected=%s trigger=%s without_primary_ms=%" PRId64
 						   " timeline=%" PRId64, host_text(cl.last_known, a, sizeof(a)),
 						   host_text(chosen, b, sizeof(b)), method, trigger, without,
