@@ -54,6 +54,7 @@ static struct
 	int			last_known;		/* the last primary there was, or -1 */
 	int64_t		last_timeline;	/* its timeline when last seen; -1 unknown */
 	bool		disagree;		/* the DCS views name no leader by majority */
+	bool		unlisted;		/* their leader is none of the hosts */
 	int64_t		no_primary_since_ms;	/* 0: there is one */
 	unsigned int next_standby;	/* round robin */
 }			cl = {
@@ -80,6 +81,7 @@ cluster_init(const tunnel_config *cfg)
 	cl.last_known = cl.primary;
 	cl.last_timeline = -1;
 	cl.disagree = false;
+	cl.unlisted = false;
 	cl.no_primary_since_ms = cl.n == 1 ? 0 : clock_now_ms();
 	cl.next_standby = 0;
 	pthread_mutex_unlock(&cl.lock);
@@ -196,7 +198,9 @@ static int
 choose_patroni(host_probe *probes, int *agreed)
 {
 	int			votes[CONFIG_HOSTS_MAX] = {0};
-	int			views = 0;
+	int			views = 0,
+				unlisted = 0;
+	const char *seen = "";
 
 	*agreed = -1;
 	for (int i = 0; i < cl.n; i++)
@@ -205,7 +209,19 @@ choose_patroni(host_probe *probes, int *agreed)
 			views++;
 			if (probes[i].view_leader >= 0 && probes[i].view_leader < cl.n)
 				votes[probes[i].view_leader]++;
+			if (probes[i].view_unlisted)
+			{
+				unlisted++;
+				seen = probes[i].view_leader_seen;
+			}
 		}
+	if ((unlisted * 2 > views) != cl.unlisted)
+	{
+		cl.unlisted = !cl.unlisted;
+		if (cl.unlisted)
+			log_msg(LOG_WARN, "cluster_leader_not_listed", "leader=%s views=%d hint=\"name the "
+					"nodes in POSTGRES_REMOTE_HOST as Patroni's connect_address does\"", seen, views);
+	}
 	for (int i = 0; i < cl.n; i++)
 	{
 		int			listed = 0;

@@ -42,6 +42,8 @@ typedef struct host_probe
 								 * the hosts (or no leader) */
 	uint32_t	view_replicas;	/* bit i: it lists host i as a running
 								 * replica */
+	bool		view_unlisted;	/* its leader is none of the hosts: */
+	char		view_leader_seen[160];	/* that leader, as the view names it */
 	char		error[512];		/* why ROLE_DOWN */
 } host_probe;
 

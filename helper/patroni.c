@@ -9,7 +9,9 @@
  *		/cluster is {"members": [{"name", "role", "state", "host", "port",
  *		"timeline", ...}], ...} with role "leader" for the member that holds
  *		the leader key.  Members are matched to POSTGRES_REMOTE_HOST's
- *		entries by host and port (Patroni's postgresql.connect_address).
+ *		entries by host and port (Patroni's postgresql.connect_address), or
+ *		else by the host of their api_url and POSTGRES_PATRONI_PORT
+ *		(restapi.connect_address).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,25 +152,62 @@ api_get(const tunnel_config *cfg, int i, const char *path, int timeout_ms, char 
 	return r;
 }
 
-/*
- * The host among POSTGRES_REMOTE_HOST's entries that cluster member m
- * names (its host and port), or -1.
- */
+/* The host index named host:port (port: PostgreSQL's, or the API's), or -1. */
 static int
-member_host(const json_doc *d, int m)
+host_index(const char *host, int64_t port, bool api, const tunnel_config *cfg)
 {
-	char		host[256];
-	int64_t		port = 5432;	/* Patroni leaves a default port out */
-	int			t = json_get(d, m, "port");
-
-	if (json_string(d, json_get(d, m, "host"), host, sizeof(host)) != 0)
-		return -1;
-	if (t >= 0 && json_int(d, t, &port) != 0)
-		return -1;
 	for (int i = 0; i < cluster_nhosts(); i++)
-		if (strcasecmp(host, cluster_host_name(i)) == 0 && port == cluster_host_port(i))
+		if (strcasecmp(host, cluster_host_name(i)) == 0 &&
+			port == (api ? cfg->patroni_port : cluster_host_port(i)))
 			return i;
 	return -1;
+}
+
+/*
+ * The host among POSTGRES_REMOTE_HOST's entries that cluster member m
+ * names: its host and port, else its api_url's host and port.  Returns
+ * the index, or -1 (with the member's address in seen).
+ */
+static int
+member_host(const json_doc *d, int m, const tunnel_config *cfg, char *seen, size_t seenlen)
+{
+	char		host[256] = "";
+	char		url[320];
+	int64_t		port = 5432;	/* Patroni leaves a default port out */
+	int			t = json_get(d, m, "port");
+	int			i = -1;
+
+	if (json_string(d, json_get(d, m, "host"), host, sizeof(host)) == 0 &&
+		(t < 0 || json_int(d, t, &port) == 0))
+		i = host_index(host, port, false, cfg);
+	snprintf(seen, seenlen, "%s:%lld", host[0] ? host : "?", (long long) port);
+	/* "http://HOST:PORT/patroni" (an IPv6 HOST is bracketed) */
+	if (i < 0 && json_string(d, json_get(d, m, "api_url"), url, sizeof(url)) == 0)
+	{
+		char	   *h = strstr(url, "://");
+		char	   *end;
+		char	   *colon;
+
+		if (h != NULL)
+		{
+			h += 3;
+			end = h + strcspn(h, "/");
+			*end = '\0';
+			colon = strrchr(h, ':');
+			if (colon != NULL && (h[0] != '[' || colon > strchr(h, ']')))
+			{
+				*colon = '\0';
+				port = strtoll(colon + 1, NULL, 10);
+				if (h[0] == '[' && colon[-1] == ']')
+				{
+					h++;
+					colon[-1] = '\0';
+				}
+				i = host_index(h, port, true, cfg);
+			}
+		}
+	}
+	return i;
 }
 
 /* True when member m's role word is one of Patroni's replica roles. */
@@ -185,13 +224,15 @@ replica_role(const json_doc *d, int role)
  * that is not an object, or two leaders).
  */
 static int
-read_view(const char *body, size_t len, host_probe *p, char *err, size_t errlen)
+read_view(const tunnel_config *cfg, const char *body, size_t len, host_probe *p, char *err,
+		  size_t errlen)
 {
 	json_doc   *d = malloc(sizeof(json_doc));
 	char		why[128];
 	int			members,
 				leaders = 0,
 				leader = -1;
+	char		seen[sizeof(p->view_leader_seen)] = "";
 	uint32_t	replicas = 0;
 	int			rc = -1;
 
@@ -216,17 +257,19 @@ read_view(const char *body, size_t len, host_probe *p, char *err, size_t errlen)
 		int			role = json_get(d, m, "role");
 		int			state = json_get(d, m, "state");
 		int			host;
+		char		addr[sizeof(seen)];
 
 		if (d->tokens[m].type != JSON_OBJECT)
 		{
 			snprintf(err, errlen, "GET /cluster: a member that is not an object");
 			goto out;
 		}
-		host = member_host(d, m);
+		host = member_host(d, m, cfg, addr, sizeof(addr));
 		if (json_string_is(d, role, "leader"))
 		{
 			leaders++;
 			leader = host;
+			memcpy(seen, addr, sizeof(seen));
 		}
 		else if (host >= 0 && replica_role(d, role) &&
 				 (json_string_is(d, state, "running") || json_string_is(d, state, "streaming")))
@@ -240,6 +283,8 @@ read_view(const char *body, size_t len, host_probe *p, char *err, size_t errlen)
 	p->view = true;
 	p->view_leader = leader;
 	p->view_replicas = replicas;
+	p->view_unlisted = leaders == 1 && leader < 0;
+	snprintf(p->view_leader_seen, sizeof(p->view_leader_seen), "%s", seen);
 	rc = 0;
 out:
 	free(d);
@@ -272,6 +317,8 @@ patroni_probe(const tunnel_config *cfg, int i, int timeout_ms, host_probe *p)
 	p->view = false;
 	p->view_leader = -1;
 	p->view_replicas = 0;
+	p->view_unlisted = false;
+	p->view_leader_seen[0] = '\0';
 	if (buf == NULL)
 	{
 		snprintf(p->error, sizeof(p->error), "out of memory");
@@ -284,7 +331,7 @@ patroni_probe(const tunnel_config *cfg, int i, int timeout_ms, host_probe *p)
 	if (r == API_ANSWER && a.status != 200)
 		snprintf(p->error, sizeof(p->error), "GET /cluster: %d", a.status);
 	else if (r == API_ANSWER)
-		(void) read_view(a.body, a.body_len, p, p->error, sizeof(p->error));
+		(void) read_view(cfg, a.body, a.body_len, p, p->error, sizeof(p->error));
 	r = api_get(cfg, i, "/primary", timeout_ms, buf, PATRONI_ANSWER_MAX, &a, p->error,
 				sizeof(p->error));
 	if (r == API_NO_ANSWER)
