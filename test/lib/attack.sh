@@ -184,20 +184,3 @@ evil_ran()
 	grep -E 'EVIL RAN as ' "$1" | grep -vqE "EVIL RAN as ${2:-$FX_APP_USER}:"
 }
 
-# attacker_home FILE...: a fresh folder owned by user nobody, in FX_DIR,
-# holding copies of FILE...; its path in ATTACKER_DIR.  A local attacker
-# runs from there as nobody (as_attacker) and never reads the checkout,
-# which may be closed to other users (a clone under /root).
-attacker_home()
-{
-	ATTACKER_DIR=$(mktemp -d "$FX_DIR/attacker.XXXXXX") || return 1
-	cp "$@" "$ATTACKER_DIR/" || return 1
-	chmod 755 "$ATTACKER_DIR"
-	chown -R nobody: "$ATTACKER_DIR"
-}
-
-# as_attacker CMD...: CMD as user nobody, working in ATTACKER_DIR.
-as_attacker()
-{
-	(cd "$ATTACKER_DIR" && exec runuser -u nobody -- "$@")
-}

@@ -55,7 +55,8 @@ fx_psql -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/dev/null
 fx_wait_output 10 "ssl on" on fx_psql -Atc "SHOW ssl" || bail_out "setup error: ssl did not come on"
 is "$(fx_psql -Atc 'SHOW authentication_timeout')" 1min "the server's authentication_timeout is its default"
 
-attacker_home test/tools/tunnel_encrypted_clients.pl || bail_out "setup error: no folder for the attacker"
+fx_copy_for nobody test/tools/tunnel_encrypted_clients.pl >/dev/null || bail_out "setup error: no folder for the attacker"
+ATTACKER_DIR=$(fx_user_dir nobody)
 tl_start enc SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=4 TUNNEL_CLIENT_WAIT=10000 \
 	SSH_HEALTH_CHECK_INTERVAL=1000 TUNNEL_LOGIN_TIMEOUT=2000
 tl_up || bail_out "setup error: the helper did not connect"
@@ -72,7 +73,7 @@ encrypted_attack()
 	local kind=$1 want=$2 out=$FX_DIR/$1.out progress=$FX_DIR/$1.progress pid t0 ms got before
 	tl_section
 	before=$(tl_count 'msg=login_timeout ')
-	as_attacker perl ./tunnel_encrypted_clients.pl "$kind" "$FX_TUNNEL_PORT" 4 "$HOLD" \
+	fx_as nobody perl ./tunnel_encrypted_clients.pl "$kind" "$FX_TUNNEL_PORT" 4 "$HOLD" \
 		>"$out" 2>"$progress" &
 	pid=$!
 	if ! fx_wait_for 20 "the $kind clients in" grep -q '^opened=4 ' "$progress"; then
@@ -130,7 +131,7 @@ tl_section
 fx_psql -c "ALTER SYSTEM SET authentication_timeout = '5s'" -c "SELECT pg_reload_conf()" >/dev/null
 fx_wait_output 10 "authentication_timeout 5s" 5s fx_psql -Atc "SHOW authentication_timeout"
 before=$(tl_count 'msg=login_timeout ')
-as_attacker perl ./tunnel_encrypted_clients.pl startup "$FX_TUNNEL_PORT" 1 20 \
+fx_as nobody perl ./tunnel_encrypted_clients.pl startup "$FX_TUNNEL_PORT" 1 20 \
 	>"$FX_DIR/startup.out" 2>"$FX_DIR/startup.progress"
 diag "startup: $(cat "$FX_DIR/startup.out")"
 like "$(cat "$FX_DIR/startup.out")" '^opened=1 closed_by_peer=1 ' "a client stalled in its authentication inside TLS is closed"

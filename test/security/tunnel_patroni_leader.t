@@ -45,9 +45,10 @@ pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "setup error: could not 
 EOF
 
 # The attacker: its own folder, user nobody, 127.0.0.3's API port.
-attacker_home test/tools/fake_patroni_api.pl || bail_out "setup error: no folder for the attacker"
+fx_copy_for nobody test/tools/fake_patroni_api.pl >/dev/null || bail_out "setup error: no folder for the attacker"
+ATTACKER_DIR=$(fx_user_dir nobody)
 echo neutral >"$ATTACKER_DIR/mode"
-as_attacker perl ./fake_patroni_api.pl "$PT_HOST2" "$PT_API_PORT" "$PT_PG_PORT" \
+fx_as nobody perl ./fake_patroni_api.pl "$PT_HOST2" "$PT_API_PORT" "$PT_PG_PORT" \
 	>"$FX_DIR/fake.out" 2>"$FX_DIR/fake.err" &
 FX_PIDS+=("$!")
 fake_stop()
