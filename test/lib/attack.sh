@@ -188,3 +188,4 @@ evil_ran()
 {
 	grep -E 'EVIL RAN as ' "$1" | grep -vqE "EVIL RAN as ${2:-$FX_APP_USER}:"
 }
+

@@ -7,7 +7,8 @@
 #
 #   . test/lib/patroni.sh
 #   fx_init NAME
-#   pt_cluster_start          # etcd + node 1 (leader) + node 2 (streaming replica)
+#   pt_cluster_start          # etcd + node 1 (leader) + node 2 (streaming replica);
+#                             # PT_NODES=1: node 1 alone (127.0.0.3 left free)
 #   pt_leader                 # prints 1 or 2: who holds the leader lock (GET /primary)
 #   pt_psql N ARGS...         # psql as postgres on node N's socket
 #   pt_switchover             # patronictl switchover to the other node (no wait)
@@ -199,6 +200,10 @@ pt_cluster_start()
 		CREATE ROLE "$FX_APP_USER" LOGIN PASSWORD '$FX_APP_PASSWORD';
 		CREATE DATABASE "$FX_APP_DB" OWNER "$FX_APP_USER";
 	EOF
+	if [ "${PT_NODES:-2}" = 1 ]; then
+		fx_log "patroni cluster up: leader $PT_HOST1 alone, postgres :$PT_PG_PORT, api :$PT_API_PORT"
+		return 0
+	fi
 	pt_node_start 2
 	fx_wait_for 60 "node 2 to stream" pt_streaming ||
 		fx_die "node 2 did not stream: $(tail -5 "$PT_DIR/n2.log")"
