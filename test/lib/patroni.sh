@@ -23,6 +23,8 @@
 
 # shellcheck source=fixture.sh
 . "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
+# shellcheck source=tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 PT_HOST1=127.0.0.2
 PT_HOST2=127.0.0.3
@@ -158,6 +160,36 @@ pt_psql()
 	local n=$1
 	shift
 	psql -qX -v ON_ERROR_STOP=1 -h "$PT_DIR/n$n" -p "$PT_PG_PORT" -U postgres -d postgres "$@"
+}
+
+# pt_begin NAME: how a tunnel test over Patroni starts: the helper built
+# and patroni installed, then a fixture named NAME with its sshd (the
+# cluster is pt_cluster_start's, with the settings the test gives it).
+pt_begin()
+{
+	[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
+	command -v patroni >/dev/null || bail_out "patroni is not installed (test/deps.sh)"
+	fx_init "$1"
+	fx_sshd_start
+}
+
+# pt_install_extension: CREATE EXTENSION chatgenius on node 1 (the leader)
+# and the grants the tunnel's role needs there (the write path,
+# tunnel_routes, the schema), as app_install_extension does on the
+# fixture's cluster.  Returns psql's status.
+pt_install_extension()
+{
+	pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF
+		SET client_min_messages = warning;
+		CREATE EXTENSION chatgenius;
+		GRANT EXECUTE ON FUNCTION chatgenius.report_status(text, text, integer, integer, bigint, text,
+			integer, integer, integer, bigint, integer, bigint, bigint, integer, text, text,
+			timestamptz, boolean) TO "$FX_APP_USER";
+		GRANT EXECUTE ON FUNCTION chatgenius.report_event(text, text, text, timestamptz, text)
+			TO "$FX_APP_USER";
+		GRANT EXECUTE ON FUNCTION chatgenius.report_routes(text, text, text[]) TO "$FX_APP_USER";
+		GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
+	EOF
 }
 
 # pt_streaming: node 2 (or whichever is the replica) streams from the leader.

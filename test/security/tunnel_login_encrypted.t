@@ -32,17 +32,12 @@
 #   prove test/security/tunnel_login_encrypted.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/attack.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v openssl >/dev/null || bail_out "openssl is not installed"
-fx_init loginenc
-fx_pg_start
-fx_sshd_start
+tl_begin loginenc
 app_install_extension
 
 # TLS on the server: a throwaway self-signed certificate.

@@ -17,16 +17,11 @@
 #   prove test/security/tunnel_output_escape.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/attack.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init escape
-fx_pg_start
-fx_sshd_start
+tl_begin escape
 app_install_extension
 fx_psql -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "setup error: grants"
 	GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
