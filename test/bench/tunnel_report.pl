@@ -2,10 +2,12 @@
 # tunnel_report.pl HZ "WORKLOADS" "PATHS" DATA < RESULTS
 # The table of test/bench/tunnel_vs_ssh.sh from its result lines
 #   workload path tps txns helper_ticks ssh_ticks sshd_ticks p50 p99 max
-#   round load0 load1 other busy
+#   round load0 load1 other busy sessions spread
 # per workload and path: the median of the rounds with the spread
 # [min-max]; the ratio to ssh -L of the same round, median [lowest], and
-# every round's; CPU µs per transaction (median); latencies; busy runs.
+# every round's; CPU µs per transaction (median); latencies; busy runs; a
+# helper's SSH sessions after the run (median) and whether its pool had
+# spread (msg=pool_spread) by then.
 # Then the targets, each met or missed, for every tunnel path.  Writes the
 # chart's data (medians) to DATA.
 use strict;
@@ -44,9 +46,9 @@ sub ratios {
 }
 
 my %med;
-printf "%-8s %-12s %9s %19s %8s %11s %7s %7s %7s %7s %8s %9s %5s\n",
+printf "%-8s %-12s %9s %19s %8s %11s %7s %7s %7s %7s %8s %9s %5s %5s\n",
 	'work', 'path', 'tps', '[min-max]', 'vs_ssh_L', '[lowest]', 'helper', 'ssh', 'sshd',
-	'p50_ms', 'p99_ms', 'worst_ms', 'busy';
+	'p50_ms', 'p99_ms', 'worst_ms', 'busy', 'sess';
 for my $w (@works) {
 	for my $p (@paths) {
 		my @f = @{$runs{"$w $p"} || []};
@@ -62,14 +64,18 @@ for my $w (@works) {
 			sshd => median(map { cpu($_, 6) } @f),
 		);
 		$med{"$w $p"} = \%m;
-		printf "%-8s %-12s %9.0f %19s %8s %11s %7.1f %7.1f %7.1f %7s %8s %9s %5s\n",
+		my @sess = grep { defined && $_ ne '-' } map { $_->[15] } @f;
+		my $spread = grep { defined $_->[16] && $_->[16] ne '-' && $_->[16] > 0 } @f;
+		printf "%-8s %-12s %9.0f %19s %8s %11s %7.1f %7.1f %7.1f %7s %8s %9s %5s %5s\n",
 			$w, $p, $m{tps}, sprintf('[%.0f-%.0f]', lowest(@tps), highest(@tps)),
 			fmt($m{ratio}, 2), '[' . fmt($m{low}, 2) . ']', $m{helper}, $m{ssh}, $m{sshd},
 			fmt(median(map { $_->[7] } @f), 2), fmt(median(map { $_->[8] } @f), 2),
 			fmt(median(map { $_->[9] } @f), 2),
-			sprintf('%d/%d', scalar(grep { $_->[14] } @f), scalar @f);
+			sprintf('%d/%d', scalar(grep { $_->[14] } @f), scalar @f),
+			@sess ? median(@sess) . ($spread ? '*' : '') : '-';
 	}
 }
+print "sess: a helper's SSH sessions after the run (median); *: its pool had spread (msg=pool_spread)\n";
 print "\ntunnel / ssh -L in every round (rounds in order):\n";
 for my $p (grep { /^tunnel/ } @paths) {
 	for my $w (@works) {

@@ -98,7 +98,7 @@ start_helper()
 	local name=$1 port=$2
 	shift 2
 	# shellcheck disable=SC2086
-	fx_env_file "$FX_DIR/env.$name" SSH_HEALTH_CHECK_INTERVAL=30000 TUNNEL_LOG_LEVEL=warn \
+	fx_env_file "$FX_DIR/env.$name" SSH_HEALTH_CHECK_INTERVAL=30000 TUNNEL_LOG_LEVEL=info \
 		SSH_POOL_SIZE=16 SSH_IDLE_TIMEOUT=3600000 POSTGRES_PORT="$port" \
 		TUNNEL_STATE_DIR="$FX_DIR/state.$name" TUNNEL_NAME="bench-$name" "$@"
 	fx_bg "$FX_DIR/$name.log" "$FX_HELPER" --env-file "$FX_DIR/env.$name"
@@ -149,7 +149,9 @@ bench_ticks()
 
 # run_one WORKLOAD PATH PORT TAG ROUND: one measured run; appends a result
 # line "workload path tps txns helper_ticks ssh_ticks sshd_ticks p50 p99 max
-# round load_before load_after other_pct busy" (latencies in ms).
+# round load_before load_after other_pct busy sessions spread" (latencies in
+# ms; for a helper, its sessions open after the run and its msg=pool_spread
+# lines so far).
 run_one()
 {
 	local w=$1 path=$2 port=$3 tag=$4 round=$5 args h0 s0 d0 h1 s1 d1 tps txns lat
@@ -213,7 +215,14 @@ run_one()
 	[ "$other" -gt "$OTHER_BUSY_PCT" ] && busy=1
 	# ssh's ticks count only on its own path.
 	[ "$path" = ssh_l ] || s1=$s0
-	echo "$w $path $tps $txns $((h1 - h0)) $((s1 - s0)) $((d1 - d0)) $lat $round $l0 $l1 $other $busy" \
+	# A helper's sessions open after the run, and whether its pool spread yet.
+	local sessions=- spread=-
+	if [ -n "${HELPER_PIDS[$path]:-}" ]; then
+		sessions=$(($(grep -c 'msg=session_open' "$FX_DIR/$path.log") -
+			$(grep -cE 'msg=session_closed|event=disconnected' "$FX_DIR/$path.log")))
+		spread=$(grep -c 'msg=pool_spread' "$FX_DIR/$path.log")
+	fi
+	echo "$w $path $tps $txns $((h1 - h0)) $((s1 - s0)) $((d1 - d0)) $lat $round $l0 $l1 $other $busy $sessions $spread" \
 		>>"$FX_DIR/results"
 }
 
