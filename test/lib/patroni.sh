@@ -18,7 +18,8 @@
 #
 # Variables: PT_HOST1 PT_HOST2 (127.0.0.2, 127.0.0.3), PT_PG_PORT, PT_API_PORT,
 # PT_ETCD_PORT, PT_DIR.  PT_SYNC=1 before pt_cluster_start turns on Patroni's
-# synchronous_mode.  Timing (ttl=10, loop_wait=2, retry_timeout=4): up in
+# synchronous_mode; PT_LOG_LEVEL=DEBUG logs every REST API request ("API
+# thread: ...").  Timing (ttl=10, loop_wait=2, retry_timeout=4): up in
 # 5-10 s, a switchover ~2.5 s, a failover 8-10 s.
 
 # shellcheck source=fixture.sh
@@ -68,7 +69,7 @@ pt_node_config()
 		scope: $PT_SCOPE
 		name: n$n
 		log:
-		  level: WARNING
+		  level: ${PT_LOG_LEVEL:-WARNING}
 		restapi:
 		  listen: $host:$PT_API_PORT
 		  connect_address: $host:$PT_API_PORT
