@@ -16,9 +16,9 @@
  *		transaction.  dispatch_pick avoids such a session, and when clients
  *		keep coming while every session has an open under way (eight in a
  *		second: a one-off burst fills first as before) one more is opened,
- *		up to one per core, so that opens go side by side (at 4 clients connecting per
- *		transaction: 2.45 times ssh -L's rate against 1.22 with one
- *		session, busy machine, test/bench/tunnel_vs_ssh.sh).
+ *		up to one per core, so that opens go side by side (at 4 clients
+ *		connecting per transaction: 1.42 times ssh -L's rate against 0.91
+ *		on one session, and 1.22 on five: test/bench/tunnel_vs_ssh.sh).
  *
  *		Why spread only after a saturation: fill first costs the least CPU
  *		per transaction (the packets of many channels share each syscall of

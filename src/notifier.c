@@ -170,7 +170,8 @@ typedef struct NotifierState
 	/* for the DEBUG1 trace (notifier_trace) */
 	TimestampTz snap_at;		/* when S was taken */
 	TimestampTz woke_at;		/* when the loop last woke */
-	const char *woke_by;		/* what woke it: latch, timeout, delay, start */
+	const char *woke_by;		/* what woke it: latch, timeout, delay,
+								 * pending, start */
 } NotifierState;
 
 static Oid	notifier_dboid;
@@ -1106,6 +1107,7 @@ notifier_load_record(NotifierState *st)
 		elog(ERROR, "could not read chatgenius.realtime_sent");
 	if (SPI_processed != 1)
 		return false;
+	st->recorded = true;
 	server_id = (uint64) notifier_get_int8(1);
 	timeline = notifier_get_int8(2);
 	st->prev_xmax = notifier_get_xid(3);
