@@ -18,6 +18,63 @@ SELECT pg_catalog.set_config('chatgenius_migration.started_at',
 
 ------------------------------------------------------------------ rules per statement
 
+/*
+ * The thread rules hold for every statement shape as for one row.  Until
+ * 1.10 the row trigger read a reply's parent as each row was written, and
+ * skipped one not written yet: a multi-row INSERT, COPY, a writable CTE or
+ * ON CONFLICT DO UPDATE that wrote a reply before its parent stored a reply
+ * to a reply, or one in another channel than its parent.  The row trigger
+ * (messages_rules) now checks what the row decides alone or with its
+ * channel; messages_thread_rules, fired for each reply written once the
+ * statement's rows are all there (AFTER ... FOR EACH ROW), checks the
+ * parent: it exists, is in the reply's channel, is no reply itself; and a
+ * message that becomes a reply has none.  Same SQLSTATEs and messages, same
+ * locks (the parent FOR SHARE), now taken at the statement's end.
+ *
+ * An archived channel, as an admin expects it: its row may be unarchived
+ * or soft-deleted (the app's UPDATE ... SET deleted_at = now(), refused
+ * since 1.6); posts, edits (any change but a soft delete), reactions added,
+ * changed or taken back, and hard deletes of its messages or of the channel
+ * are refused, 55000 'channel "NAME" is archived'.  No exception reachable
+ * by the app: no import of back-dated rows but a superuser's restore
+ * (restoring()); a cascade is recognised by what it did (the parent row is
+ * gone in this transaction), not by pg_trigger_depth(), which an AFTER
+ * trigger on a temporary table raises.
+ *
+ * The C entry point of 1.10's messages_rules stays (it also reads the
+ * parent as the row is written), for a database that runs the new library
+ * before it is updated.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.messages_rules() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'chatgenius_messages_row_rules' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.messages_rules() IS
+	'BEFORE INSERT OR UPDATE OR DELETE on messages: a message stays in its channel and replies to another; no post, edit or hard delete in an archived channel (unless restoring()); updated_at';
+CREATE FUNCTION @extschema@.messages_thread_rules() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'chatgenius_messages_thread_rules' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.messages_thread_rules() IS
+	'AFTER INSERT OR UPDATE OF thread_id on messages, at the statement''s end: a reply''s parent exists, is in its channel and is no reply; a message that becomes a reply has none';
+REVOKE EXECUTE ON FUNCTION @extschema@.messages_thread_rules() FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.reactions_rules() IS
+	'BEFORE INSERT OR UPDATE OR DELETE on reactions: none added, changed or taken back in an archived channel (unless restoring(), or its user is deleted)';
+COMMENT ON FUNCTION @extschema@.channels_rules() IS
+	'BEFORE UPDATE OR DELETE on channels: an archived channel''s row changes only by unarchiving or soft delete, and is not deleted (unless restoring()); updated_at';
+
+DROP TRIGGER messages_rules ON @extschema@.messages;
+CREATE TRIGGER messages_rules BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.messages
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.messages_rules();
+CREATE TRIGGER messages_thread_rules AFTER INSERT OR UPDATE OF thread_id ON @extschema@.messages
+	FOR EACH ROW WHEN (NEW.thread_id IS NOT NULL AND NOT @extschema@.restoring())
+	EXECUTE FUNCTION @extschema@.messages_thread_rules();
+DROP TRIGGER reactions_rules ON @extschema@.reactions;
+CREATE TRIGGER reactions_rules BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.reactions
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.reactions_rules();
+DROP TRIGGER channels_rules ON @extschema@.channels;
+CREATE TRIGGER channels_rules BEFORE UPDATE OR DELETE ON @extschema@.channels
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.channels_rules();
+
+COMMENT ON COLUMN @extschema@.channels.archived_at IS
+	'when the channel was archived; an archived channel is read-only (no post, edit, reaction or hard delete; its row changes only by unarchiving or soft delete)';
+
 ------------------------------------------------------------------ tunnel names
 
 ------------------------------------------------------------------ event names

@@ -1,23 +1,47 @@
 /*-------------------------------------------------------------------------
  *
  * rule_trigger.c
- *	  The rule triggers (BEFORE ... FOR EACH ROW) of the chat tables, one per
- *	  table, since 1.10: messages_rules (threads one level deep, no post or
- *	  edit in an archived channel, updated_at), reactions_rules (no reaction
- *	  added or taken back in an archived channel), channels_rules (an
- *	  archived channel's row changes only by unarchiving, updated_at), and
- *	  set_updated_at for the tables that only keep updated_at.
+ *	  The rule triggers of the chat tables: threads one level deep and in
+ *	  one channel, archived channels read-only, updated_at.
  *
- *	  Until 1.9 these were PL/pgSQL functions, up to three BEFORE triggers on
- *	  one table; each call paid for a trigger invocation, a PL/pgSQL frame,
- *	  SECURITY DEFINER's GUC save and restore for its search_path, and a
- *	  tuple rebuilt for NEW.updated_at.  Here one call does all of it, the
- *	  queries are prepared once per backend (SPI_keepplan), and updated_at
- *	  is written into the new tuple directly.  The error messages, SQLSTATEs,
- *	  details and hints are those of the PL/pgSQL functions, and so are the
- *	  row locks: the parent of a reply and the channel of a post are read
+ *	  Row triggers (BEFORE ... FOR EACH ROW), one per table: messages_rules
+ *	  (a message stays in its channel and replies to another message; in an
+ *	  archived channel no post, no edit but a soft delete, no hard delete;
+ *	  updated_at), reactions_rules (in an archived channel none added,
+ *	  changed or taken back), channels_rules (an archived channel's row
+ *	  changes only by unarchiving or soft delete, and is not deleted;
+ *	  updated_at), and set_updated_at for the tables that only keep
+ *	  updated_at.  What a rule learns from the row alone and the row of
+ *	  another table (the channel) is checked there, as the row is written.
+ *
+ *	  What needs the other rows of the statement is checked once they are
+ *	  all there (1.11): messages_thread_rules, an AFTER ... FOR EACH ROW
+ *	  trigger on the replies written (WHEN NEW.thread_id IS NOT NULL), which
+ *	  PostgreSQL fires at the end of the statement, finds a reply's parent
+ *	  (an error if there is none), its channel and its own thread, and
+ *	  whether a message that becomes a reply has replies.  Until 1.10 the
+ *	  row trigger did this as each row was written, and skipped a parent
+ *	  not written yet: a multi-row INSERT, COPY or writable CTE that wrote a
+ *	  reply before its parent stored a reply to a reply, or a reply in
+ *	  another channel than its parent.
+ *
+ *	  Each call does all of its table's work (until 1.9, PL/pgSQL functions,
+ *	  up to three BEFORE triggers on one table, each with a PL/pgSQL frame
+ *	  and SECURITY DEFINER's GUC save and restore); the queries are prepared
+ *	  once per backend (SPI_keepplan), and updated_at is written into the
+ *	  new tuple directly.  The row locks are those of the PL/pgSQL
+ *	  functions: the parent of a reply and the channel of a write are read
  *	  FOR SHARE, which conflicts with the UPDATE that could break the rule
  *	  (see test/isolation/specs/thread_depth.spec and archive_race.spec).
+ *
+ *	  No rule has an exception that the writer can reach.  A foreign key's
+ *	  cascade is recognised by what it did: a reaction whose message is gone
+ *	  goes with it; one whose user this transaction deleted goes with the
+ *	  user (cg_row_deleted_here(), deleted_row.c: deleted, not given a new
+ *	  id); an archived channel loses archived_by only when that user was
+ *	  deleted.  Rows loaded by a restore pass: the rules stand aside while
+ *	  chatgenius.restoring() is true (cg_restoring(), restore.c), which only
+ *	  a superuser's session can make it; updated_at is kept on every UPDATE.
  *
  *	  Trust: the queries name every relation and operator with its schema
  *	  (chatgenius is the extension's fixed schema, pg_catalog's operators
@@ -27,10 +51,10 @@
  *	  DEFINER PL/pgSQL functions did, so that an app role needs no UPDATE
  *	  right on channels for the FOR SHARE lock of its post.
  *
- *	  Restores: the rules stand aside while chatgenius.restoring() is true
- *	  (cg_restoring(), restore.c), as the old triggers' WHEN clauses had
- *	  them; updated_at is kept on every UPDATE, as set_updated_at (which had
- *	  no WHEN clause) kept it.
+ *	  Entry points: each SQL definition that ever named one still resolves
+ *	  (chatgenius_messages_rules, the row trigger of 1.10, also reads the
+ *	  parent as the row is written, since 1.10's definitions have no
+ *	  statement-end trigger).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,7 +72,6 @@
 #include "nodes/bitmapset.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/fmgrprotos.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -61,9 +84,9 @@ typedef enum RuleColumn
 	COL_ID,
 	COL_CHANNEL_ID,
 	COL_THREAD_ID,
-	COL_CONTENT,
-	COL_CREATED_AT,
+	COL_USER_ID,
 	COL_UPDATED_AT,
+	COL_DELETED_AT,
 	COL_MESSAGE_ID,
 	COL_NAME,
 	COL_ARCHIVED_AT,
@@ -72,9 +95,11 @@ typedef enum RuleColumn
 } RuleColumn;
 
 static const char *const rule_column_names[RULE_NCOLUMNS] = {
-	"id", "channel_id", "thread_id", "content", "created_at", "updated_at",
+	"id", "channel_id", "thread_id", "user_id", "updated_at", "deleted_at",
 	"message_id", "name", "archived_at", "archived_by"
 };
+
+#define RULE_COL(c)		(1 << (c))
 
 /*
  * What one trigger's FmgrInfo remembers for the statement (fn_extra): the
@@ -115,19 +140,23 @@ static const char *const rule_query_text[RULE_NQUERIES] = {
 static SPIPlanPtr rule_plans[RULE_NQUERIES];
 
 PG_FUNCTION_INFO_V1(chatgenius_messages_rules);
+PG_FUNCTION_INFO_V1(chatgenius_messages_row_rules);
+PG_FUNCTION_INFO_V1(chatgenius_messages_thread_rules);
 PG_FUNCTION_INFO_V1(chatgenius_reactions_rules);
 PG_FUNCTION_INFO_V1(chatgenius_channels_rules);
 PG_FUNCTION_INFO_V1(chatgenius_set_updated_at);
 
+#define RULE_ON(op)		(1 << (op))
+
 /*
  * rule_check_call
  *		Returns the TriggerData of a call, after checking that it is a row
- *		trigger fired BEFORE one of the events in events (TRIGGER_EVENT_*
- *		bits); errors otherwise.
+ *		trigger fired BEFORE (before true) or AFTER one of the events in
+ *		events (RULE_ON(TRIGGER_EVENT_*) bits); errors otherwise.
  */
 static TriggerData *
-rule_check_call(FunctionCallInfo fcinfo, const char *fname, uint32 events,
-				const char *allowed)
+rule_check_call(FunctionCallInfo fcinfo, const char *fname, bool before,
+				uint32 events, const char *allowed)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	uint32		op;
@@ -137,26 +166,25 @@ rule_check_call(FunctionCallInfo fcinfo, const char *fname, uint32 events,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" was not called by trigger manager", fname)));
 	op = trigdata->tg_event & TRIGGER_EVENT_OPMASK;
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event) != before ||
+		TRIGGER_FIRED_INSTEAD(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		(op != TRIGGER_EVENT_INSERT && op != TRIGGER_EVENT_UPDATE &&
 		 op != TRIGGER_EVENT_DELETE) ||
-		((1 << op) & events) == 0)
+		(RULE_ON(op) & events) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired BEFORE %s ... FOR EACH ROW",
-						fname, allowed)));
+				 errmsg("function \"%s\" must be fired %s %s ... FOR EACH ROW",
+						fname, before ? "BEFORE" : "AFTER", allowed)));
 	return trigdata;
 }
-
-#define RULE_ON(op)		(1 << (op))
 
 /*
  * rule_columns
  *		Returns the statement's cache of the trigger's relation: the numbers
- *		of the columns in need (a mask of RuleColumn bits), looked up once
- *		per statement, and the function's owner.  A missing column is an
- *		error that names it.
+ *		of the columns in need (a mask of RULE_COL bits), looked up once per
+ *		statement, and the function's owner.  A missing column is an error
+ *		that names it.
  */
 static RuleCache *
 rule_columns(FunctionCallInfo fcinfo, Relation rel, uint32 need)
@@ -176,7 +204,7 @@ rule_columns(FunctionCallInfo fcinfo, Relation rel, uint32 need)
 	for (c = 0; c < RULE_NCOLUMNS; c++)
 	{
 		cache->att[c] = 0;
-		if ((need & (1 << c)) == 0)
+		if ((need & RULE_COL(c)) == 0)
 			continue;
 		cache->att[c] = SPI_fnumber(tupdesc, rule_column_names[c]);
 		if (cache->att[c] <= 0)
@@ -228,6 +256,31 @@ rule_same(HeapTuple a, HeapTuple b, TupleDesc tupdesc, AttrNumber att)
 	if (anull || bnull)
 		return anull && bnull;
 	return datum_image_eq(ad, bd, attr->attbyval, attr->attlen);
+}
+
+/*
+ * rule_same_but
+ *		Returns whether every column of the two tuples is the same (as
+ *		rule_same) except the nskip columns in skip: whether an UPDATE
+ *		changed nothing else.
+ */
+static bool
+rule_same_but(HeapTuple a, HeapTuple b, TupleDesc tupdesc, const AttrNumber *skip,
+			  int nskip)
+{
+	AttrNumber	i;
+	int			k;
+
+	for (i = 1; i <= tupdesc->natts; i++)
+	{
+		bool		skipped = TupleDescAttr(tupdesc, i - 1)->attisdropped;
+
+		for (k = 0; k < nskip && !skipped; k++)
+			skipped = (skip[k] == i);
+		if (!skipped && !rule_same(a, b, tupdesc, i))
+			return false;
+	}
+	return true;
 }
 
 /* Whether the UPDATE's SET list names column att (UPDATE OF att). */
@@ -335,37 +388,21 @@ rule_refuse_archived(const char *channel_id, const char *channel_name, const cha
 /*
  * rule_channel_archived
  *		Reads channel channel_id FOR SHARE; returns whether it is archived,
- *		with its name and archiving time.  A channel that is not found is
- *		not archived (the foreign key's to judge).
+ *		and its name.  A channel that is not found is not archived: it is
+ *		the foreign key's to judge, or (a cascade) gone in this transaction.
  */
 static bool
-rule_channel_archived(const char *channel_id, char **name, TimestampTz *archived_at)
+rule_channel_archived(const char *channel_id, char **name)
 {
 	bool		isnull;
-	Datum		d;
 
 	if (channel_id == NULL || rule_query(Q_CHANNEL, channel_id) == 0)
 		return false;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (isnull)
 		return false;
-	*archived_at = DatumGetTimestampTz(d);
 	*name = rule_result_text(1);
 	return true;
-}
-
-/*
- * rule_created_since
- *		Returns whether the tuple's created_at is at or after t (false when
- *		created_at is null, as the SQL comparison was not true).
- */
-static bool
-rule_created_since(HeapTuple tuple, TupleDesc tupdesc, AttrNumber att, TimestampTz t)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tuple, att, tupdesc, &isnull);
-
-	return !isnull && DatumGetTimestampTz(d) >= t;
 }
 
 /*
@@ -383,29 +420,20 @@ rule_set_updated_at(HeapTuple tuple, TupleDesc tupdesc, AttrNumber att)
 	return heap_modify_tuple_by_cols(tuple, tupdesc, 1, &col, &value, &isnull);
 }
 
+/* ---------------------------------------------------------------- messages */
+
 /*
- * rule_messages_thread
- *		Threads are one level deep, as in Slack: a reply (thread_id set)
- *		points at a top-level message of the same channel.  Refuses a reply
- *		in another channel, a reply to a reply, a message replying to
- *		itself, a message with replies becoming a reply, and a message
- *		moving to another channel.  A parent that is not found is left to
- *		the foreign key (which also lets pg_restore load replies before
- *		their parents in the same COPY).
- *
- *		The parent is read FOR SHARE: that conflicts with another session's
- *		UPDATE of it (FOR NO KEY UPDATE), so a reply and a change of its
- *		parent's thread_id cannot both commit unseen by each other's check.
- *		An UPDATE of a message already holds its row lock when this runs, so
- *		the "has replies" check sees every reply whose insert locked it first.
+ * rule_messages_row
+ *		The thread rules that the row alone decides: a message stays in its
+ *		channel (a reply moved along would leave its thread; a thread's
+ *		first message, its replies), and does not reply to itself.
  */
 static void
-rule_messages_thread(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
-					 HeapTuple oldtup)
+rule_messages_row(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
+				  HeapTuple oldtup)
 {
 	const AttrNumber *att = cache->att;
 	char	   *id;
-	char	   *channel;
 	char	   *thread;
 
 	if (oldtup && !rule_same(newtup, oldtup, tupdesc, att[COL_CHANNEL_ID]))
@@ -419,17 +447,44 @@ rule_messages_thread(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup
 				 errdetail("It belongs to channel %s.", FORMAT_ARG(old_channel)),
 				 errhint("Post a new message in the other channel instead.")));
 	}
-
 	thread = rule_text(newtup, tupdesc, att[COL_THREAD_ID]);
+	id = rule_text(newtup, tupdesc, att[COL_ID]);
+	if (thread != NULL && id != NULL && strcmp(thread, id) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("message %s cannot be a reply to itself", id)));
+}
+
+/*
+ * rule_messages_parent
+ *		Threads are one level deep, as in Slack: a reply (thread_id set)
+ *		points at a top-level message of the same channel, and a message
+ *		with replies does not become a reply.  Refuses a reply in another
+ *		channel, a reply to a reply, and a message with replies becoming a
+ *		reply.  A parent that is not found is an error when parent_missing
+ *		is (the statement's end: every row is there) and is skipped when it
+ *		is not (1.10's row trigger, as a row is written: the foreign key
+ *		judges it at the statement's end).
+ *
+ *		The parent is read FOR SHARE: that conflicts with another session's
+ *		UPDATE of it (FOR NO KEY UPDATE), so a reply and a change of its
+ *		parent's thread_id cannot both commit unseen by each other's check.
+ *		An UPDATE of a message already holds its row lock when this runs, so
+ *		the "has replies" check sees every reply whose check locked it first.
+ */
+static void
+rule_messages_parent(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
+					 HeapTuple oldtup, bool parent_missing)
+{
+	const AttrNumber *att = cache->att;
+	char	   *thread = rule_text(newtup, tupdesc, att[COL_THREAD_ID]);
+	char	   *id;
+	char	   *channel;
+
 	if (thread == NULL)
 		return;
 	id = rule_text(newtup, tupdesc, att[COL_ID]);
 	channel = rule_text(newtup, tupdesc, att[COL_CHANNEL_ID]);
-
-	if (id != NULL && strcmp(thread, id) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("message %s cannot be a reply to itself", id)));
 
 	if (rule_query(Q_PARENT, thread) > 0)
 	{
@@ -450,6 +505,11 @@ rule_messages_thread(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup
 					 errdetail("Threads are one level deep."),
 					 errhint("Reply to the first message of its thread, %s.", parent_thread)));
 	}
+	else if (parent_missing)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("message %s replies to message %s, which does not exist",
+						RAISE_ARG(id), thread)));
 
 	if (oldtup && id != NULL &&
 		heap_attisnull(oldtup, att[COL_THREAD_ID], tupdesc) &&
@@ -462,73 +522,102 @@ rule_messages_thread(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup
 
 /*
  * rule_messages_archived
- *		An archived channel takes no new message and no edit.  "New" means
- *		created at or after the archiving: rows created before it (an import
- *		of old messages) still go in.  The channel is read FOR SHARE, which
- *		conflicts with the archiving UPDATE (FOR NO KEY UPDATE): a post
- *		waits for an archiving in progress and then sees it, and an
- *		archiving waits for the posts in progress.
+ *		An archived channel takes no new message, no edit (any change but
+ *		deleted_at: a soft delete still hides a message) and no hard
+ *		delete: row is the new row (INSERT, UPDATE) or the deleted one, what
+ *		says which.  There is no exception: a message deleted with its
+ *		channel or its thread is not in an archived one (neither is deleted
+ *		while archived), and rows from a dump pass while restoring.  The
+ *		channel is read FOR SHARE, which conflicts with the archiving UPDATE
+ *		(FOR NO KEY UPDATE): a write waits for an archiving in progress and
+ *		then sees it, and an archiving waits for the writes in progress.
  */
 static void
-rule_messages_archived(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
-					   HeapTuple oldtup)
+rule_messages_archived(const RuleCache *cache, TupleDesc tupdesc, HeapTuple row,
+					   const char *what)
 {
-	const AttrNumber *att = cache->att;
-	char	   *channel;
+	char	   *channel = rule_text(row, tupdesc, cache->att[COL_CHANNEL_ID]);
 	char	   *name;
-	TimestampTz archived_at;
 
-	if (oldtup && rule_same(newtup, oldtup, tupdesc, att[COL_CONTENT]) &&
-		rule_same(newtup, oldtup, tupdesc, att[COL_THREAD_ID]))
-		return;
-	channel = rule_text(newtup, tupdesc, att[COL_CHANNEL_ID]);
-	if (rule_channel_archived(channel, &name, &archived_at) &&
-		(oldtup || rule_created_since(newtup, tupdesc, att[COL_CREATED_AT], archived_at)))
-		rule_refuse_archived(channel, name, oldtup ? "no edit" : "no new message");
+	if (rule_channel_archived(channel, &name))
+		rule_refuse_archived(channel, name, what);
 }
 
 /*
- * chatgenius_messages_rules
- *		Trigger function messages_rules() (BEFORE INSERT OR UPDATE ON
- *		messages FOR EACH ROW): the thread rule on an INSERT and an UPDATE OF
- *		channel_id or thread_id, the archive rule on an INSERT and an UPDATE
- *		OF content or thread_id (the columns of the 1.9 triggers), both
- *		unless restoring; then updated_at on an UPDATE.  Returns the row to
- *		write.
+ * rule_messages_edited
+ *		Returns whether an UPDATE of a message changes more than deleted_at
+ *		(and updated_at, which the trigger sets): an edit, for the archive.
  */
-Datum
-chatgenius_messages_rules(PG_FUNCTION_ARGS)
+static bool
+rule_messages_edited(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
+					 HeapTuple oldtup)
 {
-	TriggerData *trigdata = rule_check_call(fcinfo, "messages_rules",
-											RULE_ON(TRIGGER_EVENT_INSERT) | RULE_ON(TRIGGER_EVENT_UPDATE),
-											"INSERT OR UPDATE");
+	const AttrNumber skip[] = {cache->att[COL_DELETED_AT], cache->att[COL_UPDATED_AT]};
+
+	return !rule_same_but(newtup, oldtup, tupdesc, skip, lengthof(skip));
+}
+
+/*
+ * messages_before
+ *		The BEFORE INSERT OR UPDATE OR DELETE ... FOR EACH ROW work on
+ *		messages: the thread rules of the row (on an INSERT and an UPDATE
+ *		OF id, channel_id or thread_id), the reply's parent too when
+ *		parent_now (1.10's trigger, which has no statement-end check), the
+ *		archive rule (on every INSERT, DELETE and edit), all unless
+ *		restoring; then updated_at on an UPDATE.  Returns the row to write.
+ */
+static Datum
+messages_before(FunctionCallInfo fcinfo, bool parent_now)
+{
+	TriggerData *trigdata = rule_check_call(fcinfo, "messages_rules", true,
+											RULE_ON(TRIGGER_EVENT_INSERT) | RULE_ON(TRIGGER_EVENT_UPDATE) |
+											RULE_ON(TRIGGER_EVENT_DELETE),
+											"INSERT OR UPDATE OR DELETE");
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	bool		is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	bool		is_delete = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
 	HeapTuple	newtup = is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	HeapTuple	oldtup = is_update ? trigdata->tg_trigtuple : NULL;
 	RuleCache  *cache = rule_columns(fcinfo, rel,
-									 (1 << COL_ID) | (1 << COL_CHANNEL_ID) | (1 << COL_THREAD_ID) |
-									 (1 << COL_CONTENT) | (1 << COL_CREATED_AT) | (1 << COL_UPDATED_AT));
+									 RULE_COL(COL_ID) | RULE_COL(COL_CHANNEL_ID) |
+									 RULE_COL(COL_THREAD_ID) | RULE_COL(COL_UPDATED_AT) |
+									 RULE_COL(COL_DELETED_AT));
 	const AttrNumber *att = cache->att;
 
-	if (!cg_restoring())
+	if (is_delete)
 	{
-		bool		thread_rule = !is_update ||
-			rule_updated(trigdata, att[COL_CHANNEL_ID]) ||
-			rule_updated(trigdata, att[COL_THREAD_ID]);
-		bool		archive_rule = !is_update ||
-			rule_updated(trigdata, att[COL_CONTENT]) ||
-			rule_updated(trigdata, att[COL_THREAD_ID]);
-
-		if (thread_rule || archive_rule)
+		if (!cg_restoring())
 		{
 			RuleSaved	saved = rule_begin(cache);
 
-			if (thread_rule)
-				rule_messages_thread(cache, tupdesc, newtup, oldtup);
+			rule_messages_archived(cache, tupdesc, trigdata->tg_trigtuple, "no message deleted");
+			rule_end(saved);
+		}
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	}
+	if (!cg_restoring())
+	{
+		bool		thread_rule = !is_update ||
+			rule_updated(trigdata, att[COL_ID]) ||
+			rule_updated(trigdata, att[COL_CHANNEL_ID]) ||
+			rule_updated(trigdata, att[COL_THREAD_ID]);
+		bool		parent_rule = parent_now && thread_rule &&
+			!heap_attisnull(newtup, att[COL_THREAD_ID], tupdesc);
+		bool		archive_rule = !is_update ||
+			rule_messages_edited(cache, tupdesc, newtup, oldtup);
+
+		if (thread_rule)
+			rule_messages_row(cache, tupdesc, newtup, oldtup);
+		if (parent_rule || archive_rule)
+		{
+			RuleSaved	saved = rule_begin(cache);
+
+			if (parent_rule)
+				rule_messages_parent(cache, tupdesc, newtup, oldtup, false);
 			if (archive_rule)
-				rule_messages_archived(cache, tupdesc, newtup, oldtup);
+				rule_messages_archived(cache, tupdesc, newtup,
+									   is_update ? "no edit" : "no new message");
 			rule_end(saved);
 		}
 	}
@@ -538,107 +627,222 @@ chatgenius_messages_rules(PG_FUNCTION_ARGS)
 }
 
 /*
+ * chatgenius_messages_row_rules
+ *		Trigger function messages_rules() since 1.11 (BEFORE INSERT OR
+ *		UPDATE OR DELETE ON messages FOR EACH ROW): what a row decides alone
+ *		or with its channel; the reply's parent is messages_thread_rules',
+ *		at the statement's end.  Returns the row to write.
+ */
+Datum
+chatgenius_messages_row_rules(PG_FUNCTION_ARGS)
+{
+	return messages_before(fcinfo, false);
+}
+
+/*
+ * chatgenius_messages_rules
+ *		Trigger function messages_rules() of 1.10 (BEFORE INSERT OR UPDATE
+ *		ON messages FOR EACH ROW), for a database not yet updated to 1.11:
+ *		the row's rules and the reply's parent, read as the row is written.
+ *		Returns the row to write.
+ */
+Datum
+chatgenius_messages_rules(PG_FUNCTION_ARGS)
+{
+	return messages_before(fcinfo, true);
+}
+
+/*
+ * chatgenius_messages_thread_rules
+ *		Trigger function messages_thread_rules() (AFTER INSERT OR UPDATE OF
+ *		thread_id ON messages FOR EACH ROW WHEN (NEW.thread_id IS NOT NULL
+ *		AND NOT restoring())), fired once the statement's rows are all
+ *		there: the reply's parent exists, is in the reply's channel and is
+ *		no reply itself; a message that becomes a reply has none.  A reply
+ *		to a reply written before its parent, by a multi-row INSERT, COPY,
+ *		a writable CTE or ON CONFLICT DO UPDATE, is refused as one row is.
+ *		An UPDATE that leaves thread_id as it was changes no thread.
+ *		Returns NULL (an AFTER trigger's result is ignored).
+ */
+Datum
+chatgenius_messages_thread_rules(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = rule_check_call(fcinfo, "messages_thread_rules", false,
+											RULE_ON(TRIGGER_EVENT_INSERT) | RULE_ON(TRIGGER_EVENT_UPDATE),
+											"INSERT OR UPDATE");
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	bool		is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	HeapTuple	newtup = is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	HeapTuple	oldtup = is_update ? trigdata->tg_trigtuple : NULL;
+	RuleCache  *cache = rule_columns(fcinfo, rel,
+									 RULE_COL(COL_ID) | RULE_COL(COL_CHANNEL_ID) | RULE_COL(COL_THREAD_ID));
+	RuleSaved	saved;
+
+	if (cg_restoring() ||
+		heap_attisnull(newtup, cache->att[COL_THREAD_ID], tupdesc) ||
+		(oldtup && rule_same(newtup, oldtup, tupdesc, cache->att[COL_THREAD_ID])))
+		return PointerGetDatum(NULL);
+	saved = rule_begin(cache);
+	rule_messages_parent(cache, tupdesc, newtup, oldtup, true);
+	rule_end(saved);
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------- reactions */
+
+/*
+ * rule_reactions_archived
+ *		Refuses, with what, a reaction row added to, changed in or taken
+ *		from (the deleted or old row) an archived channel.  A reaction whose
+ *		message is gone (a message is deleted only outside an archive, and
+ *		its cascade takes the reaction) is not in one.  When user_cascade,
+ *		the reaction may go with its user if this transaction deleted the
+ *		user (the cascade of users' foreign key; a user given another id is
+ *		not deleted).
+ */
+static void
+rule_reactions_archived(const RuleCache *cache, TupleDesc tupdesc, HeapTuple row,
+						const char *what, bool user_cascade)
+{
+	char	   *message = rule_text(row, tupdesc, cache->att[COL_MESSAGE_ID]);
+	char	   *channel;
+	char	   *name;
+	char	   *user;
+
+	if (message == NULL || rule_query(Q_MESSAGE_CHANNEL, message) == 0)
+		return;
+	channel = rule_result_text(1);
+	if (!rule_channel_archived(channel, &name))
+		return;
+	user = rule_text(row, tupdesc, cache->att[COL_USER_ID]);
+	if (user_cascade && user != NULL && cg_row_deleted_here("users", user))
+		return;
+	rule_refuse_archived(channel, name, what);
+}
+
+/*
  * chatgenius_reactions_rules
- *		Trigger function reactions_rules() (BEFORE INSERT OR DELETE ON
- *		reactions FOR EACH ROW): in an archived channel no reaction is added
- *		(created at or after the archiving) and none is taken back, unless
- *		restoring.  A reaction that goes with its message, its user or its
- *		channel (a cascade, from inside another trigger) still goes; one
- *		whose message is not found is the foreign key's to judge.  Returns
- *		the row.
+ *		Trigger function reactions_rules() (BEFORE INSERT OR UPDATE OR
+ *		DELETE ON reactions FOR EACH ROW; 1.10's trigger fires on INSERT OR
+ *		DELETE): in an archived channel no reaction is added, changed (the
+ *		old and the new row) or taken back, unless restoring; one goes with
+ *		its message or its user (rule_reactions_archived).  Returns the row.
  */
 Datum
 chatgenius_reactions_rules(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = rule_check_call(fcinfo, "reactions_rules",
-											RULE_ON(TRIGGER_EVENT_INSERT) | RULE_ON(TRIGGER_EVENT_DELETE),
-											"INSERT OR DELETE");
+	TriggerData *trigdata = rule_check_call(fcinfo, "reactions_rules", true,
+											RULE_ON(TRIGGER_EVENT_INSERT) | RULE_ON(TRIGGER_EVENT_UPDATE) |
+											RULE_ON(TRIGGER_EVENT_DELETE),
+											"INSERT OR UPDATE OR DELETE");
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	bool		is_delete = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
-	HeapTuple	row = trigdata->tg_trigtuple;
+	HeapTuple	row = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)
+		? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	RuleCache  *cache;
 	RuleSaved	saved;
-	char	   *message;
-	char	   *channel;
-	char	   *name;
-	TimestampTz archived_at;
 
 	if (cg_restoring())
 		return PointerGetDatum(row);
-	if (is_delete && DatumGetInt32(DirectFunctionCall1(pg_trigger_depth, (Datum) 0)) > 1)
-		return PointerGetDatum(row);
-	cache = rule_columns(fcinfo, rel, (1 << COL_MESSAGE_ID) | (1 << COL_CREATED_AT));
-	message = rule_text(row, tupdesc, cache->att[COL_MESSAGE_ID]);
-	if (message == NULL)
+	cache = rule_columns(fcinfo, rel, RULE_COL(COL_MESSAGE_ID) | RULE_COL(COL_USER_ID));
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		rule_same_but(row, trigdata->tg_trigtuple, tupdesc, NULL, 0))
 		return PointerGetDatum(row);
 
 	saved = rule_begin(cache);
-	if (rule_query(Q_MESSAGE_CHANNEL, message) > 0)
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		rule_reactions_archived(cache, tupdesc, row, "no new reaction", false);
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		rule_reactions_archived(cache, tupdesc, row, "no reaction taken back", true);
+	else
 	{
-		channel = rule_result_text(1);
-		if (rule_channel_archived(channel, &name, &archived_at) &&
-			(is_delete ||
-			 rule_created_since(row, tupdesc, cache->att[COL_CREATED_AT], archived_at)))
-			rule_refuse_archived(channel, name,
-								 is_delete ? "no reaction taken back" : "no new reaction");
+		rule_reactions_archived(cache, tupdesc, trigdata->tg_trigtuple, "no reaction changed", false);
+		rule_reactions_archived(cache, tupdesc, row, "no reaction changed", false);
 	}
 	rule_end(saved);
 	return PointerGetDatum(row);
 }
 
+/* ---------------------------------------------------------------- channels */
+
+/*
+ * rule_channels_archived_change
+ *		Whether an UPDATE of an archived channel's row is one that an
+ *		archived channel allows, nothing else changed with it: unarchiving
+ *		(archived_at set to NULL; archived_by and deleted_at may change
+ *		along), a soft delete (deleted_at set where it was NULL), or losing
+ *		archived_by because this transaction deleted that user (the foreign
+ *		key's ON DELETE SET NULL).
+ */
+static bool
+rule_channels_archived_change(const RuleCache *cache, TupleDesc tupdesc,
+							  HeapTuple newtup, HeapTuple oldtup)
+{
+	const AttrNumber *att = cache->att;
+	const AttrNumber skip[] = {att[COL_ARCHIVED_AT], att[COL_ARCHIVED_BY],
+	att[COL_DELETED_AT], att[COL_UPDATED_AT]};
+	bool		changed = false;
+
+	if (!rule_same_but(newtup, oldtup, tupdesc, skip, lengthof(skip)))
+		return false;
+	if (heap_attisnull(newtup, att[COL_ARCHIVED_AT], tupdesc))
+		return true;			/* unarchiving */
+	if (!rule_same(newtup, oldtup, tupdesc, att[COL_ARCHIVED_AT]))
+		return false;
+	if (!rule_same(newtup, oldtup, tupdesc, att[COL_DELETED_AT]))
+	{
+		if (!heap_attisnull(oldtup, att[COL_DELETED_AT], tupdesc))
+			return false;
+		changed = true;			/* soft delete */
+	}
+	if (!rule_same(newtup, oldtup, tupdesc, att[COL_ARCHIVED_BY]))
+	{
+		char	   *archiver = rule_text(oldtup, tupdesc, att[COL_ARCHIVED_BY]);
+
+		if (!heap_attisnull(newtup, att[COL_ARCHIVED_BY], tupdesc) ||
+			archiver == NULL || !cg_row_deleted_here("users", archiver))
+			return false;
+		changed = true;			/* the archiving user deleted */
+	}
+	return changed;
+}
+
 /*
  * chatgenius_channels_rules
- *		Trigger function channels_rules() (BEFORE UPDATE ON channels FOR EACH
- *		ROW): an archived channel's row changes only by unarchiving
- *		(archived_at set to NULL, nothing else but archived_by changed), or
- *		by losing archived_by when that user is deleted (the foreign key's ON
- *		DELETE SET NULL, from inside its trigger), unless restoring; then
- *		updated_at.  The row is already locked by its UPDATE: no query, no
- *		lock.  Returns the row to write.
+ *		Trigger function channels_rules() (BEFORE UPDATE OR DELETE ON
+ *		channels FOR EACH ROW; 1.10's trigger fires on UPDATE): an archived
+ *		channel's row changes only by unarchiving or soft delete
+ *		(rule_channels_archived_change) and is not deleted (its messages
+ *		would go with it), unless restoring; then updated_at.  The row is
+ *		already locked by its UPDATE or DELETE: no query, no lock.  Returns
+ *		the row to write.
  */
 Datum
 chatgenius_channels_rules(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = rule_check_call(fcinfo, "channels_rules",
-											RULE_ON(TRIGGER_EVENT_UPDATE), "UPDATE");
+	TriggerData *trigdata = rule_check_call(fcinfo, "channels_rules", true,
+											RULE_ON(TRIGGER_EVENT_UPDATE) | RULE_ON(TRIGGER_EVENT_DELETE),
+											"UPDATE OR DELETE");
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	tupdesc = RelationGetDescr(rel);
+	bool		is_delete = TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
 	HeapTuple	newtup = trigdata->tg_newtuple;
 	HeapTuple	oldtup = trigdata->tg_trigtuple;
 	RuleCache  *cache = rule_columns(fcinfo, rel,
-									 (1 << COL_ID) | (1 << COL_NAME) | (1 << COL_UPDATED_AT) |
-									 (1 << COL_ARCHIVED_AT) | (1 << COL_ARCHIVED_BY));
+									 RULE_COL(COL_ID) | RULE_COL(COL_NAME) | RULE_COL(COL_UPDATED_AT) |
+									 RULE_COL(COL_DELETED_AT) | RULE_COL(COL_ARCHIVED_AT) |
+									 RULE_COL(COL_ARCHIVED_BY));
 	const AttrNumber *att = cache->att;
 
-	if (!heap_attisnull(oldtup, att[COL_ARCHIVED_AT], tupdesc) && !cg_restoring())
-	{
-		bool		rest_same = true;
-		int			i;
-
-		/* to_jsonb(NEW) - the three = to_jsonb(OLD) - the three */
-		for (i = 1; i <= tupdesc->natts && rest_same; i++)
-		{
-			if (TupleDescAttr(tupdesc, i - 1)->attisdropped ||
-				i == att[COL_ARCHIVED_AT] || i == att[COL_ARCHIVED_BY] ||
-				i == att[COL_UPDATED_AT])
-				continue;
-			rest_same = rule_same(newtup, oldtup, tupdesc, i);
-		}
-		if (rest_same && heap_attisnull(newtup, att[COL_ARCHIVED_AT], tupdesc))
-			;					/* unarchiving */
-		else if (rest_same &&
-				 rule_same(newtup, oldtup, tupdesc, att[COL_ARCHIVED_AT]) &&
-				 heap_attisnull(newtup, att[COL_ARCHIVED_BY], tupdesc) &&
-				 DatumGetInt32(DirectFunctionCall1(pg_trigger_depth, (Datum) 0)) > 1)
-			;					/* the archiving user deleted: ON DELETE SET NULL */
-		else
-			rule_refuse_archived(rule_text(oldtup, tupdesc, att[COL_ID]),
-								 rule_text(oldtup, tupdesc, att[COL_NAME]),
-								 "its row changes only by unarchiving");
-	}
-	newtup = rule_set_updated_at(newtup, tupdesc, att[COL_UPDATED_AT]);
-	return PointerGetDatum(newtup);
+	if (!heap_attisnull(oldtup, att[COL_ARCHIVED_AT], tupdesc) && !cg_restoring() &&
+		(is_delete || !rule_channels_archived_change(cache, tupdesc, newtup, oldtup)))
+		rule_refuse_archived(rule_text(oldtup, tupdesc, att[COL_ID]),
+							 rule_text(oldtup, tupdesc, att[COL_NAME]),
+							 "its row changes only by unarchiving or soft delete");
+	if (is_delete)
+		return PointerGetDatum(oldtup);
+	return PointerGetDatum(rule_set_updated_at(newtup, tupdesc, att[COL_UPDATED_AT]));
 }
 
 /*
@@ -650,10 +854,10 @@ chatgenius_channels_rules(PG_FUNCTION_ARGS)
 Datum
 chatgenius_set_updated_at(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = rule_check_call(fcinfo, "set_updated_at",
+	TriggerData *trigdata = rule_check_call(fcinfo, "set_updated_at", true,
 											RULE_ON(TRIGGER_EVENT_UPDATE), "UPDATE");
 	Relation	rel = trigdata->tg_relation;
-	RuleCache  *cache = rule_columns(fcinfo, rel, 1 << COL_UPDATED_AT);
+	RuleCache  *cache = rule_columns(fcinfo, rel, RULE_COL(COL_UPDATED_AT));
 
 	return PointerGetDatum(rule_set_updated_at(trigdata->tg_newtuple,
 											   RelationGetDescr(rel),
