@@ -2,8 +2,9 @@
 #
 #   make                 build the extension library and helper/chatgenius-tunnel
 #   make install         install both: the helper next to PostgreSQL's programs,
-#                        linked into HELPER_LINKDIR (on PATH), its README into
-#                        HELPER_DOCDIR (the unit's Documentation=), its manual
+#                        linked into HELPER_LINKDIR (on PATH), the README,
+#                        NEWS.md and doc/*.md into HELPER_DOCDIR (the unit's
+#                        Documentation=), its manual
 #                        pages into HELPER_MANDIR (man8, man5), its systemd unit
 #                        into HELPER_UNITDIR (ExecStart= this bindir); DESTDIR honoured
 #   make installcheck    pg_regress, then the isolation specs, against a running
@@ -35,7 +36,7 @@ include $(PGXS)
 # Where PostgreSQL's tree is rooted: "" for the system's /usr/lib/postgresql,
 # the folder above it for a private copy (so that its make install stays in it).
 PG_TREE_ROOT := $(patsubst %/usr/lib/postgresql/$(MAJORVERSION)/bin,%,$(filter %/usr/lib/postgresql/$(MAJORVERSION)/bin,$(bindir)))
-# The helper on PATH (empty: no link) and its README.
+# The helper on PATH (empty: no link) and the documents.
 HELPER_LINKDIR ?= $(PG_TREE_ROOT)/usr/local/bin
 HELPER_DOCDIR ?= $(PG_TREE_ROOT)/usr/share/doc/chatgenius-tunnel
 # Its manual pages and its unit, where local installs go (empty: not installed).
@@ -59,8 +60,9 @@ ifneq ($(HELPER_LINKDIR),)
 	ln -sfn '$(bindir)/chatgenius-tunnel' '$(DESTDIR)$(HELPER_LINKDIR)/chatgenius-tunnel'
 endif
 ifneq ($(HELPER_DOCDIR),)
-	$(MKDIR_P) '$(DESTDIR)$(HELPER_DOCDIR)'
-	$(INSTALL_DATA) README.md '$(DESTDIR)$(HELPER_DOCDIR)/README.md'
+	$(MKDIR_P) '$(DESTDIR)$(HELPER_DOCDIR)' '$(DESTDIR)$(HELPER_DOCDIR)/doc'
+	$(INSTALL_DATA) README.md NEWS.md '$(DESTDIR)$(HELPER_DOCDIR)/'
+	$(INSTALL_DATA) $(sort $(wildcard doc/*.md)) '$(DESTDIR)$(HELPER_DOCDIR)/doc/'
 endif
 ifneq ($(HELPER_MANDIR),)
 	$(MKDIR_P) '$(DESTDIR)$(HELPER_MANDIR)/man8' '$(DESTDIR)$(HELPER_MANDIR)/man5'

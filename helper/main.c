@@ -124,15 +124,15 @@ run_command(tunnel_config *cfg)
 		/*
 		 * Refused at start (a port in use, a host key or key refused): the
 		 * event waits in the spool for the next start that reaches the
-		 * database, so the refusal is recorded there too.  Its name is one
-		 * the extension's tunnel_events accepts: a stop, with the reason.
+		 * database, so the refusal is recorded there too: a stop, with the
+		 * reason, at the level of an error.
 		 */
 		stats_snapshot snap;
 		char		q[600];
 
 		stats_snapshot_take(&snap);
-		event_emit(LOG_ERROR, "stopped", "exit=%d refused_at_start=1 error=%s", rc,
-				   log_quote(q, sizeof(q), snap.last_error[0] ? snap.last_error : "see the log"));
+		event_emit_at(LOG_ERROR, EV_STOPPED, "exit=%d refused_at_start=1 error=%s", rc,
+					  log_quote(q, sizeof(q), snap.last_error[0] ? snap.last_error : "see the log"));
 	}
 	if (rc == EXIT_CLEAN)
 		rc = tunnel_wait();

@@ -27,7 +27,7 @@ typedef enum check_seen
 typedef struct board_event_rec
 {
 	int64_t		wall_us;
-	char		event[48];
+	event_id	event;
 	char		detail[400];
 } board_event_rec;
 
@@ -227,15 +227,16 @@ board_checked(bool path_ok, bool database_ok, const char *error)
 	pthread_mutex_unlock(&board.lock);
 }
 
+/* See status_board.h: the newest replaces the oldest.  Returns nothing. */
 void
-board_event(const char *event, const char *detail)
+board_event(event_id id, const char *detail, int64_t wall_us)
 {
 	board_event_rec *e;
 
 	pthread_mutex_lock(&board.lock);
 	e = &board.events[board.next_event];
-	e->wall_us = clock_wall_us();
-	snprintf(e->event, sizeof(e->event), "%s", event);
+	e->wall_us = wall_us;
+	e->event = id;
 	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
 	board.next_event = (board.next_event + 1) % BOARD_EVENTS;
 	if (board.nevents < BOARD_EVENTS)
@@ -357,7 +358,7 @@ board_format(bool json, char *buf, size_t len)
 
 			clock_format_utc(e->wall_us, 3, at, sizeof(at));
 			put(buf, len, &pos, "%s\n  {\"at\": \"%s\", \"event\": ", i ? "," : "", at);
-			put_json(buf, len, &pos, e->event);
+			put_json(buf, len, &pos, event_name(e->event));
 			put(buf, len, &pos, ", \"detail\": ");
 			put_json(buf, len, &pos, e->detail);
 			put(buf, len, &pos, "}");
@@ -392,7 +393,7 @@ board_format(bool json, char *buf, size_t len)
 			char		at[40];
 
 			clock_format_utc(e->wall_us, 3, at, sizeof(at));
-			put(buf, len, &pos, "  %s  %-20s %s\n", at, e->event, e->detail);
+			put(buf, len, &pos, "  %s  %-20s %s\n", at, event_name(e->event), e->detail);
 		}
 	}
 	pthread_mutex_unlock(&board.lock);

@@ -138,7 +138,7 @@ tunnel_stop(void)
 		stats_snapshot_take(&snap);
 		if (snap.state != STATE_FAILED)
 			stats_set_state(STATE_STOPPED);
-		event_emit(LOG_INFO, "stopped", "uptime_ms=%" PRId64 " reconnects=%" PRId64,
+		event_emit(EV_STOPPED, "uptime_ms=%" PRId64 " reconnects=%" PRId64,
 				   clock_now_ms() - started_ms, snap.reconnects);
 		if (pool_live_sessions() > 0)
 		{

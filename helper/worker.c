@@ -264,7 +264,7 @@ worker_drop(worker *w, int i, bool was_open)
 static void
 worker_abandon(worker *w, pump *p, const char *why)
 {
-	event_emit(LOG_WARN, "channel_open_timeout", "session=%d client=%s error=\"%s\"",
+	event_emit(EV_CHANNEL_OPEN_TIMEOUT, "session=%d client=%s error=\"%s\"",
 			   w->slot->id, p->client, why);
 	if (p->fd >= 0 && !p->reserved)
 		refuser_tell_unreachable(p->fd, p->client, why);	/* its bytes are unread */
@@ -919,7 +919,7 @@ worker_main(void *arg)
 	if (expected)
 		log_msg(LOG_INFO, "session_closed", "session=%d", s->id);
 	else
-		event_emit(LOG_WARN, "disconnected", "session=%d error=\"%s\"", s->id, w.error);
+		event_emit(EV_DISCONNECTED, "session=%d error=\"%s\"", s->id, w.error);
 	pool_slot_finished(s, expected ? NULL : w.error);
 	return NULL;
 }

@@ -4,8 +4,8 @@
 # exactly what to add or mend and where; nothing when they agree.
 #   perl test/tools/settings_agree.pl HELPER TOP KIND
 # KIND: env5 (the variables of chatgenius-tunnel.env.5), example
-# (.env.example), events (chatgenius-tunnel.8's EVENTS against event_emit
-# calls in helper/*.c), commands (chatgenius-tunnel.8's COMMANDS against
+# (.env.example), events (chatgenius-tunnel.8's EVENTS and the event_emit
+# calls in helper/*.c against helper/event_list.h), commands (chatgenius-tunnel.8's COMMANDS against
 # --help's usage).
 use strict;
 use warnings;
@@ -100,21 +100,31 @@ if ($kind eq 'env5') {
 			"\" and \"# $name=$def\"\n";
 	}
 } elsif ($kind eq 'events') {
+	# helper/event_list.h is the one list: the manual describes each of its
+	# names, and each is emitted somewhere (the compiler refuses an unlisted
+	# one).
 	my $page = 'helper/chatgenius-tunnel.8';
 	my $man = slurp("$top/$page");
 	my ($ev) = $man =~ /^\.Sh EVENTS\n(.*?)^\.Sh /ms or die "$page: no EVENTS section\n";
 	my %m = map { $_ => 1 } $ev =~ /^\.It Sy ([A-Za-z_]+)$/mg;
-	my %code;
-	for my $f (glob "$top/helper/*.c") {
-		$code{$_} = 1 for slurp($f) =~ /event_emit\(\s*LOG_[A-Z]+,\s*"([A-Za-z_]+)"/g;
+	my (%list, @order);
+	for (split /\n/, slurp("$top/helper/event_list.h")) {
+		next unless /^EVENT_NAME\((EV_\w+),\s*"(\w+)",\s*LOG_\w+,\s*"[\d.]+"\)/;
+		$list{$2} = $1;
+		push @order, $2;
 	}
-	$code{events_dropped} = 1;	# spool.c's own
-	for my $e (sort keys %code) {
+	die "helper/event_list.h: no EVENT_NAME rows\n" unless @order;
+	my $code = join '', map { slurp($_) } glob "$top/helper/*.c";
+	my %used = map { $_ => 1 } $code =~ /\bevent_emit(?:_at)?\((?:\s*LOG_[A-Z]+,)?\s*(EV_\w+)/g;
+	$used{EV_EVENTS_DROPPED} = 1 if $code =~ /event_name\(EV_EVENTS_DROPPED\)/;	# spool.c's own
+	for my $e (@order) {
 		print "$page lacks the event $e: add \".It Sy $e\" and when it happens to its EVENTS list\n"
 			unless $m{$e};
+		print "helper/event_list.h lists $e, which no event_emit in helper/*.c sends: remove the row\n"
+			unless $used{$list{$e}};
 	}
 	for my $e (sort keys %m) {
-		print "$page lists the event $e, which no event_emit in helper/*.c sends\n" unless $code{$e};
+		print "$page lists the event $e, which helper/event_list.h does not have\n" unless $list{$e};
 	}
 } elsif ($kind eq 'commands') {
 	my $page = 'helper/chatgenius-tunnel.8';
