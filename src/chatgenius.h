@@ -143,10 +143,4 @@ extern char *cg_schema_fingerprint(const CgExtension *ext, bool nowait,
 /* Whether this session loads a dump: chatgenius.restoring() (restore.c). */
 extern bool cg_restoring(void);
 
-/*
- * Whether this transaction deleted the row of chatgenius.relname with that
- * primary key, a foreign key cascade's sign for the rules (deleted_row.c).
- */
-extern bool cg_row_deleted_here(const char *relname, const char *key);
-
 #endif							/* CHATGENIUS_H */

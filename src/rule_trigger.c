@@ -37,9 +37,8 @@
  *	  No rule has an exception that the writer can reach.  A foreign key's
  *	  cascade is recognised by what it did: a reaction whose message is gone
  *	  goes with it; one whose user this transaction deleted goes with the
- *	  user (cg_row_deleted_here(), deleted_row.c: deleted, not given a new
- *	  id); an archived channel loses archived_by only when that user was
- *	  deleted.  Rows loaded by a restore pass: the rules stand aside while
+ *	  user (rule_row_deleted_here(): deleted, not given a new id); an
+ *	  archived channel loses archived_by only when that user was deleted.  Rows loaded by a restore pass: the rules stand aside while
  *	  chatgenius.restoring() is true (cg_restoring(), restore.c), which only
  *	  a superuser's session can make it; updated_at is kept on every UPDATE.
  *
@@ -60,23 +59,35 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/sysattr.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "chatgenius.h"
+
+/* The extension's fixed schema, as the rules' queries name it. */
+#define RULE_SCHEMA		"chatgenius"
 
 /* The columns the rules read, by name (rule_columns). */
 typedef enum RuleColumn
@@ -420,6 +431,95 @@ rule_set_updated_at(HeapTuple tuple, TupleDesc tupdesc, AttrNumber att)
 	return heap_modify_tuple_by_cols(tuple, tupdesc, 1, &col, &value, &isnull);
 }
 
+/* ---------------------------------------------------------------- cascades */
+
+/*
+ * deleted_by_us
+ *		Returns whether tuple (its buffer share-locked) is a version that this
+ *		transaction deleted: its xmax is an update or delete (not a lock) of
+ *		this transaction, and its ctid points to itself (no newer version).
+ */
+static bool
+deleted_by_us(HeapTuple tuple)
+{
+	HeapTupleHeader tup = tuple->t_data;
+
+	if (tup->t_infomask & HEAP_XMAX_INVALID ||
+		HEAP_XMAX_IS_LOCKED_ONLY(tup->t_infomask) ||
+		HeapTupleHeaderIndicatesMovedPartitions(tup) ||
+		!ItemPointerEquals(&tuple->t_self, &tup->t_ctid))
+		return false;
+	return TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tup));
+}
+
+/*
+ * rule_row_deleted_here
+ *		Returns whether this transaction deleted the row of table
+ *		chatgenius.relname whose primary key (one text or varchar column) is
+ *		key: how a rule tells a foreign key's cascade (ON DELETE CASCADE, ON
+ *		DELETE SET NULL) from the writer's own change, by what happened
+ *		rather than by who asked.  pg_trigger_depth() > 1 is no such sign
+ *		(an AFTER trigger on the writer's temporary table reaches it), nor
+ *		is "the parent is not found" (a writable CTE can give it another id
+ *		in the same statement).  A row this transaction deleted has a
+ *		version whose deleter is this transaction (or one of its live
+ *		subtransactions) and which no newer version follows; only heap tuple
+ *		headers say that, so every version of the key is read through the
+ *		primary key index with SnapshotAny.  False for a row that is there,
+ *		was never there, was deleted by another transaction, or was given
+ *		another key.
+ */
+static bool
+rule_row_deleted_here(const char *relname, const char *key)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid(RULE_SCHEMA, false));
+	Relation	rel;
+	Relation	index;
+	Oid			indexid;
+	Oid			keytype;
+	Oid			eqop;
+	ScanKeyData skey;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "relation \"%s.%s\" does not exist", RULE_SCHEMA, relname);
+	rel = table_open(relid, AccessShareLock);
+	indexid = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(indexid))
+		elog(ERROR, "relation \"%s.%s\" has no primary key", RULE_SCHEMA, relname);
+	index = index_open(indexid, AccessShareLock);
+	if (IndexRelationGetNumberOfKeyAttributes(index) != 1)
+		elog(ERROR, "the primary key of \"%s.%s\" is not one column", RULE_SCHEMA, relname);
+	keytype = index->rd_opcintype[0];
+	eqop = get_opfamily_member(index->rd_opfamily[0], keytype, keytype, BTEqualStrategyNumber);
+	if (!OidIsValid(eqop) || keytype != TEXTOID)
+		elog(ERROR, "the primary key of \"%s.%s\" is not a text column", RULE_SCHEMA, relname);
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, keytype,
+						   index->rd_indcollation[0], get_opcode(eqop),
+						   CStringGetTextDatum(key));
+
+	slot = table_slot_create(rel, NULL);
+	if (!TTS_IS_BUFFERTUPLE(slot))
+		elog(ERROR, "relation \"%s.%s\" is not a heap table", RULE_SCHEMA, relname);
+	scan = index_beginscan(rel, index, SnapshotAny, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+
+		LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+		found = deleted_by_us(bslot->base.tuple);
+		LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /* ---------------------------------------------------------------- messages */
 
 /*
@@ -716,7 +816,7 @@ rule_reactions_archived(const RuleCache *cache, TupleDesc tupdesc, HeapTuple row
 	if (!rule_channel_archived(channel, &name))
 		return;
 	user = rule_text(row, tupdesc, cache->att[COL_USER_ID]);
-	if (user_cascade && user != NULL && cg_row_deleted_here("users", user))
+	if (user_cascade && user != NULL && rule_row_deleted_here("users", user))
 		return;
 	rule_refuse_archived(channel, name, what);
 }
@@ -801,7 +901,7 @@ rule_channels_archived_change(const RuleCache *cache, TupleDesc tupdesc,
 		char	   *archiver = rule_text(oldtup, tupdesc, att[COL_ARCHIVED_BY]);
 
 		if (!heap_attisnull(newtup, att[COL_ARCHIVED_BY], tupdesc) ||
-			archiver == NULL || !cg_row_deleted_here("users", archiver))
+			archiver == NULL || !rule_row_deleted_here("users", archiver))
 			return false;
 		changed = true;			/* the archiving user deleted */
 	}
