@@ -133,6 +133,9 @@ typedef struct raw_values
 	char	   *pw_user;		/* POSTGRES_USER where POSTGRES_PASSWORD was
 								 * set (NULL: the default) */
 	const char *pw_source;		/* where POSTGRES_PASSWORD was set */
+	char	   *service_user;	/* POSTGRES_USER of the lowest layer that
+								 * sets it, but the flags (NULL: the
+								 * default) */
 	char	   *notes;			/* see tunnel_config.warnings */
 } raw_values;
 
@@ -188,6 +191,10 @@ var_by_name(const char *name)
 	return -1;
 }
 
+/* Index of POSTGRES_PASSWORD and POSTGRES_USER in vars. */
+#define VAR_PASSWORD var_by_name("POSTGRES_PASSWORD")
+#define VAR_USER var_by_name("POSTGRES_USER")
+
 /*
  * Index of the variable for a flag ("--ssh-port" or "--ssh-port=22"; flen is
  * the length up to '=' or the end), or -1.
@@ -222,6 +229,7 @@ raw_free(raw_values *raw)
 	for (i = 0; i < NVARS; i++)
 		free(raw->value[i]);
 	free(raw->pw_user);
+	free(raw->service_user);
 	free(raw->notes);
 	memset(raw, 0, sizeof(*raw));
 }
@@ -807,6 +815,11 @@ apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
 
 	if (parse_host_list(cfg, errbuf, errlen) != EXIT_CLEAN)
 		return EXIT_BAD_CONFIG;
+	/* the role the service writes as (a libpq service may name it: unknown) */
+	if (raw->service_user != NULL)
+		snprintf(cfg->tunnel_role, sizeof(cfg->tunnel_role), "%s", raw->service_user);
+	else if (raw->value[var_by_name("POSTGRES_SERVICE")] == NULL)
+		snprintf(cfg->tunnel_role, sizeof(cfg->tunnel_role), "%s", vars[VAR_USER].def);
 	if (cfg->tunnel_name == NULL)
 	{
 		size_t		len = strlen(cfg->ssh_user) + strlen(cfg->ssh_host) + 16;
@@ -838,10 +851,6 @@ check_key_file(const tunnel_config *cfg, char *errbuf, size_t errlen)
 	return EXIT_CLEAN;
 }
 
-/* Index of POSTGRES_PASSWORD and POSTGRES_USER in vars. */
-#define VAR_PASSWORD var_by_name("POSTGRES_PASSWORD")
-#define VAR_USER var_by_name("POSTGRES_USER")
-
 /*
  * After a layer of sources: when it set POSTGRES_PASSWORD, remember the
  * role that password belongs to (the POSTGRES_USER in force at that
@@ -858,6 +867,21 @@ remember_password_role(raw_values *raw, const char *layer)
 	free(raw->pw_user);
 	raw->pw_user = raw->value[user] ? xstrdup(raw->value[user]) : NULL;
 	raw->pw_source = layer;
+}
+
+/*
+ * After the env file, then the environment: the role the service writes
+ * as is the POSTGRES_USER of the lowest layer that sets it (the env file's
+ * for a deployment), which setup outranks with a superuser (its flag, or
+ * its own environment).  Returns nothing.
+ */
+static void
+remember_service_user(raw_values *raw)
+{
+	int			user = VAR_USER;
+
+	if (raw->service_user == NULL && raw->value[user] != NULL)
+		raw->service_user = xstrdup(raw->value[user]);
 }
 
 /*
@@ -910,6 +934,7 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 			if (rc != EXIT_CLEAN)
 				return rc;
 			remember_password_role(raw, env_file);
+			remember_service_user(raw);
 		}
 	}
 	for (i = 0; i < NVARS; i++)
@@ -920,6 +945,7 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 			raw_set(raw, i, e, "environment");
 	}
 	remember_password_role(raw, "environment");
+	remember_service_user(raw);
 	for (i = 0; i + 1 < nflags; i += 2)
 	{
 		int			v = var_by_flag(flags[i], strlen(flags[i]));

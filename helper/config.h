@@ -102,6 +102,11 @@ typedef struct tunnel_config
 	int			spool_max_events;	/* TUNNEL_SPOOL_MAX (10000) */
 	char	   *log_level;			/* TUNNEL_LOG_LEVEL (info) */
 
+	char		tunnel_role[64];	/* the role the service writes as:
+									 * POSTGRES_USER of the env file, else of
+									 * the environment (setup outranks it with
+									 * a superuser), "" when a libpq service
+									 * names it */
 	char	   *env_file;			/* the env file read, or NULL */
 	char	   *warnings;			/* notes about the sources, one
 									 * "key=value ..." log field list per line

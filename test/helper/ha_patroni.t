@@ -38,6 +38,7 @@ pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "could not prepare the d
 		TO "$FX_APP_USER";
 	GRANT EXECUTE ON FUNCTION chatgenius.report_routes(text, text, text[]) TO "$FX_APP_USER";
 	GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
+	SELECT chatgenius.add_tunnel(t, '$FX_APP_USER') FROM unnest(ARRAY['test-ha', 'test-ha-sql']) t;
 	CREATE TABLE public.ha_writes (n integer PRIMARY KEY, at timestamptz DEFAULT now());
 	ALTER TABLE public.ha_writes OWNER TO "$FX_APP_USER";
 EOF

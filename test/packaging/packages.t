@@ -111,6 +111,7 @@ is "$(psql -qXAt -d "$FX_APP_DB" -c "SELECT chatgenius.health_summary() IN ('ok'
 	"its C library (from the package) answers health_summary()"
 
 fx_env_file "$FX_DIR/run.env" TUNNEL_NAME=packaged
+fx_give_tunnel "$FX_DIR/run.env"	# setup's step for the service's role (its env file names postgres)
 (cd "$FX_DIR" && exec "$FX_HELPER" run --env-file "$FX_DIR/run.env") >"$FX_DIR/run.log" 2>&1 &
 RUN_PID=$!
 FX_PIDS+=("$RUN_PID")

@@ -309,7 +309,7 @@ SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health',
 	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
 	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events', 'report_status_json',
 	'report_event_json', 'realtime_status', 'report_routes', 'realtime_requeue', 'realtime_discard', 'tunnel_writer_check', 'hand_over_tunnel',
-	'messages_thread_rules']);
+	'messages_thread_rules', 'add_tunnel']);
 SELECT is_definer('chatgenius', 'report_routes', ARRAY['text', 'text', 'text[]']);
 SELECT is_definer('chatgenius', 'report_status_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_event_json', ARRAY['jsonb']);

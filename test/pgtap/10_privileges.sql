@@ -1,7 +1,7 @@
 -- Privileges: PUBLIC reads no chat data and writes no status; only ulid()
 -- is callable by everyone; pg_monitor reads the status and health.
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 SELECT schema_privs_are('chatgenius', 'public', ARRAY[]::text[],
 	'PUBLIC has no USAGE on schema chatgenius');
@@ -44,6 +44,8 @@ SELECT function_privs_are('chatgenius', 'hand_over_tunnel', ARRAY['text', 'name'
 	'PUBLIC may not hand a tunnel over');
 SELECT function_privs_are('chatgenius', 'tunnel_writer_check', ARRAY['text'], 'public', ARRAY[]::text[],
 	'PUBLIC may not call tunnel_writer_check()');
+SELECT function_privs_are('chatgenius', 'add_tunnel', ARRAY['text', 'name'], 'public', ARRAY[]::text[],
+	'PUBLIC may not give a tunnel''s name to a role');
 SELECT function_privs_are('chatgenius', 'messages_thread_rules', ARRAY[]::text[], 'public', ARRAY[]::text[],
 	'PUBLIC may not call messages_thread_rules()');
 SELECT function_privs_are('chatgenius', 'restoring', ARRAY[]::text[], 'public', ARRAY['EXECUTE'],
