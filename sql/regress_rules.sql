@@ -166,6 +166,17 @@ UPDATE users SET full_name = 'Ann B' WHERE id = '01A00000000000000000000001';
 SELECT full_name, updated_at = now() AS updated_now FROM users WHERE id = '01A00000000000000000000001';
 ROLLBACK;
 
+-- The rule functions look their columns up once per backend, and again
+-- after the table changes: a column they need that is gone is an error that
+-- names it, not a read of a dropped column.
+UPDATE messages SET content = 'warm' WHERE id = '01M00000000000000000000004';
+BEGIN;
+ALTER TABLE messages DROP COLUMN deleted_at CASCADE;
+UPDATE messages SET content = 'after the change' WHERE id = '01M00000000000000000000004';
+ROLLBACK;
+UPDATE messages SET content = 'reply' WHERE id = '01M00000000000000000000004';
+\echo :SQLSTATE
+
 -- A superuser's restore (check_function_bodies off): the rules stand aside,
 -- updated_at is still kept.
 BEGIN;

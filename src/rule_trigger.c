@@ -16,8 +16,8 @@
  *
  *	  What needs the other rows of the statement is checked once they are
  *	  all there (1.11): messages_thread_rules, an AFTER ... FOR EACH ROW
- *	  trigger on the replies written (WHEN NEW.thread_id IS NOT NULL), which
- *	  PostgreSQL fires at the end of the statement, finds a reply's parent
+ *	  trigger, which PostgreSQL fires at the end of the statement, finds a
+ *	  reply's parent
  *	  (an error if there is none), its channel and its own thread, and
  *	  whether a message that becomes a reply has replies.  Until 1.10 the
  *	  row trigger did this as each row was written, and skipped a parent
@@ -78,6 +78,7 @@
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -113,16 +114,33 @@ static const char *const rule_column_names[RULE_NCOLUMNS] = {
 #define RULE_COL(c)		(1 << (c))
 
 /*
- * What one trigger's FmgrInfo remembers for the statement (fn_extra): the
- * relation whose columns were looked up, their numbers (0 if not needed),
- * and the function's owner, whose rights the queries run with.
+ * What a rule function needs to know of its relation: the numbers of the
+ * columns it reads (0 if not needed), and the function's owner, whose
+ * rights the queries run with.
  */
 typedef struct RuleCache
 {
+	Oid			fn_oid;
 	Oid			relid;
+	uint32		need;			/* the RULE_COL bits looked up */
+	bool		valid;
 	Oid			owner;
 	AttrNumber	att[RULE_NCOLUMNS];
 } RuleCache;
+
+/*
+ * The RuleCaches of this backend, one per function and relation (a
+ * statement's FmgrInfo, and so fn_extra, is new each time: looking the
+ * columns and the owner up once per statement cost more than the rule's
+ * own work on a one-row post).  Any relcache invalidation of the relation
+ * (ALTER TABLE) or of all relations, and any change to pg_proc (ALTER
+ * FUNCTION ... OWNER), drops the entries concerned; a full array is used
+ * round robin.  The chat tables have ten rule triggers.
+ */
+#define RULE_NCACHES	16
+static RuleCache rule_caches[RULE_NCACHES];
+static int	rule_next_cache;
+static bool rule_callbacks_registered;
 
 /*
  * The queries, prepared once per backend.  Each names its relations and
@@ -132,7 +150,8 @@ typedef enum RuleQuery
 {
 	Q_PARENT,					/* a reply's parent, locked */
 	Q_REPLIES,					/* whether a message has replies */
-	Q_CHANNEL,					/* a channel's name and archiving, locked */
+	Q_CHANNEL,					/* a channel's archiving, locked */
+	Q_CHANNEL_NAME,				/* a channel's name, for a refusal */
 	Q_MESSAGE_CHANNEL,			/* a message's channel */
 	RULE_NQUERIES
 } RuleQuery;
@@ -142,8 +161,10 @@ static const char *const rule_query_text[RULE_NQUERIES] = {
 	" WHERE m.id OPERATOR(pg_catalog.=) $1 FOR SHARE OF m",
 	"SELECT 1 FROM chatgenius.messages r"
 	" WHERE r.thread_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
-	"SELECT c.name, c.archived_at FROM chatgenius.channels c"
+	"SELECT c.archived_at FROM chatgenius.channels c"
 	" WHERE c.id OPERATOR(pg_catalog.=) $1 FOR SHARE OF c",
+	"SELECT c.name FROM chatgenius.channels c"
+	" WHERE c.id OPERATOR(pg_catalog.=) $1",
 	"SELECT m.channel_id FROM chatgenius.messages m"
 	" WHERE m.id OPERATOR(pg_catalog.=) $1",
 };
@@ -191,46 +212,83 @@ rule_check_call(FunctionCallInfo fcinfo, const char *fname, bool before,
 }
 
 /*
+ * rule_forget_relation / rule_forget_functions
+ *		Invalidation callbacks: drop the RuleCaches of relid (every one for
+ *		InvalidOid), or all of them when a pg_proc row changes.
+ */
+static void
+rule_forget_relation(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < RULE_NCACHES; i++)
+		if (relid == InvalidOid || rule_caches[i].relid == relid)
+			rule_caches[i].valid = false;
+}
+
+static void
+rule_forget_functions(Datum arg, int cacheid, uint32 hashvalue)
+{
+	rule_forget_relation(arg, InvalidOid);
+}
+
+/*
  * rule_columns
- *		Returns the statement's cache of the trigger's relation: the numbers
- *		of the columns in need (a mask of RULE_COL bits), looked up once per
- *		statement, and the function's owner.  A missing column is an error
- *		that names it.
+ *		Returns the backend's RuleCache of the calling function and its
+ *		trigger's relation: the numbers of the columns in need (a mask of
+ *		RULE_COL bits) and the function's owner, looked up on the first call
+ *		and again after an invalidation.  The entry stays as it is until the
+ *		next call (an invalidation only marks it), which a rule function
+ *		makes once, first.  A missing column is an error that names it.
  */
 static RuleCache *
 rule_columns(FunctionCallInfo fcinfo, Relation rel, uint32 need)
 {
-	RuleCache  *cache = (RuleCache *) fcinfo->flinfo->fn_extra;
+	Oid			fn_oid = fcinfo->flinfo->fn_oid;
+	Oid			relid = RelationGetRelid(rel);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
+	RuleCache  *cache;
 	HeapTuple	proc;
-	int			c;
+	int			i;
 
-	if (cache && cache->relid == RelationGetRelid(rel))
-		return cache;
-	if (!cache)
+	for (i = 0; i < RULE_NCACHES; i++)
 	{
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RuleCache));
-		fcinfo->flinfo->fn_extra = cache;
+		cache = &rule_caches[i];
+		if (cache->valid && cache->fn_oid == fn_oid && cache->relid == relid &&
+			cache->need == need)
+			return cache;
 	}
-	for (c = 0; c < RULE_NCOLUMNS; c++)
+	if (!rule_callbacks_registered)
 	{
-		cache->att[c] = 0;
-		if ((need & RULE_COL(c)) == 0)
+		CacheRegisterRelcacheCallback(rule_forget_relation, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, rule_forget_functions, (Datum) 0);
+		rule_callbacks_registered = true;
+	}
+	cache = &rule_caches[rule_next_cache];
+	rule_next_cache = (rule_next_cache + 1) % RULE_NCACHES;
+	cache->valid = false;
+	for (i = 0; i < RULE_NCOLUMNS; i++)
+	{
+		cache->att[i] = 0;
+		if ((need & RULE_COL(i)) == 0)
 			continue;
-		cache->att[c] = SPI_fnumber(tupdesc, rule_column_names[c]);
-		if (cache->att[c] <= 0)
+		cache->att[i] = SPI_fnumber(tupdesc, rule_column_names[i]);
+		if (cache->att[i] <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of relation \"%s\" does not exist",
-							rule_column_names[c], RelationGetRelationName(rel)),
+							rule_column_names[i], RelationGetRelationName(rel)),
 					 errhint("The rule trigger expects the chatgenius schema's columns.")));
 	}
-	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	if (!HeapTupleIsValid(proc))
-		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
 	cache->owner = ((Form_pg_proc) GETSTRUCT(proc))->proowner;
 	ReleaseSysCache(proc);
-	cache->relid = RelationGetRelid(rel);
+	cache->fn_oid = fn_oid;
+	cache->relid = relid;
+	cache->need = need;
+	cache->valid = true;
 	return cache;
 }
 
@@ -246,6 +304,17 @@ rule_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber att)
 	Datum		d = heap_getattr(tuple, att, tupdesc, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* Whether two text (or varchar) values hold the same bytes. */
+static bool
+rule_text_eq(Datum a, Datum b)
+{
+	text	   *ta = DatumGetTextPP(a);
+	text	   *tb = DatumGetTextPP(b);
+
+	return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(tb) &&
+		memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(ta)) == 0;
 }
 
 /*
@@ -342,20 +411,23 @@ rule_end(RuleSaved saved)
 
 /*
  * rule_query
- *		Runs query q with the one text argument arg; returns the number of
- *		rows (at most 1), the row in SPI_tuptable.  Prepares the query on
- *		its first use in this backend.
+ *		Runs query q with the one text (or varchar) argument arg, a column's
+ *		value as the row holds it; returns the number of rows (at most 1),
+ *		the row in SPI_tuptable.  Prepares the query on its first use in
+ *		this backend, for a generic plan: each is a lookup by key, which
+ *		the parameter's value does not change (the plan cache would plan
+ *		its first calls again each time, to compare).
  */
 static uint64
-rule_query(RuleQuery q, const char *arg)
+rule_query(RuleQuery q, Datum arg)
 {
-	Datum		value = CStringGetTextDatum(arg);
 	int			rc;
 
 	if (rule_plans[q] == NULL)
 	{
 		Oid			argtype = TEXTOID;
-		SPIPlanPtr	plan = SPI_prepare(rule_query_text[q], 1, &argtype);
+		SPIPlanPtr	plan = SPI_prepare_cursor(rule_query_text[q], 1, &argtype,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s", rule_query_text[q],
@@ -364,7 +436,7 @@ rule_query(RuleQuery q, const char *arg)
 			elog(ERROR, "SPI_keepplan failed");
 		rule_plans[q] = plan;
 	}
-	rc = SPI_execute_plan(rule_plans[q], &value, NULL, false, 1);
+	rc = SPI_execute_plan(rule_plans[q], &arg, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", rule_query_text[q],
 			 SPI_result_code_string(rc));
@@ -376,6 +448,13 @@ static char *
 rule_result_text(int col)
 {
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+}
+
+/* The value of column col (1-based) of the row rule_query found. */
+static Datum
+rule_result(int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
 }
 
 /*
@@ -398,21 +477,22 @@ rule_refuse_archived(const char *channel_id, const char *channel_name, const cha
 
 /*
  * rule_channel_archived
- *		Reads channel channel_id FOR SHARE; returns whether it is archived,
- *		and its name.  A channel that is not found is not archived: it is
- *		the foreign key's to judge, or (a cascade) gone in this transaction.
+ *		Reads the channel whose id is channel FOR SHARE; returns whether it
+ *		is archived, and its name.  A channel that is not found is not
+ *		archived: it is the foreign key's to judge, or (a cascade) gone in
+ *		this transaction.
  */
 static bool
-rule_channel_archived(const char *channel_id, char **name)
+rule_channel_archived(Datum channel, char **name)
 {
 	bool		isnull;
 
-	if (channel_id == NULL || rule_query(Q_CHANNEL, channel_id) == 0)
+	if (rule_query(Q_CHANNEL, channel) == 0)
 		return false;
-	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	(void) rule_result(1, &isnull);
 	if (isnull)
 		return false;
-	*name = rule_result_text(1);
+	*name = rule_query(Q_CHANNEL_NAME, channel) > 0 ? rule_result_text(1) : NULL;
 	return true;
 }
 
@@ -533,8 +613,10 @@ rule_messages_row(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
 				  HeapTuple oldtup)
 {
 	const AttrNumber *att = cache->att;
-	char	   *id;
-	char	   *thread;
+	bool		thread_null;
+	bool		id_null;
+	Datum		thread;
+	Datum		id;
 
 	if (oldtup && !rule_same(newtup, oldtup, tupdesc, att[COL_CHANNEL_ID]))
 	{
@@ -547,12 +629,14 @@ rule_messages_row(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup,
 				 errdetail("It belongs to channel %s.", FORMAT_ARG(old_channel)),
 				 errhint("Post a new message in the other channel instead.")));
 	}
-	thread = rule_text(newtup, tupdesc, att[COL_THREAD_ID]);
-	id = rule_text(newtup, tupdesc, att[COL_ID]);
-	if (thread != NULL && id != NULL && strcmp(thread, id) == 0)
+	thread = heap_getattr(newtup, att[COL_THREAD_ID], tupdesc, &thread_null);
+	if (thread_null)
+		return;
+	id = heap_getattr(newtup, att[COL_ID], tupdesc, &id_null);
+	if (!id_null && rule_text_eq(thread, id))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("message %s cannot be a reply to itself", id)));
+				 errmsg("message %s cannot be a reply to itself", TextDatumGetCString(id))));
 }
 
 /*
@@ -577,46 +661,50 @@ rule_messages_parent(const RuleCache *cache, TupleDesc tupdesc, HeapTuple newtup
 					 HeapTuple oldtup, bool parent_missing)
 {
 	const AttrNumber *att = cache->att;
-	char	   *thread = rule_text(newtup, tupdesc, att[COL_THREAD_ID]);
-	char	   *id;
-	char	   *channel;
+	bool		thread_null;
+	bool		channel_null;
+	bool		id_null;
+	Datum		thread = heap_getattr(newtup, att[COL_THREAD_ID], tupdesc, &thread_null);
+	Datum		channel = heap_getattr(newtup, att[COL_CHANNEL_ID], tupdesc, &channel_null);
+	Datum		id = heap_getattr(newtup, att[COL_ID], tupdesc, &id_null);
 
-	if (thread == NULL)
+	if (thread_null)
 		return;
-	id = rule_text(newtup, tupdesc, att[COL_ID]);
-	channel = rule_text(newtup, tupdesc, att[COL_CHANNEL_ID]);
-
 	if (rule_query(Q_PARENT, thread) > 0)
 	{
-		char	   *parent_channel = rule_result_text(1);
-		char	   *parent_thread = rule_result_text(2);
+		bool		parent_channel_null;
+		bool		parent_thread_null;
+		Datum		parent_channel = rule_result(1, &parent_channel_null);
 
-		if ((parent_channel == NULL) != (channel == NULL) ||
-			(parent_channel && strcmp(parent_channel, channel) != 0))
+		(void) rule_result(2, &parent_thread_null);
+		if (parent_channel_null != channel_null ||
+			(!channel_null && !rule_text_eq(parent_channel, channel)))
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("reply must be in the channel of its thread"),
 					 errdetail("Message %s is in channel %s, the reply in channel %s.",
-							   thread, FORMAT_ARG(parent_channel), FORMAT_ARG(channel))));
-		if (parent_thread != NULL)
+							   TextDatumGetCString(thread), FORMAT_ARG(rule_result_text(1)),
+							   FORMAT_ARG(rule_text(newtup, tupdesc, att[COL_CHANNEL_ID])))));
+		if (!parent_thread_null)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("message %s is itself a reply", thread),
+					 errmsg("message %s is itself a reply", TextDatumGetCString(thread)),
 					 errdetail("Threads are one level deep."),
-					 errhint("Reply to the first message of its thread, %s.", parent_thread)));
+					 errhint("Reply to the first message of its thread, %s.", rule_result_text(2))));
 	}
 	else if (parent_missing)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("message %s replies to message %s, which does not exist",
-						RAISE_ARG(id), thread)));
+						RAISE_ARG(rule_text(newtup, tupdesc, att[COL_ID])),
+						TextDatumGetCString(thread))));
 
-	if (oldtup && id != NULL &&
+	if (oldtup && !id_null &&
 		heap_attisnull(oldtup, att[COL_THREAD_ID], tupdesc) &&
 		rule_query(Q_REPLIES, id) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("message %s has replies and cannot become a reply", id),
+				 errmsg("message %s has replies and cannot become a reply", TextDatumGetCString(id)),
 				 errdetail("Threads are one level deep.")));
 }
 
@@ -636,11 +724,12 @@ static void
 rule_messages_archived(const RuleCache *cache, TupleDesc tupdesc, HeapTuple row,
 					   const char *what)
 {
-	char	   *channel = rule_text(row, tupdesc, cache->att[COL_CHANNEL_ID]);
+	bool		isnull;
+	Datum		channel = heap_getattr(row, cache->att[COL_CHANNEL_ID], tupdesc, &isnull);
 	char	   *name;
 
-	if (rule_channel_archived(channel, &name))
-		rule_refuse_archived(channel, name, what);
+	if (!isnull && rule_channel_archived(channel, &name))
+		rule_refuse_archived(TextDatumGetCString(channel), name, what);
 }
 
 /*
@@ -755,14 +844,16 @@ chatgenius_messages_rules(PG_FUNCTION_ARGS)
 /*
  * chatgenius_messages_thread_rules
  *		Trigger function messages_thread_rules() (AFTER INSERT OR UPDATE OF
- *		thread_id ON messages FOR EACH ROW WHEN (NEW.thread_id IS NOT NULL
- *		AND NOT restoring())), fired once the statement's rows are all
- *		there: the reply's parent exists, is in the reply's channel and is
- *		no reply itself; a message that becomes a reply has none.  A reply
- *		to a reply written before its parent, by a multi-row INSERT, COPY,
- *		a writable CTE or ON CONFLICT DO UPDATE, is refused as one row is.
- *		An UPDATE that leaves thread_id as it was changes no thread.
- *		Returns NULL (an AFTER trigger's result is ignored).
+ *		thread_id ON messages FOR EACH ROW), fired once the statement's rows
+ *		are all there: a reply's parent exists, is in the reply's channel
+ *		and is no reply itself; a message that becomes a reply has none.  A
+ *		reply to a reply written before its parent, by a multi-row INSERT,
+ *		COPY, a writable CTE or ON CONFLICT DO UPDATE, is refused as one row
+ *		is.  A top-level message, an UPDATE that leaves thread_id as it was
+ *		and a restore's rows need nothing (a WHEN clause would say as much,
+ *		but PostgreSQL reads and compiles it again for every statement, which
+ *		cost a one-row post more than the event does).  Returns NULL (an
+ *		AFTER trigger's result is ignored).
  */
 Datum
 chatgenius_messages_thread_rules(PG_FUNCTION_ARGS)
@@ -805,15 +896,16 @@ static void
 rule_reactions_archived(const RuleCache *cache, TupleDesc tupdesc, HeapTuple row,
 						const char *what, bool user_cascade)
 {
-	char	   *message = rule_text(row, tupdesc, cache->att[COL_MESSAGE_ID]);
+	bool		isnull;
+	Datum		message = heap_getattr(row, cache->att[COL_MESSAGE_ID], tupdesc, &isnull);
 	char	   *channel;
 	char	   *name;
 	char	   *user;
 
-	if (message == NULL || rule_query(Q_MESSAGE_CHANNEL, message) == 0)
+	if (isnull || rule_query(Q_MESSAGE_CHANNEL, message) == 0)
 		return;
 	channel = rule_result_text(1);
-	if (!rule_channel_archived(channel, &name))
+	if (channel == NULL || !rule_channel_archived(CStringGetTextDatum(channel), &name))
 		return;
 	user = rule_text(row, tupdesc, cache->att[COL_USER_ID]);
 	if (user_cascade && user != NULL && rule_row_deleted_here("users", user))
