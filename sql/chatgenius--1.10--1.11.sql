@@ -25,10 +25,10 @@ SELECT pg_catalog.set_config('chatgenius_migration.started_at',
  * ON CONFLICT DO UPDATE that wrote a reply before its parent stored a reply
  * to a reply, or one in another channel than its parent.  The row trigger
  * (messages_rules) now checks what the row decides alone or with its
- * channel; messages_thread_rules, fired for each reply written once the
- * statement's rows are all there (AFTER ... FOR EACH ROW), checks the
- * parent: it exists, is in the reply's channel, is no reply itself; and a
- * message that becomes a reply has none.  Same SQLSTATEs and messages, same
+ * channel; messages_thread_rules, fired once the statement's rows are all
+ * there (AFTER ... FOR EACH ROW), checks each reply's parent: it exists, is
+ * in the reply's channel, is no reply itself; and a message that becomes a
+ * reply has none.  Same SQLSTATEs and messages, same
  * locks (the parent FOR SHARE), now taken at the statement's end.
  *
  * An archived channel, as an admin expects it: its row may be unarchived

@@ -18,6 +18,9 @@
 #    by 1.6 to 1.10), unarchiving, a message's soft delete, and the real
 #    cascades: a user deleted takes their reactions, the archiving user
 #    deleted clears archived_by.
+#  - The table of doc/extension.md ("The archived channel": operation,
+#    statement, allowed or refused) is the rule's one description: each of
+#    its statements is run against the archive and must do what it says.
 # A statement refused for another reason (rights, syntax) is a setup error,
 # never "held".  Against a fresh install and one of 1.0 updated to the newest.
 set -u
@@ -137,6 +140,44 @@ from_temp_trigger()
 		INSERT INTO poke VALUES (1)"
 }
 
+# doc_rows: the documented table's rows, one "OPERATION<TAB>STATEMENT<TAB>VERDICT"
+# line each (the statement without its backquotes; rows without SQL left out).
+doc_rows()
+{
+	awk '/^<!-- test\/security\/archived_channel.t runs each statement/ {on = 1; next}
+		on && /^\|/ {print; next}
+		on && !/^\|/ && seen {exit}
+		on {seen = 1}' "$TOP/doc/extension.md" |
+		perl -ne 'next if /^\|---/ || /^\| operation \|/;
+			my @c = map { s/^\s+|\s+$//gr } (split /\|/)[1 .. 3];
+			next unless $c[1] =~ /^`((?:INSERT|UPDATE|DELETE)[^`]*)`$/;
+			my $sql = $1; my ($v) = $c[2] =~ /^(allowed|refused)/;
+			print "$c[0]\t$sql\t$v\n";'
+}
+
+# documented DB KIND: each statement of the documented table, as member,
+# does what the table says.
+documented()
+{
+	local db=$1 kind=$2 n=0 op sql verdict
+	while IFS=$'\t' read -r op sql verdict; do
+		n=$((n + 1))
+		sql=${sql//\$channel/\'$ARCH\'}
+		sql=${sql//\$message/\'$M1\'}
+		sql=${sql//\$reaction/\'$RU1\'}
+		sql=${sql//\$reactor/\'$V\'}
+		sql=${sql//\$archiver/\'$W\'}
+		sql=${sql//\$user/\'$U\'}
+		try "$db" "$sql"
+		if [ "$verdict" = refused ]; then
+			is "$STATE $MSG" '55000 channel "design" is archived' "$kind: as documented, refused: $op"
+		else
+			is "$STATE${MSG:+ $MSG}" ok "$kind: as documented, allowed: $op"
+		fi
+	done < <(doc_rows)
+	cmp_ok "$n" -ge 14 "$kind: the documented table is found ($n statements)"
+}
+
 msgs="chatgenius.messages (id, channel_id, user_id, content, created_at)"
 for kind in $SEC_KINDS; do
 	db=archive_$kind
@@ -203,6 +244,8 @@ for kind in $SEC_KINDS; do
 	try "$db" "INSERT INTO $msgs VALUES ('$M1', '$ARCH', '$U', 'rewritten', '2020-01-01 00:00:00+00')
 		ON CONFLICT (id) DO UPDATE SET content = excluded.content"
 	verdict "on_conflict_edit/$kind" "$db"
+
+	documented "$db" "$kind"
 
 	# What works: the app's flows, and the real cascades.
 	run "$db" "UPDATE chatgenius.messages SET deleted_at = now() WHERE id = '$M2'"
