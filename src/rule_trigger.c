@@ -135,7 +135,7 @@ typedef struct RuleCache
  * own work on a one-row post).  Any relcache invalidation of the relation
  * (ALTER TABLE) or of all relations, and any change to pg_proc (ALTER
  * FUNCTION ... OWNER), drops the entries concerned; a full array is used
- * round robin.  The chat tables have ten rule triggers.
+ * round robin.  The chat tables have eleven (function, table) pairs.
  */
 #define RULE_NCACHES	16
 static RuleCache rule_caches[RULE_NCACHES];
