@@ -1,7 +1,8 @@
 # chatgenius: PostgreSQL extension (PGXS) plus the chatgenius-tunnel helper.
 #
 #   make                 build the extension library and helper/chatgenius-tunnel
-#   make install         install both: the helper next to PostgreSQL's programs,
+#   make install         install both (the extension with its exporter queries
+#                        file), the helper next to PostgreSQL's programs,
 #                        linked into HELPER_LINKDIR (on PATH), the README,
 #                        NEWS.md and doc/*.md into HELPER_DOCDIR (the unit's
 #                        Documentation=), its manual
@@ -15,7 +16,11 @@
 EXTENSION = chatgenius
 MODULE_big = chatgenius
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA = $(sort $(wildcard sql/chatgenius--*.sql))
+# The install and update scripts, and beside them the queries file that
+# prometheus-postgres-exporter runs (--extend.query-path): it calls this
+# version's functions, so it ships with them, in the versioned extension
+# folder that pg_buildext installs per PostgreSQL version.
+DATA = $(sort $(wildcard sql/chatgenius--*.sql)) sql/chatgenius-postgres-exporter.yaml
 PGFILEDESC = "chatgenius - chat schema, tunnel status and health checks"
 
 # pg_regress inputs are sql/regress_NAME.sql (so that none reads like an

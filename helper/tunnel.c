@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "prober.h"
 #include "refuser.h"
 #include "reporter.h"
 #include "ssh_session.h"
@@ -66,6 +67,7 @@ tunnel_start(tunnel_config *cfg, int *port)
 	cluster_init(cfg);
 	if (pool_init(cfg, janitor_wake) != 0)
 		return start_result = EXIT_FAILURE_OTHER;
+	prober_init(janitor_wake);
 	if (listener_open(cfg->listen_host, port, err, sizeof(err)) != 0)
 	{
 		log_msg(LOG_ERROR, "listen_failed", "error=%s", log_quote(q, sizeof(q), err));

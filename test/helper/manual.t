@@ -6,7 +6,8 @@
 #    chatgenius-tunnel.env.5 has every setting with its flag, default, range
 #    and SIGHUP, and nothing else; .env.example has every name with its
 #    default; chatgenius-tunnel.8 has every event of helper/event_list.h
-#    (which the code sends) and every command --help lists.  A failure says what to add, and where;
+#    (which the code sends), every refusal of helper/refusal_list.h with
+#    its words, and every command --help lists.  A failure says what to add, and where;
 #  - make install puts the pages in man8 and man5 of HELPER_MANDIR (man finds
 #    them there) and the unit, with ExecStart= its own bindir, in HELPER_UNITDIR;
 #  - the unit exists once (debian/ links to helper/), Type=notify, and names
@@ -36,12 +37,13 @@ text5=$(LC_ALL=C MANWIDTH=80 man -l helper/chatgenius-tunnel.env.5 2>/dev/null)
 like "$text5" $'\n   Grammar\n' "chatgenius-tunnel.env(5) describes the grammar"
 
 # ---------------------------------------------------------------- described once
-for kind in env5 example events commands; do
+for kind in env5 example events refusals commands; do
 	out=$(perl test/tools/settings_agree.pl "$HELPER" "$TOP" "$kind" 2>&1)
 	is "$out" "" "settings agree ($kind): $(case $kind in
 		env5) echo "chatgenius-tunnel.env.5 and config.c's table: names, flags, defaults, ranges, SIGHUP" ;;
 		example) echo ".env.example and config.c's table: names and defaults" ;;
 		events) echo "chatgenius-tunnel.8's EVENTS and the event_emit calls in helper/*.c against helper/event_list.h" ;;
+		refusals) echo "chatgenius-tunnel.8's CLIENTS and helper/refusal_list.h: every SQLSTATE and its words" ;;
 		commands) echo "chatgenius-tunnel.8's COMMANDS and --help" ;;
 		esac)"
 done

@@ -51,6 +51,8 @@ for f in "$TOP"/sql/chatgenius--*.sql; do
 	has_line "$EXT_C" " \\./usr/share/postgresql/15/extension/$(basename "$f")\$" \
 		"postgresql-15-chatgenius ships $(basename "$f")"
 done
+has_line "$EXT_C" " \\./usr/share/postgresql/15/extension/chatgenius-postgres-exporter\\.yaml\$" \
+	"postgresql-15-chatgenius ships the queries file for prometheus-postgres-exporter"
 unlike "$EXT_C" "chatgenius-tunnel" "the extension package does not carry the helper"
 has_line "$HELPER_C" "^-rwxr-xr-x root/root \\./usr/bin/chatgenius-tunnel\$" "chatgenius-tunnel ships /usr/bin/chatgenius-tunnel"
 has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.service\$" "and the unit (dh_installsystemd)"

@@ -5,7 +5,8 @@
 #   perl test/tools/settings_agree.pl HELPER TOP KIND
 # KIND: env5 (the variables of chatgenius-tunnel.env.5), example
 # (.env.example), events (chatgenius-tunnel.8's EVENTS and the event_emit
-# calls in helper/*.c against helper/event_list.h), commands (chatgenius-tunnel.8's COMMANDS against
+# calls in helper/*.c against helper/event_list.h), refusals
+# (chatgenius-tunnel.8's CLIENTS against helper/refusal_list.h), commands (chatgenius-tunnel.8's COMMANDS against
 # --help's usage).
 use strict;
 use warnings;
@@ -125,6 +126,37 @@ if ($kind eq 'env5') {
 	}
 	for my $e (sort keys %m) {
 		print "$page lists the event $e, which helper/event_list.h does not have\n" unless $list{$e};
+	}
+} elsif ($kind eq 'refusals') {
+	# helper/refusal_list.h is the one list: the manual's CLIENTS section
+	# has an entry per SQLSTATE that quotes the message's first words.
+	my $page = 'helper/chatgenius-tunnel.8';
+	my $man = slurp("$top/$page");
+	my ($cl) = $man =~ /^\.Sh CLIENTS\n(.*?)^\.Sh /ms or die "$page: no CLIENTS section\n";
+	my %entry;
+	my @items = split /^\.It /m, $cl;
+	shift @items;
+	for (@items) {
+		$entry{$1} = $2 if /^([0-9A-Z]{5})\n(.*?)(?=^\.El|\z)/ms;
+	}
+	my (%rows, @order);
+	my $list = slurp("$top/helper/refusal_list.h");
+	while ($list =~ /^REFUSAL\((REFUSAL_\w+),\s*"([0-9A-Z]{5})",\s*"\w+",\s*"([^"]+)"\)/mg) {
+		$rows{$2} = $3;
+		push @order, $2;
+	}
+	die "helper/refusal_list.h: no REFUSAL rows\n" unless @order;
+	for my $code (@order) {
+		if (!defined $entry{$code}) {
+			print "$page lacks the SQLSTATE $code: add \".It $code\" to CLIENTS, with \".Dq $rows{$code} ...\"\n";
+			next;
+		}
+		print "$page: the CLIENTS entry $code should quote its words: \".Dq $rows{$code} ...\"\n"
+			unless $entry{$code} =~ /^\.Dq \Q$rows{$code}\E/m;
+	}
+	for my $code (sort keys %entry) {
+		print "$page describes the SQLSTATE $code, which helper/refusal_list.h does not have\n"
+			unless defined $rows{$code};
 	}
 } elsif ($kind eq 'commands') {
 	my $page = 'helper/chatgenius-tunnel.8';
