@@ -46,8 +46,6 @@ SELECT function_privs_are('chatgenius', 'tunnel_writer_check', ARRAY['text'], 'p
 	'PUBLIC may not call tunnel_writer_check()');
 SELECT function_privs_are('chatgenius', 'add_tunnel', ARRAY['text', 'name'], 'public', ARRAY[]::text[],
 	'PUBLIC may not give a tunnel''s name to a role');
-SELECT function_privs_are('chatgenius', 'messages_thread_rules', ARRAY[]::text[], 'public', ARRAY[]::text[],
-	'PUBLIC may not call messages_thread_rules()');
 SELECT function_privs_are('chatgenius', 'restoring', ARRAY[]::text[], 'public', ARRAY['EXECUTE'],
 	'PUBLIC may call restoring() (trigger WHEN clauses run as the writing role)');
 SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'pg_monitor', ARRAY['EXECUTE'],
@@ -55,7 +53,7 @@ SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'pg_monitor', ARRAY[
   FROM unnest(ARRAY['health', 'health_summary', 'pool_stats', 'schema_fingerprint']) AS f;
 SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'public', ARRAY[]::text[],
 		'PUBLIC may not call trigger function ' || f || '()')
-  FROM unnest(ARRAY['set_updated_at', 'messages_rules', 'reactions_rules', 'channels_rules',
+  FROM unnest(ARRAY['set_updated_at', 'messages_rules', 'messages_thread_rules', 'reactions_rules', 'channels_rules',
 	'notify_message_change', 'notify_reaction_change', 'notify_channel_member_change',
 	'notify_user_status_change', 'schema_migrations_merge']) AS f;
 
