@@ -495,8 +495,9 @@ fx_give_tunnel()
 	user=$(sed -n 's/^POSTGRES_USER=//p' "$env" | tail -n 1)
 	db=$(sed -n 's/^POSTGRES_DB=//p' "$env" | tail -n 1)
 	[ -n "$name" ] && [ -n "$user" ] && [ -n "$db" ] || return 0
+	# (a refusal or an absent extension is no failure: set -e callers go on)
 	PGOPTIONS='-c search_path=pg_catalog' "$@" -qXAt -d "$db" -v "name=$name" -v "role=$user" \
-		>/dev/null 2>&1 <<-'EOF'
+		>/dev/null 2>&1 <<-'EOF' || true
 		SELECT chatgenius.add_tunnel(:'name', :'role')
 		 WHERE NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = :'role'), true);
 	EOF
