@@ -33,8 +33,12 @@ typedef enum var_kind
 	VAR_PATH,					/* ~ expanded */
 	VAR_SECRET,					/* may be empty, never printed */
 	VAR_INT,
+	VAR_MODE,					/* file permission bits in octal (0 to 0777) */
 	VAR_LEVEL
 } var_kind;
+
+/* Kinds stored as an int in tunnel_config (the others as a string). */
+#define IS_INT_KIND(k) ((k) == VAR_INT || (k) == VAR_MODE)
 
 typedef struct var_def
 {
@@ -66,7 +70,15 @@ static const var_def vars[] = {
 	{"POSTGRES_PORT", "--postgres-port", VAR_INT, "5432", 0, 65535, OFF(listen_port), false, false,
 	"local port the tunnel listens on (0: any free port)"},
 	{"TUNNEL_LISTEN_HOST", "--tunnel-listen-host", VAR_HOST, "127.0.0.1", 0, 0, OFF(listen_host), false, false,
-	"local address the tunnel listens on"},
+	"local address the tunnel listens on (empty: no TCP listener, TUNNEL_SOCKET_DIR only)"},
+	{"TUNNEL_SOCKET_DIR", "--tunnel-socket-dir", VAR_PATH, NULL, 0, 0, OFF(socket_dir), false, false,
+	"folder of a Unix socket .s.PGSQL.<POSTGRES_PORT> beside TCP, as libpq's host=DIR finds it (unset: off)"},
+	{"TUNNEL_SOCKET_MODE", "--tunnel-socket-mode", VAR_MODE, "0770", 0, 0777, OFF(socket_mode), false, false,
+	"permissions of that socket, in octal: who may connect"},
+	{"TUNNEL_SOCKET_GROUP", "--tunnel-socket-group", VAR_HOST, NULL, 0, 0, OFF(socket_group), false, false,
+	"group of that socket (unset: the helper's)"},
+	{"TUNNEL_HTTP_ADDR", "--tunnel-http-addr", VAR_HOST, NULL, 0, 0, OFF(http_addr), false, false,
+	"host:port of the HTTP endpoint: /metrics, /startup, /liveness, /readiness (unset: off)"},
 	{"POSTGRES_REMOTE_HOST", "--postgres-remote-host", VAR_HOST, "localhost", 0, 0, OFF(remote_host), false, false,
 	"PostgreSQL host as seen from the SSH server; a primary and its standbys: host[:port],..."},
 	{"POSTGRES_REMOTE_PORT", "--postgres-remote-port", VAR_INT, "5432", 1, 65535, OFF(remote_port), false, false,
@@ -111,6 +123,8 @@ static const var_def vars[] = {
 	"ms a client waits for room in a full pool before it is refused"},
 	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 0, 1000000, OFF(max_waiting_clients), false, true,
 	"most clients waiting for room at once (0: none wait; the health check never waits)"},
+	{"TUNNEL_SHUTDOWN_TIMEOUT", "--tunnel-shutdown-timeout", VAR_INT, "30000", 0, 86400000, OFF(shutdown_timeout_ms), false, true,
+	"ms that served clients may go on after SIGTERM before they are cut (0: at once)"},
 	{"TUNNEL_LOGIN_TIMEOUT", "--tunnel-login-timeout", VAR_INT, "60000", 100, 86400000, OFF(login_timeout_ms), false, true,
 	"ms a client has from its channel's open to the end of its startup; keep it at or below the server's authentication_timeout"},
 	{"TUNNEL_NAME", "--tunnel-name", VAR_STRING, NULL, 0, 0, OFF(tunnel_name), false, false,
@@ -422,6 +436,26 @@ closest_name(const char *name)
 		}
 	}
 	return best_d <= limit ? best : NULL;
+}
+
+/*
+ * Parse permission bits in octal ("0770", "770").  Returns 0 with *out
+ * set, or -1 when text is not octal or above max.
+ */
+static int
+parse_mode(const char *text, long max, int *out)
+{
+	char	   *end;
+	long		v;
+
+	if (text[0] == '\0' || strspn(text, "01234567") != strlen(text))
+		return -1;
+	errno = 0;
+	v = strtol(text, &end, 8);
+	if (errno != 0 || *end != '\0' || v < 0 || v > max)
+		return -1;
+	*out = (int) v;
+	return 0;
 }
 
 /* True when name starts with one of the helper's prefixes, in any case. */
@@ -778,6 +812,12 @@ apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
 								"invalid value for %s: \"%s\" (expected an integer from %ld to %ld)",
 								v->name, text, v->min, v->max);
 				break;
+			case VAR_MODE:
+				if (parse_mode(text, v->max, ip) != 0)
+					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+								"invalid value for %s: \"%s\" (expected permission bits in octal, "
+								"0000 to 0%lo)", v->name, text, v->max);
+				break;
 			case VAR_LEVEL:
 				if (log_parse_level(text, &level) != 0)
 					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
@@ -990,7 +1030,7 @@ config_copy(const tunnel_config *src)
 	c->warnings = NULL;
 	c->env_file = src->env_file ? strdup(src->env_file) : NULL;
 	for (i = 0; i < NVARS; i++)
-		if (vars[i].kind != VAR_INT)
+		if (!IS_INT_KIND(vars[i].kind))
 		{
 			char	  **sp = (char **) ((char *) c + vars[i].offset);
 
@@ -1141,11 +1181,13 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 				cfg->command = CMD_VERIFY;
 			else if (strcmp(a, "status") == 0)
 				cfg->command = CMD_STATUS;
+			else if (strcmp(a, "events") == 0)
+				cfg->command = CMD_EVENTS;
 			else
 			{
 				free_saved();
 				return fail(errbuf, errlen, EXIT_BAD_CONFIG,
-							"unknown command: \"%s\" (expected run, setup, verify or status)", a);
+							"unknown command: \"%s\" (expected run, setup, verify, status or events)", a);
 			}
 			continue;
 		}
@@ -1156,7 +1198,12 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 		}
 		if (strcmp(a, "--json") == 0)
 		{
-			cfg->json = true;	/* status's; the other commands ignore it */
+			cfg->json = true;	/* status's and events'; the others ignore it */
+			continue;
+		}
+		if (strcmp(a, "--follow") == 0)
+		{
+			cfg->follow = true; /* events' */
 			continue;
 		}
 		eq = strchr(a, '=');
@@ -1345,7 +1392,7 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 		int		   *newi = (int *) ((char *) &fresh + v->offset);
 		bool		differs;
 
-		if (v->kind == VAR_INT)
+		if (IS_INT_KIND(v->kind))
 			differs = *oldi != *newi;
 		else
 			differs = str_differs(*oldp, *newp);
@@ -1358,7 +1405,7 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 			continue;
 		}
 		changed++;
-		if (v->kind == VAR_INT)
+		if (IS_INT_KIND(v->kind))
 		{
 			log_msg(LOG_INFO, "config_changed", "variable=%s old=%d new=%d", v->name,
 					*oldi, *newi);
@@ -1403,16 +1450,20 @@ config_print_help(void)
 		   "      exit 0 unless a check is critical or the database is unreachable\n"
 		   "  %s status [--json]   ask the running helper how it stands (exit 0 serving,\n"
 		   "      1 degraded or reconnecting, 2 not running, 3 unknown)\n"
+		   "  %s events [--follow] [--json]   the running helper's events: the last\n"
+		   "      ones, or each one as it happens until it stops (also while the\n"
+		   "      database is away)\n"
 		   "  %s --help | --version\n\n"
 		   "Manual pages: chatgenius-tunnel(8), chatgenius-tunnel.env(5).\n\n",
-		   PROGNAME, PROGNAME, PROGNAME, PROGNAME, PROGNAME);
+		   PROGNAME, PROGNAME, PROGNAME, PROGNAME, PROGNAME, PROGNAME);
 	printf("Configuration, highest first: command-line flags, the environment, the env file\n"
 		   "(--env-file PATH, else ./%s when present), defaults.  In the env file an\n"
 		   "unknown name under POSTGRES_, SSH_ or TUNNEL_ is an error (exit 2); other\n"
 		   "unknown names are reported and ignored.\n\n", DEFAULT_ENV_FILE);
 	printf("Options:\n"
 		   "  --env-file PATH   read settings from PATH instead of ./%s\n"
-		   "  --json            status: the report as JSON\n\n", DEFAULT_ENV_FILE);
+		   "  --json            status, events: the report as JSON\n"
+		   "  --follow          events: each event as it happens\n\n", DEFAULT_ENV_FILE);
 	printf("Variables (flag, default):\n");
 	for (i = 0; i < NVARS; i++)
 	{
@@ -1424,6 +1475,8 @@ config_print_help(void)
 		range[0] = '\0';
 		if (v->kind == VAR_INT)
 			snprintf(range, sizeof(range), " (%ld to %ld)", v->min, v->max);
+		else if (v->kind == VAR_MODE)
+			snprintf(range, sizeof(range), " (octal, 0000 to 0%lo)", v->max);
 		printf("  %-26s %-29s default: %s\n      %s%s%s\n", v->name,
 			   v->flag ? v->flag : "(no flag: a secret)",
 			   v->required ? "(required)" : def ? def : "(none)", v->help, range,
@@ -1448,7 +1501,7 @@ config_free(tunnel_config *cfg)
 
 	for (i = 0; i < NVARS; i++)
 	{
-		if (vars[i].kind != VAR_INT)
+		if (!IS_INT_KIND(vars[i].kind))
 		{
 			char	  **sp = (char **) ((char *) cfg + vars[i].offset);
 

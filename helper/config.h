@@ -39,6 +39,7 @@ typedef enum tunnel_command
 	CMD_SETUP,
 	CMD_VERIFY,
 	CMD_STATUS,					/* ask the running helper (status_command.c) */
+	CMD_EVENTS,					/* its events (events_command.c) */
 	CMD_HELP,
 	CMD_VERSION
 } tunnel_command;
@@ -46,7 +47,8 @@ typedef enum tunnel_command
 typedef struct tunnel_config
 {
 	tunnel_command command;
-	bool		json;			/* status --json */
+	bool		json;			/* status --json, events --json */
+	bool		follow;			/* events --follow */
 
 	/* PostgreSQL, as seen through the tunnel */
 	char	   *postgres_db;		/* POSTGRES_DB */
@@ -66,6 +68,12 @@ typedef struct tunnel_config
 	int			standby_port;		/* TUNNEL_STANDBY_PORT (0: off) */
 	int			standby_max_lag_ms; /* TUNNEL_STANDBY_MAX_LAG (10000) */
 	int			patroni_port;		/* POSTGRES_PATRONI_PORT (0: off) */
+	char	   *socket_dir;			/* TUNNEL_SOCKET_DIR (NULL: no Unix socket) */
+	int			socket_mode;		/* TUNNEL_SOCKET_MODE (0770) */
+	char	   *socket_group;		/* TUNNEL_SOCKET_GROUP (NULL: the helper's) */
+	char	   *http_addr;			/* TUNNEL_HTTP_ADDR (NULL: no HTTP endpoint) */
+	int			shutdown_timeout_ms;	/* TUNNEL_SHUTDOWN_TIMEOUT (30000): the
+										 * drain at SIGTERM */
 
 	/* SSH */
 	char	   *ssh_host;			/* SSH_HOST (required) */

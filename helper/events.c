@@ -8,8 +8,10 @@
 #include <stdio.h>
 
 #include "clock.h"
+#include "event_stream.h"
 #include "events.h"
 #include "spool.h"
+#include "stats.h"
 #include "status_board.h"
 
 /*
@@ -43,7 +45,9 @@ event_emit(log_level level, const char *event, const char *detail, ...)
 		va_end(ap);
 	}
 	log_event_formatted(level, event, buf, at);
-	board_event(event, buf);
+	stats_count_event(event);
+	board_event(event, buf, at);
+	event_stream_publish(event, buf, at);
 	if (spool_is_open())
 		(void) spool_add(event, buf, at);
 }

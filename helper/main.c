@@ -7,13 +7,18 @@
 #include <libpq-fe.h>
 #include <libssh2.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "config.h"
+#include "event_stream.h"
 #include "events.h"
+#include "http_server.h"
+#include "listen_fds.h"
 #include "log.h"
 #include "sd_notify.h"
 #include "spool.h"
@@ -27,14 +32,22 @@
 #endif
 
 /*
- * SIGTERM/SIGINT: ask for a clean stop, and tell systemd at once (the
- * janitor may be in the middle of a health check).  Async-signal-safe.
+ * The first SIGTERM: stop taking clients and let the served ones finish
+ * (TUNNEL_SHUTDOWN_TIMEOUT), as PgBouncer's safe shutdown and Cloud SQL
+ * Auth Proxy's --max-sigterm-delay do; a second SIGTERM, or SIGINT, stops
+ * at once.  systemd is told at once (the janitor may be in the middle of
+ * a health check).  Async-signal-safe.
  */
+static atomic_int stop_signals;
+
 static void
 on_stop(int signo)
 {
 	sd_notify_from_signal("STOPPING=1");
-	tunnel_request_stop();
+	if (signo == SIGTERM && atomic_fetch_add(&stop_signals, 1) == 0)
+		tunnel_request_drain();
+	else
+		tunnel_request_stop();
 }
 
 /* SIGHUP: ask the janitor to re-read the configuration. */
@@ -105,6 +118,33 @@ print_version(void)
 		   pqv / 10000, pqv % 10000);
 }
 
+/* The port of TUNNEL_HTTP_ADDR ("host:port"), 0 when unset or unparsable. */
+static int
+http_port_of(const char *addr)
+{
+	const char *colon = addr != NULL ? strrchr(addr, ':') : NULL;
+
+	return colon != NULL ? atoi(colon + 1) : 0;
+}
+
+/*
+ * The HTTP endpoint's socket: passed by systemd, or bound on
+ * TUNNEL_HTTP_ADDR; nothing when neither.  Returns 0, or -1 with err.
+ */
+static int
+open_http(const tunnel_config *cfg, char *err, size_t errlen)
+{
+	int			fd = listen_fds_get(LISTEN_HTTP);
+
+	if (fd < 0 && cfg->http_addr == NULL)
+		return 0;
+	if (http_server_open(cfg->http_addr, fd, err, errlen) != 0)
+		return -1;
+	log_msg(LOG_INFO, "http_listening", "addr=%s activated=%d",
+			cfg->http_addr != NULL ? cfg->http_addr : "-", fd >= 0);
+	return 0;
+}
+
 /*
  * run: bring the tunnel up and serve until a signal stops it or the
  * janitor gives up.  Returns the exit code.
@@ -113,12 +153,29 @@ static int
 run_command(tunnel_config *cfg)
 {
 	int			port = cfg->listen_port;
+	char		err[512];
 	int			rc;
 
+	if (listen_fds_take(cfg->standby_port, http_port_of(cfg->http_addr), err, sizeof(err)) < 0)
+	{
+		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		return EXIT_BAD_CONFIG;
+	}
+	if (open_http(cfg, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		listen_fds_close_unused();
+		return EXIT_BAD_CONFIG;
+	}
 	events_init(cfg);
 	board_init(cfg, port);
+	(void) event_stream_start();
 	status_socket_start(cfg);
-	rc = tunnel_start(cfg, &port);
+	if (http_server_start() != 0)
+		rc = EXIT_FAILURE_OTHER;
+	else
+		rc = tunnel_start(cfg, &port);
+	listen_fds_close_unused();
 	if (rc == EXIT_BAD_CONFIG || rc == EXIT_AUTH)
 	{
 		/*
@@ -138,7 +195,9 @@ run_command(tunnel_config *cfg)
 		rc = tunnel_wait();
 	board_stopping();
 	tunnel_stop();
+	http_server_stop();
 	status_socket_stop();
+	event_stream_stop();
 	events_shutdown();
 	return rc;
 }
@@ -163,12 +222,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
 		if (rc == EXIT_BAD_CONFIG)
 			fprintf(stderr, "Try \"chatgenius-tunnel --help\" for more information.\n");
-		/* status: no attempt made is "unknown", as pg_isready's 3 */
-		return cfg.command == CMD_STATUS ? 3 : rc;
+		/* status, events: no attempt made is "unknown", as pg_isready's 3 */
+		return cfg.command == CMD_STATUS || cfg.command == CMD_EVENTS ? 3 : rc;
 	}
-	if (cfg.command == CMD_STATUS)
+	if (cfg.command == CMD_STATUS || cfg.command == CMD_EVENTS)
 	{
-		rc = status_command(&cfg);
+		rc = cfg.command == CMD_STATUS ? status_command(&cfg) : events_command(&cfg);
 		config_free(&cfg);
 		return rc;
 	}

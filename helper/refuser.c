@@ -215,6 +215,7 @@ refuser_tell(int fd, const char *client, refusal_cause cause, int64_t waited_ms,
 	stats_snapshot snap;
 	char		msg[PGWIRE_MESSAGE_MAX];
 	const char *sqlstate = PGWIRE_UNABLE_TO_CONNECT;
+	refusal_reason reason = REFUSAL_UNREACHABLE;
 	const char *error;
 
 	stats_snapshot_take(&snap);
@@ -222,6 +223,7 @@ refuser_tell(int fd, const char *client, refusal_cause cause, int64_t waited_ms,
 	if (snap.state == STATE_STOPPED || (cause == REFUSE_STOPPING && snap.state != STATE_FAILED))
 	{
 		sqlstate = PGWIRE_ADMIN_SHUTDOWN;
+		reason = REFUSAL_STOPPING;
 		snprintf(msg, sizeof(msg), "chatgenius-tunnel: the tunnel is shutting down");
 	}
 	else if (snap.state == STATE_FAILED)
@@ -235,6 +237,7 @@ refuser_tell(int fd, const char *client, refusal_cause cause, int64_t waited_ms,
 	else
 	{
 		sqlstate = PGWIRE_TOO_MANY_CONNECTIONS;
+		reason = REFUSAL_POOL_FULL;
 		if (cause == REFUSE_TOO_MANY_WAITING)
 			snprintf(msg, sizeof(msg),
 					 "chatgenius-tunnel: no more connections allowed: the pool is full "
@@ -248,6 +251,7 @@ refuser_tell(int fd, const char *client, refusal_cause cause, int64_t waited_ms,
 					 " ms (TUNNEL_CLIENT_WAIT=%d)",
 					 fig->pool_size, fig->channels_per_session, waited_ms, fig->client_wait_ms);
 	}
+	stats_add_refusal(reason);
 	refuser_submit(fd, client, sqlstate, msg);
 }
 
@@ -257,5 +261,6 @@ refuser_tell_unreachable(int fd, const char *client, const char *why)
 	char		msg[PGWIRE_MESSAGE_MAX];
 
 	snprintf(msg, sizeof(msg), "chatgenius-tunnel: cannot reach the database: %s", why);
+	stats_add_refusal(REFUSAL_UNREACHABLE);
 	refuser_submit(fd, client, PGWIRE_CONNECTION_FAILURE, msg);
 }

@@ -5,6 +5,7 @@
  *		by the reporter and the SIGUSR1 handler.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -145,12 +146,114 @@ stats_add_waiting(int delta)
 	pthread_mutex_unlock(&stats_lock);
 }
 
-/* Counts one client refused after its wait (pool_full). */
+/* Returns the label value of a refusal reason. */
+const char *
+refusal_reason_name(refusal_reason reason)
+{
+	switch (reason)
+	{
+		case REFUSAL_POOL_FULL:
+			return "pool_full";
+		case REFUSAL_UNREACHABLE:
+			return "unreachable";
+		case REFUSAL_STOPPING:
+			return "stopping";
+		case REFUSAL_LOGIN_TIMEOUT:
+			return "login_timeout";
+		case REFUSAL_REASONS:
+			break;
+	}
+	return "other";
+}
+
+/*
+ * The histograms' upper bounds in ms: from a loopback round trip (a few
+ * ms) to the 10 s bound of a health check and the 30 s of a handshake.
+ */
+const int	stats_bucket_ms[STATS_BUCKETS - 1] = {
+	1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+};
+
+/* Counts one client not served, for its reason. */
 void
-stats_add_refused(void)
+stats_add_refusal(refusal_reason reason)
+{
+	if (reason < 0 || reason >= REFUSAL_REASONS)
+		return;
+	pthread_mutex_lock(&stats_lock);
+	stats.refused[reason]++;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+/* Returns the sum of the refusals over every reason. */
+int64_t
+stats_refused_total(const stats_snapshot *snap)
+{
+	int64_t		n = 0;
+
+	for (int i = 0; i < REFUSAL_REASONS; i++)
+		n += snap->refused[i];
+	return n;
+}
+
+/* Records one latency of kind (us microseconds), and whether it failed. */
+void
+stats_observe(stats_latency kind, int64_t us, bool failed)
+{
+	stats_histogram *h;
+	int			b = 0;
+
+	if (kind < 0 || kind >= LATENCY_KINDS)
+		return;
+	while (b < STATS_BUCKETS - 1 && us > (int64_t) stats_bucket_ms[b] * 1000)
+		b++;
+	pthread_mutex_lock(&stats_lock);
+	h = &stats.latency[kind];
+	h->bucket[b]++;
+	h->count++;
+	h->sum_us += us < 0 ? 0 : us;
+	if (failed)
+		stats.latency_failed[kind]++;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+/*
+ * Counts one event by name (events.c, for every event sent).  The names
+ * are few and fixed (events.h); the table's room is a bound against a bug,
+ * and a name beyond it is not counted.
+ */
+void
+stats_count_event(const char *name)
+{
+	int			i;
+
+	pthread_mutex_lock(&stats_lock);
+	for (i = 0; i < stats.nevents; i++)
+		if (strcmp(stats.events[i].name, name) == 0)
+			break;
+	if (i == stats.nevents && stats.nevents < STATS_EVENT_NAMES)
+		snprintf(stats.events[stats.nevents++].name, sizeof(stats.events[i].name), "%s", name);
+	if (i < stats.nevents)
+		stats.events[i].count++;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+/* Returns how often event name was sent according to snap. */
+int64_t
+stats_event_count_of(const stats_snapshot *snap, const char *name)
+{
+	for (int i = 0; i < snap->nevents; i++)
+		if (strcmp(snap->events[i].name, name) == 0)
+			return snap->events[i].count;
+	return 0;
+}
+
+/* Counts n events the spool had no room for. */
+void
+stats_add_events_dropped(int64_t n)
 {
 	pthread_mutex_lock(&stats_lock);
-	stats.clients_refused++;
+	stats.events_dropped += n;
 	pthread_mutex_unlock(&stats_lock);
 }
 

@@ -444,6 +444,7 @@ worker_pump(worker *w, int i)
 		log_msg(LOG_INFO, "login_timeout", "session=%d client=%s timeout_ms=%" PRId64 " "
 				"detail=\"the client did not complete its startup in time\"",
 				w->slot->id, p->client, login_due - p->opened_ms);
+		stats_add_refusal(REFUSAL_LOGIN_TIMEOUT);
 		return worker_finish(w, i);
 	}
 	st = pump_step(p, session, w->io);
