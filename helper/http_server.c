@@ -287,8 +287,38 @@ conn_write(http_conn *c)
 }
 
 /*
- * Accepts every pending connection: into a free place, or, with none
- * free, told 503 in one non-blocking send and closed.  Returns nothing.
+ * Returns a place for a new connection: a free one, else the one that has
+ * been reading its request the longest (a prober's request is in within
+ * milliseconds: whoever has not sent theirs by the time every place is
+ * taken is the slow one, and a flood of slow clients cannot keep a prober
+ * out), else NULL (every place is sending an answer).
+ */
+static http_conn *
+conn_place(void)
+{
+	http_conn  *oldest = NULL;
+
+	for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
+	{
+		http_conn  *c = &http.conns[i];
+
+		if (c->fd < 0)
+			return c;
+		if (c->out == NULL && (oldest == NULL || c->deadline_ms < oldest->deadline_ms))
+			oldest = c;
+	}
+	if (oldest != NULL)
+	{
+		http.figures.rejected_busy++;
+		conn_close(oldest);
+	}
+	return oldest;
+}
+
+/*
+ * Accepts every pending connection: into a place (conn_place), or, with
+ * none to be had, told 503 in one non-blocking send and closed.  Returns
+ * nothing.
  */
 static void
 accept_all(void)
@@ -299,7 +329,7 @@ accept_all(void)
 	for (;;)
 	{
 		int			fd = accept4(http.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		http_conn  *c = NULL;
+		http_conn  *c;
 
 		if (fd < 0)
 		{
@@ -307,9 +337,7 @@ accept_all(void)
 				continue;
 			return;				/* EAGAIN, or out of descriptors: the backlog keeps them */
 		}
-		for (int i = 0; i < HTTP_MAX_CONNECTIONS && c == NULL; i++)
-			if (http.conns[i].fd < 0)
-				c = &http.conns[i];
+		c = conn_place();
 		if (c == NULL)
 		{
 			http.figures.rejected_busy++;

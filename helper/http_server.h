@@ -7,9 +7,10 @@
  *
  *		It has its own thread and never touches the data path.  A client is
  *		bounded as the listener bounds its own: HTTP_MAX_CONNECTIONS at once
- *		(more are answered 503 and closed at once), HTTP_REQUEST_MAX bytes of
- *		request head, HTTP_IO_MS to send it and read the answer; one request
- *		per connection.
+ *		(a new one takes the place of the one that has been sending its
+ *		request the longest), HTTP_REQUEST_MAX bytes of request head,
+ *		HTTP_IO_MS to send it and read the answer; one request per
+ *		connection.
  */
 #ifndef CHATGENIUS_HTTP_SERVER_H
 #define CHATGENIUS_HTTP_SERVER_H
