@@ -70,7 +70,7 @@ static const var_def vars[] = {
 	{"POSTGRES_PORT", "--postgres-port", VAR_INT, "5432", 0, 65535, OFF(listen_port), false, false,
 	"local port the tunnel listens on (0: any free port)"},
 	{"TUNNEL_LISTEN_HOST", "--tunnel-listen-host", VAR_HOST, "127.0.0.1", 0, 0, OFF(listen_host), false, false,
-	"local address the tunnel listens on (empty: no TCP listener, TUNNEL_SOCKET_DIR only)"},
+	"local address the tunnel listens on (none: no TCP listener, TUNNEL_SOCKET_DIR only)"},
 	{"TUNNEL_SOCKET_DIR", "--tunnel-socket-dir", VAR_PATH, NULL, 0, 0, OFF(socket_dir), false, false,
 	"folder of a Unix socket .s.PGSQL.<POSTGRES_PORT> beside TCP, as libpq's host=DIR finds it (unset: off)"},
 	{"TUNNEL_SOCKET_MODE", "--tunnel-socket-mode", VAR_MODE, "0770", 0, 0777, OFF(socket_mode), false, false,

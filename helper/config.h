@@ -7,6 +7,7 @@
 #define CHATGENIUS_CONFIG_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* Exit codes (the public contract). */
 #define EXIT_CLEAN			0
@@ -116,6 +117,18 @@ typedef struct tunnel_config
 									 * (unknown names, a dropped password), or
 									 * NULL */
 } tunnel_config;
+
+/*
+ * True when TUNNEL_LISTEN_HOST is "none": no TCP listener (the Unix socket
+ * of TUNNEL_SOCKET_DIR, or sockets passed by systemd, only).  The one-shot
+ * commands still use TCP on 127.0.0.1.
+ */
+#define CONFIG_NO_TCP "none"
+static inline bool
+config_tcp_off(const tunnel_config *cfg)
+{
+	return cfg->listen_host != NULL && strcmp(cfg->listen_host, CONFIG_NO_TCP) == 0;
+}
 
 /*
  * Fill *cfg from argv, the environment and the env file.  Returns

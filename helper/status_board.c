@@ -107,7 +107,7 @@ board_init(const tunnel_config *cfg, int listen_port)
 	snprintf(board.tunnel, sizeof(board.tunnel), "%s", cfg->tunnel_name);
 	snprintf(board.ssh, sizeof(board.ssh), "%s@%s:%d", cfg->ssh_user, cfg->ssh_host, cfg->ssh_port);
 	snprintf(board.remote, sizeof(board.remote), "%s:%d", cfg->remote_host, cfg->remote_port);
-	if (cfg->listen_host != NULL && cfg->listen_host[0] != '\0')
+	if (!config_tcp_off(cfg))
 		snprintf(board.listen, sizeof(board.listen), "%s:%d", cfg->listen_host, listen_port);
 	else
 		snprintf(board.listen, sizeof(board.listen), "%s/.s.PGSQL.%d",

@@ -42,28 +42,34 @@ static int64_t started_ms;
 
 /*
  * The TCP address clients use: TUNNEL_LISTEN_HOST, or 127.0.0.1 where it
- * is empty (TCP off for run; the one-shot commands always need TCP).
+ * is "none" (TCP off for run; the one-shot commands always need TCP).
  */
 static const char *
 tcp_host(const tunnel_config *cfg)
 {
-	return cfg->listen_host != NULL && cfg->listen_host[0] != '\0' ? cfg->listen_host : "127.0.0.1";
+	return config_tcp_off(cfg) ? "127.0.0.1" : cfg->listen_host;
 }
 
 /*
  * The clients' listening sockets: each one systemd passed (listen_fds.h)
  * is used as given, the others are bound as configured: TCP on
- * TUNNEL_LISTEN_HOST:*port (off for run when TUNNEL_LISTEN_HOST is
- * empty), the Unix socket in TUNNEL_SOCKET_DIR, the standby port.  Returns
- * EXIT_CLEAN, else the exit code with err filled.
+ * TUNNEL_LISTEN_HOST:*port (off for run when it is "none"), the Unix
+ * socket in TUNNEL_SOCKET_DIR, the standby port.  Returns EXIT_CLEAN, else
+ * the exit code with err filled.
  */
 static int
 open_listeners(tunnel_config *cfg, int *port, char *err, size_t errlen)
 {
 	bool		run = cfg->command == CMD_RUN;
-	bool		tcp = !run || (cfg->listen_host != NULL && cfg->listen_host[0] != '\0');
+	bool		tcp = !run || !config_tcp_off(cfg);
 	int			fd;
 
+	if (run && !tcp && cfg->socket_dir == NULL && !listen_fds_activated())
+	{
+		snprintf(err, errlen, "invalid value for TUNNEL_LISTEN_HOST: \"%s\" (TCP off, and no "
+				 "TUNNEL_SOCKET_DIR: clients would have nothing to connect to)", cfg->listen_host);
+		return EXIT_BAD_CONFIG;
+	}
 	if (run && (fd = listen_fds_get(LISTEN_TCP)) >= 0)
 	{
 		listener_adopt(LISTEN_TCP, fd);
