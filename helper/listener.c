@@ -356,10 +356,18 @@ listener_open_standby(const char *host, int port, char *err, size_t errlen)
 	return rc;
 }
 
-/* Accepts every pending client of fd; returns nothing, errors are logged. */
+/*
+ * Accepts every pending client of s; returns nothing, errors are logged.
+ * Once a drain is asked, a client of a socket passed by systemd that was
+ * accepted all the same is served (it is held, and the drain waits for
+ * it) and accepting stops; one of the helper's own sockets is told 57P01.
+ */
 static void
-accept_all(int sock, bool standby, bool local)
+accept_all(const listen_socket *s, bool local)
 {
+	int			sock = s->fd;
+	bool		standby = s->standby;
+
 	for (;;)
 	{
 		struct sockaddr_storage ss;
@@ -404,7 +412,7 @@ accept_all(int sock, bool standby, bool local)
 			port = peer_name(&ss, name, sizeof(name));
 		}
 		log_msg(LOG_DEBUG, "client_accepted", standby ? "client=%s standby=1" : "client=%s", name);
-		if (atomic_load(&draining))
+		if (atomic_load(&draining) && !s->activated)
 		{
 			/* stopping: told 57P01, as PgBouncer tells its clients at shutdown */
 			refusal_figures fig = {0};
@@ -413,6 +421,8 @@ accept_all(int sock, bool standby, bool local)
 			continue;
 		}
 		pool_submit_to(fd, name, port, standby);
+		if (atomic_load(&draining))
+			return;				/* the rest stay in the backlog for the next start */
 	}
 }
 
@@ -466,7 +476,7 @@ listener_main(void *arg)
 			service_thread_drain(&accept_thread);
 		for (int i = 0; rc > 0 && i < NSOCKS; i++)
 			if (pfds[i].fd >= 0 && (pfds[i].revents & POLLIN))
-				accept_all(socks[i].fd, socks[i].standby, i == SOCK_LOCAL);
+				accept_all(&socks[i], i == SOCK_LOCAL);
 		pool_expire_waiting();
 	}
 	return NULL;
