@@ -34,6 +34,7 @@ typedef struct follower
 static struct
 {
 	pthread_mutex_t lock;
+	size_t		room;			/* each follower's buffer: EVENT_FOLLOWER_BUFFER */
 	follower	f[EVENT_FOLLOWERS_MAX];
 	bool		running;
 	bool		flushing;		/* stopping: send what is pending, then close */
@@ -144,7 +145,7 @@ settle_dropped(follower *f)
 	if (f->dropped == 0)
 		return true;
 	n = marker(f->json, f->dropped, line, sizeof(line));
-	if (n == 0 || f->len + n > EVENT_FOLLOWER_BUFFER)
+	if (n == 0 || f->len + n > es.room)
 		return false;
 	memcpy(f->buf + f->len, line, n);
 	f->len += n;
@@ -183,7 +184,7 @@ event_stream_publish(const char *event, const char *detail, int64_t wall_us)
 		if (n[k] == 0)
 			n[k] = event_stream_format(f->json, event, detail ? detail : "", wall_us,
 									   line[k], sizeof(line[k]));
-		if (settle_dropped(f) && n[k] > 0 && f->len + n[k] <= EVENT_FOLLOWER_BUFFER)
+		if (settle_dropped(f) && n[k] > 0 && f->len + n[k] <= es.room)
 		{
 			memcpy(f->buf + f->len, line[k], n[k]);
 			f->len += n[k];
@@ -309,10 +310,15 @@ event_stream_start(void)
 {
 	char		err[256];
 
+	const char *room = getenv("CHATGENIUS_FOLLOWER_BUFFER");
+
 	pthread_mutex_lock(&es.lock);
 	for (int i = 0; i < EVENT_FOLLOWERS_MAX; i++)
 		es.f[i].fd = -1;
 	es.flushing = false;
+	/* A smaller bound for tests, read once here (at least one line fits). */
+	es.room = room != NULL && atol(room) >= 4096 && atol(room) < EVENT_FOLLOWER_BUFFER ?
+		(size_t) atol(room) : EVENT_FOLLOWER_BUFFER;
 	if (service_thread_start(&es.thread, stream_main, err, sizeof(err)) != 0)
 	{
 		pthread_mutex_unlock(&es.lock);
@@ -342,6 +348,19 @@ event_stream_stop(void)
 	service_thread_close(&es.thread);
 }
 
+int
+event_stream_followers(void)
+{
+	int			n = 0;
+
+	pthread_mutex_lock(&es.lock);
+	for (int i = 0; i < EVENT_FOLLOWERS_MAX; i++)
+		if (es.f[i].fd >= 0)
+			n++;
+	pthread_mutex_unlock(&es.lock);
+	return n;
+}
+
 bool
 event_stream_add(int fd, bool json)
 {
@@ -352,12 +371,21 @@ event_stream_add(int fd, bool json)
 		if (es.f[i].fd < 0)
 			slot = &es.f[i];
 	if (slot != NULL)
-		slot->buf = malloc(EVENT_FOLLOWER_BUFFER);
+		slot->buf = malloc(es.room);
 	if (slot == NULL || slot->buf == NULL)
 	{
 		pthread_mutex_unlock(&es.lock);
 		close(fd);
 		return false;
+	}
+	/*
+	 * The kernel's buffer is bounded as ours is: what a stopped follower
+	 * has not read is counted as dropped here, not queued there unseen.
+	 */
+	{
+		int			sndbuf = (int) es.room;
+
+		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	}
 	slot->fd = fd;
 	slot->json = json;

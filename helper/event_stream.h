@@ -5,7 +5,9 @@
  *		from memory: it works while the database is away.  The seed's
  *		tunnel.on(...), for an app on the app host.
  *
- *		Each follower has a bounded buffer of EVENT_FOLLOWER_BUFFER bytes.
+ *		Each follower has a bounded buffer of EVENT_FOLLOWER_BUFFER bytes
+ *		(CHATGENIUS_FOLLOWER_BUFFER, from 4096, makes it smaller: tests),
+ *		and its socket's send buffer is bounded the same.
  *		A follower that reads too slowly never holds the helper up: the
  *		events that find no room are counted, and once there is room again
  *		a "dropped" line says how many it missed.  At most
@@ -42,6 +44,9 @@ extern void event_stream_stop(void);
  * followers, or not running).
  */
 extern bool event_stream_add(int fd, bool json);
+
+/* How many follow now (status, metrics). */
+extern int	event_stream_followers(void);
 
 /* An event was sent (events.c): to every follower.  Thread-safe. */
 extern void event_stream_publish(const char *event, const char *detail, int64_t wall_us);

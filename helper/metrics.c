@@ -15,6 +15,7 @@
 #include <libssh2.h>
 
 #include "config.h"
+#include "event_stream.h"
 #include "metrics.h"
 #include "spool.h"
 #include "stats.h"
@@ -218,6 +219,8 @@ metrics_render(metrics_text *out, const metrics_http *http)
 	single(out, "events_dropped_total", "counter",
 		   "Events lost because the spool was full (TUNNEL_SPOOL_MAX).", snap->events_dropped);
 
+	single(out, "event_followers", "gauge", "Followers of `chatgenius-tunnel events --follow` now.",
+		   event_stream_followers());
 	single(out, "http_requests_total", "counter", "Requests answered by this endpoint.", http->requests);
 	family(out, "http_rejected_total", "counter",
 		   "Connections to this endpoint closed unanswered or refused, by reason.");

@@ -469,6 +469,7 @@ board_format(bool json, char *buf, size_t len)
 			", \"channels_total\": %" PRId64 ", \"bytes_in\": %" PRId64 ", \"bytes_out\": %" PRId64 "},\n",
 			snap.pool_size, snap.sessions_open, snap.channels_active, snap.clients_waiting,
 			stats_refused_total(&snap), snap.waits_total, snap.channels_total, snap.bytes_in, snap.bytes_out);
+		put(buf, len, &pos, " \"event_followers\": %d,\n", event_stream_followers());
 		put(buf, len, &pos, " \"refused_by\": {");
 		for (int r = 0; r < REFUSAL_REASONS; r++)
 			put(buf, len, &pos, "%s\"%s\": %" PRId64, r ? ", " : "", refusal_reason_name(r), snap.refused[r]);
