@@ -1,9 +1,11 @@
 # chatgenius: PostgreSQL extension (PGXS) plus the chatgenius-tunnel helper.
 #
 #   make                 build the extension library and helper/chatgenius-tunnel
-#   make install         install both: the helper next to PostgreSQL's programs,
-#                        linked into HELPER_LINKDIR (on PATH), its README into
-#                        HELPER_DOCDIR (the unit's Documentation=), its manual
+#   make install         install both (the extension with its exporter queries
+#                        file), the helper next to PostgreSQL's programs,
+#                        linked into HELPER_LINKDIR (on PATH), the README,
+#                        NEWS.md and doc/*.md into HELPER_DOCDIR (the unit's
+#                        Documentation=), its manual
 #                        pages into HELPER_MANDIR (man8, man5), its systemd unit
 #                        into HELPER_UNITDIR (ExecStart= this bindir); DESTDIR honoured
 #   make installcheck    pg_regress, then the isolation specs, against a running
@@ -14,7 +16,11 @@
 EXTENSION = chatgenius
 MODULE_big = chatgenius
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA = $(sort $(wildcard sql/chatgenius--*.sql))
+# The install and update scripts, and beside them the queries file that
+# prometheus-postgres-exporter runs (--extend.query-path): it calls this
+# version's functions, so it ships with them, in the versioned extension
+# folder that pg_buildext installs per PostgreSQL version.
+DATA = $(sort $(wildcard sql/chatgenius--*.sql)) sql/chatgenius-postgres-exporter.yaml
 PGFILEDESC = "chatgenius - chat schema, tunnel status and health checks"
 
 # pg_regress inputs are sql/regress_NAME.sql (so that none reads like an
@@ -35,7 +41,7 @@ include $(PGXS)
 # Where PostgreSQL's tree is rooted: "" for the system's /usr/lib/postgresql,
 # the folder above it for a private copy (so that its make install stays in it).
 PG_TREE_ROOT := $(patsubst %/usr/lib/postgresql/$(MAJORVERSION)/bin,%,$(filter %/usr/lib/postgresql/$(MAJORVERSION)/bin,$(bindir)))
-# The helper on PATH (empty: no link) and its README.
+# The helper on PATH (empty: no link) and the documents.
 HELPER_LINKDIR ?= $(PG_TREE_ROOT)/usr/local/bin
 HELPER_DOCDIR ?= $(PG_TREE_ROOT)/usr/share/doc/chatgenius-tunnel
 # Its manual pages and its unit, where local installs go (empty: not installed).
@@ -59,8 +65,9 @@ ifneq ($(HELPER_LINKDIR),)
 	ln -sfn '$(bindir)/chatgenius-tunnel' '$(DESTDIR)$(HELPER_LINKDIR)/chatgenius-tunnel'
 endif
 ifneq ($(HELPER_DOCDIR),)
-	$(MKDIR_P) '$(DESTDIR)$(HELPER_DOCDIR)'
-	$(INSTALL_DATA) README.md '$(DESTDIR)$(HELPER_DOCDIR)/README.md'
+	$(MKDIR_P) '$(DESTDIR)$(HELPER_DOCDIR)' '$(DESTDIR)$(HELPER_DOCDIR)/doc'
+	$(INSTALL_DATA) README.md NEWS.md '$(DESTDIR)$(HELPER_DOCDIR)/'
+	$(INSTALL_DATA) $(sort $(wildcard doc/*.md)) '$(DESTDIR)$(HELPER_DOCDIR)/doc/'
 endif
 ifneq ($(HELPER_MANDIR),)
 	$(MKDIR_P) '$(DESTDIR)$(HELPER_MANDIR)/man8' '$(DESTDIR)$(HELPER_MANDIR)/man5'

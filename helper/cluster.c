@@ -1,7 +1,7 @@
 /*
  * cluster.c
  *		The routing decision (see cluster.h).  The rule, as documented in
- *		the README: a host is the primary when it says so; with Patroni
+ *		doc/hacking.md: a host is the primary when it says so; with Patroni
  *		(POSTGRES_PATRONI_PORT) only the host whose GET /primary answers 200
  *		qualifies, since Patroni's leader lock is the one authority; without
  *		it, when two hosts both accept writes (a plain streaming pair after
@@ -210,16 +210,16 @@ cluster_apply(const host_probe *probes, const char *method, const char *trigger)
 		bool		lagging = p->role == ROLE_STANDBY && p->lag_ms > cl.cfg->standby_max_lag_ms;
 
 		if (claims && !h->split)
-			event_emit(LOG_WARN, "split_brain",
+			event_emit(EV_SPLIT_BRAIN,
 					   "host=%s timeline=%" PRId64 " followed=%s followed_timeline=%" PRId64
 					   " detected=%s", host_text(i, a, sizeof(a)), p->timeline,
 					   host_text(chosen, b, sizeof(b)), probes[chosen].timeline, method);
 		h->split = claims;
 		if (i != chosen && p->role == ROLE_DOWN && h->last.role != ROLE_DOWN)
-			event_emit(LOG_WARN, "standby_down", "host=%s detected=%s error=\"%s\"",
+			event_emit(EV_STANDBY_DOWN, "host=%s detected=%s error=\"%s\"",
 					   host_text(i, a, sizeof(a)), method, p->error);
 		if (lagging && !h->lagging)
-			event_emit(LOG_WARN, "standby_lagging", "host=%s lag_ms=%" PRId64 " max_lag_ms=%d",
+			event_emit(EV_STANDBY_LAGGING, "host=%s lag_ms=%" PRId64 " max_lag_ms=%d",
 					   host_text(i, a, sizeof(a)), p->lag_ms, cl.cfg->standby_max_lag_ms);
 		else if (!lagging && h->lagging && p->role == ROLE_STANDBY)
 			log_msg(LOG_INFO, "standby_caught_up", "host=%s lag_ms=%" PRId64,
@@ -251,7 +251,7 @@ cluster_apply(const host_probe *probes, const char *method, const char *trigger)
 			int64_t		without = cl.no_primary_since_ms ? now - cl.no_primary_since_ms : 0;
 
 			if (cl.last_known >= 0 && cl.last_known != chosen)
-				event_emit(LOG_WARN, "primary_changed",
+				event_emit(EV_PRIMARY_CHANGED,
 						   "old=%s new=%s detected=%s trigger=%s without_primary_ms=%" PRId64
 						   " timeline=%" PRId64, host_text(cl.last_known, a, sizeof(a)),
 						   host_text(chosen, b, sizeof(b)), method, trigger, without,

@@ -4,6 +4,10 @@
  *		(name, flag, default, range, help); a value comes from the first of:
  *		a command-line flag, the process environment, the env file
  *		(--env-file PATH, else ./.env.local when present), the default.
+ *		Here: the table, gathering the sources (the env file's grammar is
+ *		env_file.c's), converting and checking the values, reloads, the
+ *		published snapshots and --help's settings part.  The command words
+ *		are main.c's.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "env_file.h"
 #include "log.h"
 
 #define PROGNAME "chatgenius-tunnel"
@@ -295,69 +300,6 @@ expand_tilde(const char *path)
 	return out;
 }
 
-/* Trim leading and trailing white space in place.  Returns the start. */
-static char *
-trim(char *s)
-{
-	char	   *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char) e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/*
- * Parse one env file value in place: 'single quoted' is literal, "double
- * quoted" knows \n \" \\, unquoted ends at " #" (an inline comment).
- * Returns the value, or NULL when a quote is not closed.
- */
-static char *
-parse_env_value(char *v)
-{
-	char	   *r;
-	char	   *w;
-
-	v = trim(v);
-	if (v[0] == '\'')
-	{
-		r = strchr(v + 1, '\'');
-		if (r == NULL)
-			return NULL;
-		*r = '\0';
-		return v + 1;
-	}
-	if (v[0] == '"')
-	{
-		for (r = w = v + 1; *r && *r != '"'; r++)
-		{
-			if (*r == '\\' && r[1] != '\0')
-			{
-				r++;
-				*w++ = (*r == 'n') ? '\n' : *r;
-			}
-			else
-				*w++ = *r;
-		}
-		if (*r != '"')
-			return NULL;
-		*w = '\0';
-		return v + 1;
-	}
-	for (r = v; *r; r++)
-		if (*r == '#' && (r == v || r[-1] == ' ' || r[-1] == '\t'))
-		{
-			*r = '\0';
-			break;
-		}
-	return trim(v);
-}
-
-/* Most bytes read from an env file: settings, not data. */
-#define ENV_FILE_MAX (1024 * 1024)
-
 /* Prefixes of the helper's names: an unknown name under one is an error. */
 static const char *const own_prefixes[] = {"POSTGRES_", "SSH_", "TUNNEL_"};
 
@@ -438,26 +380,6 @@ closest_name(const char *name)
 	return best_d <= limit ? best : NULL;
 }
 
-/*
- * Parse permission bits in octal ("0770", "770").  Returns 0 with *out
- * set, or -1 when text is not octal or above max.
- */
-static int
-parse_mode(const char *text, long max, int *out)
-{
-	char	   *end;
-	long		v;
-
-	if (text[0] == '\0' || strspn(text, "01234567") != strlen(text))
-		return -1;
-	errno = 0;
-	v = strtol(text, &end, 8);
-	if (errno != 0 || *end != '\0' || v < 0 || v > max)
-		return -1;
-	*out = (int) v;
-	return 0;
-}
-
 /* True when name starts with one of the helper's prefixes, in any case. */
 static bool
 has_own_prefix(const char *name)
@@ -499,110 +421,60 @@ note_add(char **notes, const char *fmt, ...)
 	*notes = grown;
 }
 
+/* What assign_setting needs: where the values go, and the file's name. */
+typedef struct env_target
+{
+	raw_values *raw;
+	char	  **notes;
+	const char *path;			/* the pointer raw->source[] records */
+} env_target;
+
 /*
- * Parse env file text: KEY=VALUE lines, blank lines, # comments and
- * "export " allowed.  An unknown name under the helper's prefixes is an
- * error (with the closest known name); any other unknown name is a note
- * (the file may be shared with the app).  path names the file in
- * messages.  Returns EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the
- * file and line.
+ * env_assign_fn for the settings: a known name takes the value (an empty
+ * value leaves the name unset); an unknown name under the helper's
+ * prefixes is an error (with the closest known name); any other unknown
+ * name is a note (the file may be shared with the app).  Returns
+ * EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the file and line.
+ */
+static int
+assign_setting(const char *key, const char *value, int lineno, void *arg,
+			   char *errbuf, size_t errlen)
+{
+	env_target *t = arg;
+	int			i = var_by_name(key);
+	const char *near;
+	char		q[1024];
+
+	if (i >= 0)
+	{
+		if (value[0] != '\0')
+			raw_set(t->raw, i, value, t->path);
+		return EXIT_CLEAN;
+	}
+	near = closest_name(key);
+	if (has_own_prefix(key))
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+					"unknown variable %s at line %d in env file \"%s\"%s%s%s", key, lineno, t->path,
+					near ? " (did you mean " : " (see --help for the names)",
+					near ? near : "", near ? "?)" : "");
+	note_add(t->notes, "file=%s line=%d variable=%s reason=\"not a chatgenius-tunnel setting, ignored\"%s%s%s",
+			 log_quote(q, sizeof(q), t->path), lineno, key,
+			 near ? " hint=\"did you mean " : "", near ? near : "", near ? "?\"" : "");
+	return EXIT_CLEAN;
+}
+
+/*
+ * Parse env file text (env_file.c's grammar) into raw, naming the file as
+ * path.  Returns EXIT_CLEAN or EXIT_BAD_CONFIG with errbuf naming the file
+ * and line.
  */
 static int
 parse_env_text(const char *text, size_t tlen, const char *path, raw_values *raw,
 			   char **notes, char *errbuf, size_t errlen)
 {
-	char	   *buf;
-	char	   *line;
-	char	   *next;
-	int			lineno = 0;
-	int			rc = EXIT_CLEAN;
-	char		q[1024];
+	env_target	t = {raw, notes, path};
 
-	if (memchr(text, '\0', tlen) != NULL)
-	{
-		const char *nul = memchr(text, '\0', tlen);
-		const char *p;
-
-		lineno = 1;
-		for (p = text; p < nul; p++)
-			lineno += *p == '\n';
-		return fail(errbuf, errlen, EXIT_BAD_CONFIG,
-					"invalid line %d in env file \"%s\" (NUL byte)", lineno, path);
-	}
-	buf = malloc(tlen + 1);
-	if (buf == NULL)
-		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
-	memcpy(buf, text, tlen);
-	buf[tlen] = '\0';
-
-	for (line = buf; line != NULL && rc == EXIT_CLEAN; line = next)
-	{
-		char	   *s;
-		char	   *eq;
-		char	   *key;
-		char	   *value;
-		char	   *k;
-		const char *near;
-		int			i;
-
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		else if (*line == '\0')
-			break;
-		lineno++;
-		s = trim(line);
-		if (*s == '\0' || *s == '#')
-			continue;
-		if (strncmp(s, "export ", 7) == 0 || strncmp(s, "export\t", 7) == 0)
-			s = trim(s + 7);
-		eq = strchr(s, '=');
-		if (eq == NULL)
-		{
-			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
-					  "invalid line %d in env file \"%s\" (expected KEY=VALUE)", lineno, path);
-			break;
-		}
-		*eq = '\0';
-		key = trim(s);
-		for (k = key; *k; k++)
-			if (!(isalnum((unsigned char) *k) || *k == '_'))
-				break;
-		if (*key == '\0' || *k != '\0' || isdigit((unsigned char) *key))
-		{
-			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
-					  "invalid line %d in env file \"%s\" (expected KEY=VALUE)", lineno, path);
-			break;
-		}
-		value = parse_env_value(eq + 1);
-		if (value == NULL)
-		{
-			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
-					  "invalid line %d in env file \"%s\" (unterminated quote)", lineno, path);
-			break;
-		}
-		i = var_by_name(key);
-		if (i >= 0)
-		{
-			if (value[0] != '\0')
-				raw_set(raw, i, value, path);
-			continue;
-		}
-		near = closest_name(key);
-		if (has_own_prefix(key))
-		{
-			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG,
-					  "unknown variable %s at line %d in env file \"%s\"%s%s%s", key, lineno, path,
-					  near ? " (did you mean " : " (see --help for the names)",
-					  near ? near : "", near ? "?)" : "");
-			break;
-		}
-		note_add(notes, "file=%s line=%d variable=%s reason=\"not a chatgenius-tunnel setting, ignored\"%s%s%s",
-				 log_quote(q, sizeof(q), path), lineno, key,
-				 near ? " hint=\"did you mean " : "", near ? near : "", near ? "?\"" : "");
-	}
-	free(buf);
-	return rc;
+	return env_file_parse(text, tlen, path, assign_setting, &t, errbuf, errlen);
 }
 
 /*
@@ -638,39 +510,19 @@ check_env_file_mode(const char *path, const struct stat *st, const raw_values *r
 static int
 read_env_file(const char *path, raw_values *raw, char **notes, char *errbuf, size_t errlen)
 {
-	FILE	   *f;
 	char	   *text;
 	size_t		n;
-	int			rc;
 	struct stat st;
+	int			rc;
 
-	f = fopen(path, "r");
-	if (f == NULL)
-		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
-					path, strerror(errno));
-	text = malloc(ENV_FILE_MAX + 1);
-	if (text == NULL)
-	{
-		fclose(f);
-		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
-	}
-	n = fread(text, 1, ENV_FILE_MAX + 1, f);
-	if (ferror(f))
-		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
-				  path, strerror(errno));
-	else if (n > ENV_FILE_MAX)
-		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "env file \"%s\" is larger than %d bytes",
-				  path, ENV_FILE_MAX);
-	else
-		rc = parse_env_text(text, n, path, raw, notes, errbuf, errlen);
-	if (rc == EXIT_CLEAN && fstat(fileno(f), &st) != 0)
-		rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
-				  path, strerror(errno));
+	rc = env_file_read(path, &text, &n, &st, errbuf, errlen);
+	if (rc != EXIT_CLEAN)
+		return rc;
+	rc = parse_env_text(text, n, path, raw, notes, errbuf, errlen);
 	if (rc == EXIT_CLEAN)
 		rc = check_env_file_mode(path, &st, raw, errbuf, errlen);
 	explicit_bzero(text, n);	/* the secrets are copied out by now */
 	free(text);
-	fclose(f);
 	return rc;
 }
 
@@ -761,6 +613,26 @@ parse_host_list(tunnel_config *cfg, char *errbuf, size_t errlen)
 		p = comma ? comma + 1 : NULL;
 	}
 	return EXIT_CLEAN;
+}
+
+/*
+ * Parse permission bits in octal ("0770", "770").  Returns 0 with *out
+ * set, or -1 when text is not octal or above max.
+ */
+static int
+parse_mode(const char *text, long max, int *out)
+{
+	char	   *end;
+	long		v;
+
+	if (text[0] == '\0' || strspn(text, "01234567") != strlen(text))
+		return -1;
+	errno = 0;
+	v = strtol(text, &end, 8);
+	if (errno != 0 || *end != '\0' || v < 0 || v > max)
+		return -1;
+	*out = (int) v;
+	return 0;
 }
 
 /*
@@ -1121,154 +993,109 @@ removed_flag(const char *flag, size_t flen, char *errbuf, size_t errlen)
 }
 
 /*
- * Parse argv: the command word, --help, --version, --env-file and one flag
- * per variable (--flag VALUE or --flag=VALUE), then gather and convert.
- * Returns EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason in errbuf.
+ * Take the settings' flags (--flag VALUE or --flag=VALUE, kept in
+ * saved_flags for reloads) and --env-file (*env_file) from argv.  Returns
+ * EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason in errbuf.
+ */
+static int
+take_flags(int argc, char **argv, const char **env_file, char *errbuf, size_t errlen)
+{
+	int			i;
+
+	saved_flags = calloc((size_t) (argc > 0 ? argc : 1) * 2, sizeof(char *));
+	if (saved_flags == NULL)
+		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
+	for (i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+		const char *eq = strchr(a, '=');
+		size_t		flen = eq ? (size_t) (eq - a) : strlen(a);
+		bool		is_env_file = flen == strlen("--env-file") && strncmp(a, "--env-file", flen) == 0;
+		const char *value;
+		int			v;
+		int			rc;
+
+		if (strncmp(a, "--", 2) != 0)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
+		rc = removed_flag(a, flen, errbuf, errlen);
+		if (rc != EXIT_CLEAN)
+			return rc;
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else if (is_env_file)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "option --env-file needs a value");
+		else if (var_by_flag(a, flen) < 0)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
+		else
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "option %.*s needs a value", (int) flen, a);
+		if (is_env_file)
+		{
+			*env_file = value;
+			continue;
+		}
+		v = var_by_flag(a, flen);
+		if (v < 0)
+			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %.*s", (int) flen, a);
+		saved_flags[saved_nflags++] = xstrdup(vars[v].flag);
+		saved_flags[saved_nflags++] = xstrdup(value);
+	}
+	return EXIT_CLEAN;
+}
+
+/*
+ * Settle which env file to read (saved_env_file, absolute, for reloads):
+ * the --env-file given, which must be readable, else ./.env.local when
+ * present.  Returns EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason.
+ */
+static int
+locate_env_file(const char *env_file, char *errbuf, size_t errlen)
+{
+	char	   *expanded;
+
+	if (env_file == NULL)
+	{
+		saved_env_file = absolute_path(DEFAULT_ENV_FILE);
+		saved_env_file_explicit = false;
+		return EXIT_CLEAN;
+	}
+	expanded = expand_tilde(env_file);
+	if (expanded == NULL)
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "invalid env file path: \"%s\"", env_file);
+	saved_env_file = absolute_path(expanded);
+	free(expanded);
+	saved_env_file_explicit = true;
+	if (access(saved_env_file, R_OK) != 0)
+		return fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
+					env_file, strerror(errno));
+	return EXIT_CLEAN;
+}
+
+/*
+ * See config.h: argv holds the settings' flags and --env-file (main.c
+ * took the command words).  Each step runs only when the ones before it
+ * succeeded; a failure leaves by the one path at the end.  Returns
+ * EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason in errbuf.
  */
 int
 config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errlen)
 {
 	raw_values	raw;
 	const char *env_file = NULL;
-	bool		command_seen = false;
 	int			rc;
-	int			i;
-	char	   *expanded_env = NULL;
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(&raw, 0, sizeof(raw));
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	cfg->command = CMD_RUN;
 	free_saved();
-	saved_flags = calloc((size_t) (argc > 0 ? argc : 1) * 2, sizeof(char *));
-	if (saved_flags == NULL)
-		return fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
-
-	for (i = 1; i < argc; i++)
-	{
-		const char *a = argv[i];
-		const char *eq;
-		const char *value;
-		size_t		flen;
-		int			v;
-
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-		{
-			cfg->command = CMD_HELP;
-			free_saved();
-			return EXIT_CLEAN;
-		}
-		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
-		{
-			cfg->command = CMD_VERSION;
-			free_saved();
-			return EXIT_CLEAN;
-		}
-		if (a[0] != '-')
-		{
-			if (command_seen)
-			{
-				free_saved();
-				return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unexpected argument: \"%s\"", a);
-			}
-			command_seen = true;
-			if (strcmp(a, "run") == 0)
-				cfg->command = CMD_RUN;
-			else if (strcmp(a, "setup") == 0)
-				cfg->command = CMD_SETUP;
-			else if (strcmp(a, "verify") == 0)
-				cfg->command = CMD_VERIFY;
-			else if (strcmp(a, "status") == 0)
-				cfg->command = CMD_STATUS;
-			else if (strcmp(a, "events") == 0)
-				cfg->command = CMD_EVENTS;
-			else
-			{
-				free_saved();
-				return fail(errbuf, errlen, EXIT_BAD_CONFIG,
-							"unknown command: \"%s\" (expected run, setup, verify, status or events)", a);
-			}
-			continue;
-		}
-		if (strncmp(a, "--", 2) != 0)
-		{
-			free_saved();
-			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
-		}
-		if (strcmp(a, "--json") == 0)
-		{
-			cfg->json = true;	/* status's and events'; the others ignore it */
-			continue;
-		}
-		if (strcmp(a, "--follow") == 0)
-		{
-			cfg->follow = true; /* events' */
-			continue;
-		}
-		eq = strchr(a, '=');
-		flen = eq ? (size_t) (eq - a) : strlen(a);
-		rc = removed_flag(a, flen, errbuf, errlen);
-		if (rc != EXIT_CLEAN)
-		{
-			free_saved();
-			return rc;
-		}
-		if (eq)
-			value = eq + 1;
-		else if (i + 1 < argc)
-			value = argv[++i];
-		else
-		{
-			free_saved();
-			if (flen == strlen("--env-file") && strncmp(a, "--env-file", flen) == 0)
-				return fail(errbuf, errlen, EXIT_BAD_CONFIG, "option --env-file needs a value");
-			if (var_by_flag(a, flen) < 0)
-				return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %s", a);
-			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "option %.*s needs a value", (int) flen, a);
-		}
-		if (flen == strlen("--env-file") && strncmp(a, "--env-file", flen) == 0)
-		{
-			env_file = value;
-			continue;
-		}
-		v = var_by_flag(a, flen);
-		if (v < 0)
-		{
-			free_saved();
-			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "unknown option: %.*s", (int) flen, a);
-		}
-		saved_flags[saved_nflags++] = xstrdup(vars[v].flag);
-		saved_flags[saved_nflags++] = xstrdup(value);
-	}
-
-	if (env_file != NULL)
-	{
-		expanded_env = expand_tilde(env_file);
-		if (expanded_env == NULL)
-		{
-			free_saved();
-			return fail(errbuf, errlen, EXIT_BAD_CONFIG, "invalid env file path: \"%s\"", env_file);
-		}
-		saved_env_file = absolute_path(expanded_env);
-		free(expanded_env);
-		saved_env_file_explicit = true;
-		if (access(saved_env_file, R_OK) != 0)
-		{
-			rc = fail(errbuf, errlen, EXIT_BAD_CONFIG, "cannot read env file \"%s\": %s",
-					  env_file, strerror(errno));
-			free_saved();
-			return rc;
-		}
-	}
-	else
-	{
-		saved_env_file = absolute_path(DEFAULT_ENV_FILE);
-		saved_env_file_explicit = false;
-	}
-
-	rc = gather(&raw, saved_env_file, saved_env_file_explicit, saved_flags, saved_nflags,
-				errbuf, errlen);
+	rc = take_flags(argc, argv, &env_file, errbuf, errlen);
+	if (rc == EXIT_CLEAN)
+		rc = locate_env_file(env_file, errbuf, errlen);
+	if (rc == EXIT_CLEAN)
+		rc = gather(&raw, saved_env_file, saved_env_file_explicit, saved_flags, saved_nflags,
+					errbuf, errlen);
 	if (rc == EXIT_CLEAN)
 		rc = apply_values(cfg, &raw, errbuf, errlen);
 	cfg->warnings = raw.notes;
@@ -1280,10 +1107,7 @@ config_load(tunnel_config *cfg, int argc, char **argv, char *errbuf, size_t errl
 		rc = fail(errbuf, errlen, EXIT_FAILURE_OTHER, "out of memory");
 	if (rc != EXIT_CLEAN)
 	{
-		tunnel_command cmd = cfg->command;
-
 		config_free(cfg);
-		cfg->command = cmd;
 		free_saved();
 		return rc;
 	}
@@ -1430,32 +1254,17 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 	return 0;
 }
 
-/* Print the usage, every variable with its default, and the exit codes. */
+/*
+ * Print --help's part on the settings (after main.c's usage): where they
+ * come from, every variable with its default, the signals and the exit
+ * codes.
+ */
 void
 config_print_help(void)
 {
 	int			i;
 	char		range[64];	/* an integer's bounds, as the table has them */
 
-	printf("%s: keep an SSH tunnel to PostgreSQL alive and report its status\n"
-		   "into the chatgenius extension's tables.\n\n", PROGNAME);
-	printf("Usage:\n"
-		   "  %s [run] [OPTIONS]   keep the tunnel up until SIGTERM or SIGINT (default)\n"
-		   "  %s setup [OPTIONS]   CREATE EXTENSION chatgenius, or ALTER EXTENSION\n"
-		   "      chatgenius UPDATE, through the tunnel and print the migration history;\n"
-		   "      never drops anything; needs a superuser (the extension is\n"
-		   "      superuser-installed): --postgres-user postgres, its password from\n"
-		   "      libpq's ~/.pgpass (or POSTGRES_PASSFILE) or a prompt on the terminal\n"
-		   "  %s verify [OPTIONS]  print server version, extension version and health();\n"
-		   "      exit 0 unless a check is critical or the database is unreachable\n"
-		   "  %s status [--json]   ask the running helper how it stands (exit 0 serving,\n"
-		   "      1 degraded or reconnecting, 2 not running, 3 unknown)\n"
-		   "  %s events [--follow] [--json]   the running helper's events: the last\n"
-		   "      ones, or each one as it happens until it stops (also while the\n"
-		   "      database is away)\n"
-		   "  %s --help | --version\n\n"
-		   "Manual pages: chatgenius-tunnel(8), chatgenius-tunnel.env(5).\n\n",
-		   PROGNAME, PROGNAME, PROGNAME, PROGNAME, PROGNAME, PROGNAME);
 	printf("Configuration, highest first: command-line flags, the environment, the env file\n"
 		   "(--env-file PATH, else ./%s when present), defaults.  In the env file an\n"
 		   "unknown name under POSTGRES_, SSH_ or TUNNEL_ is an error (exit 2); other\n"
@@ -1482,8 +1291,10 @@ config_print_help(void)
 			   v->required ? "(required)" : def ? def : "(none)", v->help, range,
 			   v->reloadable ? " [SIGHUP]" : "");
 	}
-	printf("\nSignals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the configuration and\n"
-		   "takes over the settings marked [SIGHUP]; SIGUSR1 logs the pool figures.\n\n");
+	printf("\nSignals: SIGTERM stops taking clients and lets the served ones finish\n"
+		   "(TUNNEL_SHUTDOWN_TIMEOUT); a second SIGTERM, or SIGINT, stops at once; SIGHUP\n"
+		   "re-reads the configuration and takes over the settings marked [SIGHUP];\n"
+		   "SIGUSR1 logs the pool figures.\n\n");
 	printf("Exit status:\n"
 		   "  0  clean stop (or: verify found no critical check)\n"
 		   "  1  other failure (verify: a critical check, or the database is unreachable)\n"

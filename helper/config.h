@@ -131,10 +131,12 @@ config_tcp_off(const tunnel_config *cfg)
 }
 
 /*
- * Fill *cfg from argv, the environment and the env file.  Returns
- * EXIT_CLEAN on success; otherwise the exit code to use (EXIT_BAD_CONFIG for
- * bad values or usage) with a message naming the variable and the bad value
- * in errbuf.
+ * Fill *cfg from argv, the environment and the env file.  argv[0] is the
+ * program's name, the rest the settings' flags and --env-file with their
+ * values (the command words are main.c's: it sets command and json).
+ * Returns EXIT_CLEAN on success; otherwise the exit code to use
+ * (EXIT_BAD_CONFIG for bad values or usage) with a message naming the
+ * variable and the bad value in errbuf.
  */
 extern int	config_load(tunnel_config *cfg, int argc, char **argv,
 						char *errbuf, size_t errlen);
@@ -181,7 +183,10 @@ extern int	config_parse_text(const char *text, size_t len, char *errbuf, size_t 
  */
 extern void config_log_warnings(const char *warnings);
 
-/* Print --help (every variable with its default) to stdout. */
+/*
+ * Print --help's part on the settings to stdout (every variable with its
+ * default, the signals, the exit codes); main.c prints the usage first.
+ */
 extern void config_print_help(void);
 
 extern void config_free(tunnel_config *cfg);

@@ -26,30 +26,48 @@ events_init(const tunnel_config *cfg)
 }
 
 /*
- * Log the event and spool it.  Returns nothing; a spool that is full
- * counts the event as dropped (see spool_add).
+ * Log the event at level, show it on the status board and spool it, all
+ * with one time.  Returns nothing; a spool that is full counts the event
+ * as dropped (see spool_add).
  */
-void
-event_emit(log_level level, const char *event, const char *detail, ...)
+static void
+emit(log_level level, event_id id, const char *detail, va_list ap)
 {
 	char		buf[2048];
-	va_list		ap;
 	/* One time for the log line and the row: they are one event. */
 	int64_t		at = clock_wall_us();
 
 	buf[0] = '\0';
 	if (detail != NULL)
-	{
-		va_start(ap, detail);
 		log_vformat(buf, sizeof(buf), detail, ap);
-		va_end(ap);
-	}
-	log_event_formatted(level, event, buf, at);
-	stats_count_event(event);
-	board_event(event, buf, at);
-	event_stream_publish(event, buf, at);
+	log_event_formatted(level, event_name(id), buf, at);
+	stats_count_event(id);
+	board_event(id, buf, at);
+	event_stream_publish(event_name(id), buf, at);
 	if (spool_is_open())
-		(void) spool_add(event, buf, at);
+		(void) spool_add(id, buf, at);
+}
+
+/* See events.h.  Returns nothing. */
+void
+event_emit(event_id id, const char *detail, ...)
+{
+	va_list		ap;
+
+	va_start(ap, detail);
+	emit(event_level(id), id, detail, ap);
+	va_end(ap);
+}
+
+/* See events.h.  Returns nothing. */
+void
+event_emit_at(log_level level, event_id id, const char *detail, ...)
+{
+	va_list		ap;
+
+	va_start(ap, detail);
+	emit(level, id, detail, ap);
+	va_end(ap);
 }
 
 /* Close the spool; what is still pending stays in its file.  Returns nothing. */

@@ -3,16 +3,14 @@
  *		The tunnel's events: each one is a log line and a durable record in
  *		the spool under TUNNEL_STATE_DIR until the reporter has written it to
  *		chatgenius.tunnel_events.  Nothing is lost while the database is out
- *		of reach, across a restart too.
- *
- *		Event names (the contract): connected, disconnected, reconnecting,
- *		reconnected, health_check_failed, pool_full, maxRetriesExceeded,
- *		stopped, events_dropped.
+ *		of reach, across a restart too.  The names are event_list.h's rows,
+ *		emitted by their ids (event_names.h).
  */
 #ifndef CHATGENIUS_EVENTS_H
 #define CHATGENIUS_EVENTS_H
 
 #include "config.h"
+#include "event_names.h"
 #include "log.h"
 
 /*
@@ -22,10 +20,15 @@
 extern void events_init(const tunnel_config *cfg);
 
 /*
- * Record an event that happens now: log it at level with the detail fields
- * ("key=value ..." as in log_event) and spool it.  Thread-safe.
+ * Record an event that happens now: log it at its listed level with the
+ * detail fields ("key=value ..." as in log_event) and spool it.
+ * Thread-safe.
  */
-extern void event_emit(log_level level, const char *event, const char *detail, ...)
+extern void event_emit(event_id id, const char *detail, ...)
+			__attribute__((format(printf, 2, 3)));
+
+/* The same at another level than the listed one (a refusal at start, say). */
+extern void event_emit_at(log_level level, event_id id, const char *detail, ...)
 			__attribute__((format(printf, 3, 4)));
 
 /* Close the spool (after the last flush). */

@@ -265,7 +265,7 @@ retry_cycle(bool check, char *last_err, size_t errlen, int *attempt_out)
 		ssh_result	r;
 
 		stats_set_state(STATE_RECONNECTING);
-		event_emit(LOG_WARN, "reconnecting", "attempt=%d max=%d delay_ms=%" PRId64 " error=%s",
+		event_emit(EV_RECONNECTING, "attempt=%d max=%d delay_ms=%" PRId64 " error=%s",
 				   n, max, delay, log_quote(q, sizeof(q), last_err));
 		if (wait_ms(delay))
 			return CONNECT_STOPPED;
@@ -288,7 +288,7 @@ retry_cycle(bool check, char *last_err, size_t errlen, int *attempt_out)
 
 		snprintf(msg, sizeof(msg), "max retries exceeded (%d attempts): %s", max, last_err);
 		stats_set_error(msg);
-		event_emit(LOG_ERROR, "maxRetriesExceeded", "attempts=%d error=%s", max,
+		event_emit(EV_MAX_RETRIES_EXCEEDED, "attempts=%d error=%s", max,
 				   log_quote(q, sizeof(q), msg));
 	}
 	return EXIT_GAVE_UP;
@@ -332,7 +332,7 @@ janitor_first_connect(int listen_port, int port)
 	}
 	mark_connected();
 	prober_round(jcfg, port, "start");
-	event_emit(LOG_INFO, "connected", "ssh=%s:%d listen=%s:%d remote=%s:%d attempts=%d",
+	event_emit(EV_CONNECTED, "ssh=%s:%d listen=%s:%d remote=%s:%d attempts=%d",
 			   jcfg->ssh_host, jcfg->ssh_port,
 			   log_quote(q, sizeof(q), jcfg->listen_host), listen_port,
 			   jcfg->remote_host, jcfg->remote_port, n + 1);
@@ -362,7 +362,7 @@ reconnect(const char *why)
 	{
 		char		q[1200];
 
-		event_emit(LOG_WARN, "disconnected", "sessions=%d error=%s", closed,
+		event_emit(EV_DISCONNECTED, "sessions=%d error=%s", closed,
 				   log_quote(q, sizeof(q), why));
 	}
 	rc = retry_cycle(true, err, sizeof(err), &n);
@@ -370,7 +370,7 @@ reconnect(const char *why)
 		return rc;
 	mark_connected();
 	stats_add_reconnect();
-	event_emit(LOG_INFO, "reconnected", "attempt=%d downtime_ms=%" PRId64, n,
+	event_emit(EV_RECONNECTED, "attempt=%d downtime_ms=%" PRId64, n,
 			   clock_now_ms() - down_at);
 	return EXIT_CLEAN;
 }
@@ -390,7 +390,7 @@ database_fault(const char *err)
 	snprintf(msg, sizeof(msg), "database: %s", err);
 	stats_set_error(msg);
 	if (!db_fault || strcmp(db_fault_error, err) != 0)
-		event_emit(LOG_WARN, "health_check_failed",
+		event_emit(EV_HEALTH_CHECK_FAILED,
 				   "cause=database sessions_kept=%d error=%s", pool_live_sessions(),
 				   log_quote(q, sizeof(q), err));
 	else
@@ -431,11 +431,11 @@ path_fault_contained(const char *err)
 	check_result cr;
 	int			sid = pool_close_checked_session();
 
-	event_emit(LOG_WARN, "health_check_failed", "cause=path session=%d error=%s", sid,
+	event_emit(EV_HEALTH_CHECK_FAILED, "cause=path session=%d error=%s", sid,
 			   log_quote(q, sizeof(q), err));
 	if (sid == 0 || pool_live_sessions() == 0)
 		return false;
-	event_emit(LOG_WARN, "disconnected", "sessions=1 session=%d error=%s", sid,
+	event_emit(EV_DISCONNECTED, "sessions=1 session=%d error=%s", sid,
 			   log_quote(q, sizeof(q), err));
 	stats_snapshot_take(&snap);
 	cr = reporter_check(jcfg, jport, &snap, err2, sizeof(err2));
@@ -445,7 +445,7 @@ path_fault_contained(const char *err)
 		database_fault(err2);
 	else
 	{
-		event_emit(LOG_WARN, "health_check_failed", "cause=path session=%d error=%s",
+		event_emit(EV_HEALTH_CHECK_FAILED, "cause=path session=%d error=%s",
 				   pool_close_checked_session(), log_quote(q, sizeof(q), err2));
 		return false;
 	}

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -249,151 +250,119 @@ out_value(out_buf *o, const char *value)
 	out_char(o, '"');
 }
 
+/* The characters that may stand between a conversion's '%' and its letter. */
+#define SPEC_CHARS "-+ #0123456789.*'hlLqjzt"
+
 /*
- * See log.h.  Every %s goes through out_value, or through out_escaped when
- * the format puts it between double quotes (error="%s"), so no caller can
- * write a raw quote, backslash or newline into a line.  Other conversions
- * are handed to snprintf one at a time.  Returns the length wanted (as
+ * Copies fmt to w (strlen(fmt) + 1 bytes) with each %n made %p: its
+ * pointer printed, never written through.  Returns w.
+ */
+static char *
+copy_format(char *w, const char *fmt)
+{
+	strcpy(w, fmt);
+	for (char *p = w; *p; p++)
+	{
+		if (*p != '%')
+			continue;
+		p += 1 + strspn(p + 1, SPEC_CHARS);
+		if (*p == 'n')
+			*p = 'p';
+		else if (*p == '\0')
+			break;
+	}
+	return w;
+}
+
+/*
+ * Returns how many characters fmt (a writable copy) prints before cut, a
+ * position in it, with ap's arguments: the format is ended there for one
+ * vsnprintf.
+ */
+static size_t
+printed_before(char *fmt, char *cut, va_list ap)
+{
+	char		saved = *cut;
+	va_list		aq;
+	int			n;
+
+	*cut = '\0';
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	*cut = saved;
+	return n > 0 ? (size_t) n : 0;
+}
+
+/*
+ * See log.h.  printf does the formatting, once for the whole text; what is
+ * added here is where each %s printed its value, found by printing the
+ * format cut just before and just after it.  That span goes through
+ * out_value, or through out_escaped when the format puts it between double
+ * quotes (error="%s"), so no caller can write a raw quote, backslash or
+ * newline into a line; the rest is copied.  Returns the length wanted (as
  * vsnprintf does).
  */
 size_t
 log_vformat(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	out_buf		o = {buf, len, 0};
+	char		fbuf[512],
+				tbuf[LOG_LINE_MAX];
+	size_t		need = strlen(fmt) + 1;
+	char	   *f = need <= sizeof(fbuf) ? fbuf : malloc(need);
+	char	   *text = tbuf;
 	bool		in_quotes = false;
-	const char *f;
+	size_t		done = 0;
 	va_list		aq;
+	int			n = -1;
 
-	va_copy(aq, ap);
-	for (f = fmt; *f; f++)
+	if (f != NULL)
 	{
-		char		spec[48];
-		char		tmp[2048];
-		size_t		sn = 0;
-		char		lenmod[3] = "";
-		char		conv;
-
-		if (*f != '%')
-		{
-			if (*f == '"')
-				in_quotes = !in_quotes;
-			out_char(&o, *f);
-			continue;
-		}
-		if (f[1] == '%')
-		{
-			out_char(&o, '%');
-			f++;
-			continue;
-		}
-		spec[sn++] = *f++;
-		while (*f && strchr("-+ #0", *f) && sn < 20)
-			spec[sn++] = *f++;
-		if (*f == '*')
-		{
-			sn += (size_t) snprintf(spec + sn, sizeof(spec) - sn, "%d", va_arg(aq, int));
-			f++;
-		}
-		while (*f >= '0' && *f <= '9' && sn < 30)
-			spec[sn++] = *f++;
-		if (*f == '.')
-		{
-			spec[sn++] = *f++;
-			if (*f == '*')
-			{
-				sn += (size_t) snprintf(spec + sn, sizeof(spec) - sn, "%d", va_arg(aq, int));
-				f++;
-			}
-			while (*f >= '0' && *f <= '9' && sn < 40)
-				spec[sn++] = *f++;
-		}
-		while (*f && strchr("hlzjtL", *f) && strlen(lenmod) < 2)
-		{
-			lenmod[strlen(lenmod)] = *f;
-			spec[sn++] = *f++;
-		}
-		conv = *f;
-		if (conv == '\0')
-			break;
-		spec[sn++] = conv;
-		spec[sn] = '\0';
-		tmp[0] = '\0';
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		switch (conv)
-		{
-			case 's':
-				{
-					const char *v = va_arg(aq, const char *);
-
-					snprintf(tmp, sizeof(tmp), spec, v ? v : "(null)");
-					if (in_quotes)
-						out_escaped(&o, tmp);
-					else
-						out_value(&o, tmp);
-					continue;
-				}
-			case 'c':
-				snprintf(tmp, sizeof(tmp), spec, va_arg(aq, int));
-				break;
-			case 'd':
-			case 'i':
-				if (strcmp(lenmod, "l") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, long));
-				else if (strcmp(lenmod, "ll") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, long long));
-				else if (strcmp(lenmod, "z") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, ssize_t));
-				else if (strcmp(lenmod, "j") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, intmax_t));
-				else if (strcmp(lenmod, "t") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, ptrdiff_t));
-				else
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, int));
-				break;
-			case 'u':
-			case 'x':
-			case 'X':
-			case 'o':
-				if (strcmp(lenmod, "l") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, unsigned long));
-				else if (strcmp(lenmod, "ll") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, unsigned long long));
-				else if (strcmp(lenmod, "z") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, size_t));
-				else if (strcmp(lenmod, "j") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, uintmax_t));
-				else if (strcmp(lenmod, "t") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, ptrdiff_t));
-				else
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, unsigned int));
-				break;
-			case 'f':
-			case 'F':
-			case 'e':
-			case 'E':
-			case 'g':
-			case 'G':
-			case 'a':
-			case 'A':
-				if (strcmp(lenmod, "L") == 0)
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, long double));
-				else
-					snprintf(tmp, sizeof(tmp), spec, va_arg(aq, double));
-				break;
-			case 'p':
-				snprintf(tmp, sizeof(tmp), spec, va_arg(aq, void *));
-				break;
-			default:
-				/* %n and unknown conversions are not written */
-				snprintf(tmp, sizeof(tmp), "?");
-				break;
-		}
-#pragma GCC diagnostic pop
-		out_str(&o, tmp);
+		va_copy(aq, ap);
+		n = vsnprintf(tbuf, sizeof(tbuf), copy_format(f, fmt), aq);
+		va_end(aq);
 	}
-	va_end(aq);
+	if (n >= (int) sizeof(tbuf) && (text = malloc((size_t) n + 1)) != NULL)
+	{
+		va_copy(aq, ap);
+		vsnprintf(text, (size_t) n + 1, f, aq);
+		va_end(aq);
+	}
+	if (n < 0 || text == NULL)
+	{
+		out_str(&o, "(cannot format)");
+		n = 0;
+	}
+	for (char *p = f; n > 0 && *p; p++)
+	{
+		char	   *conv = p + 1 + strspn(p + 1, SPEC_CHARS);
+		size_t		start;
+		char		saved;
+
+		if (*p == '"')
+			in_quotes = !in_quotes;
+		if (*p != '%' || *conv == '\0')
+			continue;
+		if (*conv == 's')
+		{
+			start = printed_before(f, p, ap);
+			while (done < start)
+				out_char(&o, text[done++]);
+			done = printed_before(f, conv + 1, ap);
+			saved = text[done];
+			text[done] = '\0';
+			(in_quotes ? out_escaped : out_value) (&o, text + start);
+			text[done] = saved;
+		}
+		p = conv;
+	}
+	while (done < (size_t) n)
+		out_char(&o, text[done++]);
+	if (text != tbuf)
+		free(text);
+	if (f != fbuf)
+		free(f);
 	if (len > 0)
 		buf[o.n < len ? o.n : len - 1] = '\0';
 	return o.n;

@@ -1,13 +1,14 @@
 /*
  * main.c
- *		chatgenius-tunnel: parse the configuration, install the signal
- *		handlers, then run the tunnel in the foreground or one of the
- *		one-shot commands.
+ *		chatgenius-tunnel: read the command word, parse the configuration
+ *		(config.c), install the signal handlers, then run the tunnel in the
+ *		foreground or one of the one-shot commands.
  */
 #include <libpq-fe.h>
 #include <libssh2.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,116 @@ print_version(void)
 		   pqv / 10000, pqv % 10000);
 }
 
+/* The commands, as the command line names them. */
+static const struct
+{
+	const char *word;
+	tunnel_command command;
+}			command_words[] = {
+	{"run", CMD_RUN},
+	{"setup", CMD_SETUP},
+	{"verify", CMD_VERIFY},
+	{"status", CMD_STATUS},
+	{"events", CMD_EVENTS},
+};
+
+/*
+ * The command line's words that are not settings: the command (run when
+ * none), --help/-h, --version/-V (at once, whatever follows) and --json.
+ * Every other argument, with the value a "--flag" without "=" takes
+ * after it, is copied to opts[1..] (opts[0] the program's name) for
+ * config_load.  Returns EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason.
+ */
+static int
+parse_command(int argc, char **argv, tunnel_command *cmd, bool *json, bool *follow,
+			  char **opts, int *nopts, char *errbuf, size_t errlen)
+{
+	bool		seen = false;
+
+	*cmd = CMD_RUN;
+	*json = false;
+	*follow = false;
+	opts[0] = argv[0];
+	*nopts = 1;
+	for (int i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+		bool		known = false;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+		{
+			*cmd = CMD_HELP;
+			return EXIT_CLEAN;
+		}
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
+		{
+			*cmd = CMD_VERSION;
+			return EXIT_CLEAN;
+		}
+		if (strcmp(a, "--json") == 0)
+		{
+			*json = true;		/* status's and events'; the others ignore it */
+			continue;
+		}
+		if (strcmp(a, "--follow") == 0)
+		{
+			*follow = true;		/* events' */
+			continue;
+		}
+		if (a[0] == '-')
+		{
+			opts[(*nopts)++] = argv[i];
+			if (strncmp(a, "--", 2) == 0 && strchr(a, '=') == NULL && i + 1 < argc)
+				opts[(*nopts)++] = argv[++i];
+			continue;
+		}
+		if (seen)
+		{
+			snprintf(errbuf, errlen, "unexpected argument: \"%s\"", a);
+			return EXIT_BAD_CONFIG;
+		}
+		seen = true;
+		for (size_t w = 0; w < sizeof(command_words) / sizeof(command_words[0]); w++)
+			if (strcmp(a, command_words[w].word) == 0)
+			{
+				*cmd = command_words[w].command;
+				known = true;
+			}
+		if (!known)
+		{
+			snprintf(errbuf, errlen,
+					 "unknown command: \"%s\" (expected run, setup, verify, status or events)", a);
+			return EXIT_BAD_CONFIG;
+		}
+	}
+	return EXIT_CLEAN;
+}
+
+/* Print --help: the usage, then the settings (config.c).  Returns nothing. */
+static void
+print_help(void)
+{
+	printf("chatgenius-tunnel: keep an SSH tunnel to PostgreSQL alive and report its status\n"
+		   "into the chatgenius extension's tables.\n\n");
+	printf("Usage:\n"
+		   "  chatgenius-tunnel [run] [OPTIONS]   keep the tunnel up until SIGTERM or SIGINT (default)\n"
+		   "  chatgenius-tunnel setup [OPTIONS]   CREATE EXTENSION chatgenius, or ALTER EXTENSION\n"
+		   "      chatgenius UPDATE, through the tunnel and print the migration history;\n"
+		   "      never drops anything; needs a superuser (the extension is\n"
+		   "      superuser-installed): --postgres-user postgres, its password from\n"
+		   "      libpq's ~/.pgpass (or POSTGRES_PASSFILE) or a prompt on the terminal\n"
+		   "  chatgenius-tunnel verify [OPTIONS]  print server version, extension version and health();\n"
+		   "      exit 0 unless a check is critical or the database is unreachable\n"
+		   "  chatgenius-tunnel status [--json]   ask the running helper how it stands (exit 0 serving,\n"
+		   "      1 degraded or reconnecting, 2 not running, 3 unknown)\n"
+		   "  chatgenius-tunnel events [--follow] [--json]   the running helper's events: the\n"
+		   "      last ones, or each one as it happens until it stops (also while the\n"
+		   "      database is away)\n"
+		   "  chatgenius-tunnel --help | --version\n\n"
+		   "Manual pages: chatgenius-tunnel(8), chatgenius-tunnel.env(5).\n\n");
+	config_print_help();
+}
+
 /* The port of TUNNEL_HTTP_ADDR ("host:port"), 0 when unset or unparsable. */
 static int
 http_port_of(const char *addr)
@@ -181,15 +292,15 @@ run_command(tunnel_config *cfg)
 		/*
 		 * Refused at start (a port in use, a host key or key refused): the
 		 * event waits in the spool for the next start that reaches the
-		 * database, so the refusal is recorded there too.  Its name is one
-		 * the extension's tunnel_events accepts: a stop, with the reason.
+		 * database, so the refusal is recorded there too: a stop, with the
+		 * reason, at the level of an error.
 		 */
 		stats_snapshot snap;
 		char		q[600];
 
 		stats_snapshot_take(&snap);
-		event_emit(LOG_ERROR, "stopped", "exit=%d refused_at_start=1 error=%s", rc,
-				   log_quote(q, sizeof(q), snap.last_error[0] ? snap.last_error : "see the log"));
+		event_emit_at(LOG_ERROR, EV_STOPPED, "exit=%d refused_at_start=1 error=%s", rc,
+					  log_quote(q, sizeof(q), snap.last_error[0] ? snap.last_error : "see the log"));
 	}
 	if (rc == EXIT_CLEAN)
 		rc = tunnel_wait();
@@ -210,38 +321,52 @@ int
 main(int argc, char **argv)
 {
 	tunnel_config cfg;
+	tunnel_command cmd;
+	bool		json;
+	bool		follow;
+	char	  **opts;
+	int			nopts;
 	char		err[1024];
 	log_level	level = LOG_INFO;
 	char		q[4][1024];
 	char		listen[300];
 	int			rc;
 
-	rc = config_load(&cfg, argc, argv, err, sizeof(err));
+	opts = calloc((size_t) argc + 1, sizeof(char *));
+	if (opts == NULL)
+	{
+		fprintf(stderr, "chatgenius-tunnel: out of memory\n");
+		return EXIT_FAILURE_OTHER;
+	}
+	rc = parse_command(argc, argv, &cmd, &json, &follow, opts, &nopts, err, sizeof(err));
+	if (rc == EXIT_CLEAN && (cmd == CMD_HELP || cmd == CMD_VERSION))
+	{
+		free(opts);
+		if (cmd == CMD_HELP)
+			print_help();
+		else
+			print_version();
+		return EXIT_CLEAN;
+	}
+	if (rc == EXIT_CLEAN)
+		rc = config_load(&cfg, nopts, opts, err, sizeof(err));
+	free(opts);
 	if (rc != EXIT_CLEAN)
 	{
 		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
 		if (rc == EXIT_BAD_CONFIG)
 			fprintf(stderr, "Try \"chatgenius-tunnel --help\" for more information.\n");
 		/* status, events: no attempt made is "unknown", as pg_isready's 3 */
-		return cfg.command == CMD_STATUS || cfg.command == CMD_EVENTS ? 3 : rc;
+		return cmd == CMD_STATUS || cmd == CMD_EVENTS ? 3 : rc;
 	}
+	cfg.command = cmd;
+	cfg.json = json;
+	cfg.follow = follow;
 	if (cfg.command == CMD_STATUS || cfg.command == CMD_EVENTS)
 	{
 		rc = cfg.command == CMD_STATUS ? status_command(&cfg) : events_command(&cfg);
 		config_free(&cfg);
 		return rc;
-	}
-	if (cfg.command == CMD_HELP)
-	{
-		config_print_help();
-		config_free(&cfg);
-		return EXIT_CLEAN;
-	}
-	if (cfg.command == CMD_VERSION)
-	{
-		print_version();
-		config_free(&cfg);
-		return EXIT_CLEAN;
 	}
 
 	(void) log_parse_level(cfg.log_level, &level);

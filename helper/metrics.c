@@ -175,9 +175,9 @@ metrics_render(metrics_text *out, const metrics_http *http)
 	family(out, "refusals_total", "counter",
 		   "Clients not served, by reason: pool_full (53300), unreachable (08001, 08006), "
 		   "stopping (57P01), login_timeout (no startup within TUNNEL_LOGIN_TIMEOUT).");
-	for (int r = 0; r < REFUSAL_REASONS; r++)
+	for (int r = 0; r < REFUSED_REASONS; r++)
 		emit(out, NS "refusals_total{reason=\"%s\"} %" PRId64 "\n",
-			 refusal_reason_name((refusal_reason) r), snap->refused[r]);
+			 refused_reason_name((refused_reason) r), snap->refused[r]);
 	family(out, "forwarded_bytes_total", "counter",
 		   "Bytes forwarded: to_client is the server's (bytes_in), to_server the clients' (bytes_out).");
 	emit(out, NS "forwarded_bytes_total{direction=\"to_client\"} %" PRId64 "\n", snap->bytes_in);
@@ -204,14 +204,14 @@ metrics_render(metrics_text *out, const metrics_http *http)
 		   snap->latency_failed[LATENCY_HANDSHAKE]);
 	single(out, "primary_changes_total", "counter",
 		   "Moves of POSTGRES_PORT to another primary (primary_changed events).",
-		   stats_event_count_of(snap, "primary_changed"));
+		   snap->events[EV_PRIMARY_CHANGED]);
 
 	family(out, "events_total", "counter", "Events sent (log line, spool, tunnel_events), by name.");
-	for (int i = 0; i < snap->nevents; i++)
+	for (int i = 0; i < EVENT_COUNT; i++)
 	{
 		emit(out, NS "events_total{event=\"");
-		emit_label(out, snap->events[i].name);
-		emit(out, "\"} %" PRId64 "\n", snap->events[i].count);
+		emit_label(out, event_name((event_id) i));
+		emit(out, "\"} %" PRId64 "\n", snap->events[i]);
 	}
 	single(out, "events_pending", "gauge",
 		   "Events spooled, not yet written to chatgenius.tunnel_events.",

@@ -19,12 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* SQLSTATEs the tunnel answers with (PostgreSQL's errcodes.txt). */
-#define PGWIRE_UNABLE_TO_CONNECT	"08001"	/* sqlclient_unable_to_establish_sqlconnection */
-#define PGWIRE_CONNECTION_FAILURE	"08006"
-#define PGWIRE_TOO_MANY_CONNECTIONS "53300"
-#define PGWIRE_ADMIN_SHUTDOWN		"57P01"
-
+/* The SQLSTATEs and words the tunnel answers with: refusal_list.h. */
 #define PGWIRE_MESSAGE_MAX	600
 
 typedef enum pgwire_stage

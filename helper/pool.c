@@ -592,7 +592,7 @@ pool_report_refusals(bool force)
 	refusals.count = refusals.too_many = refusals.timed_out = refusals.longest_ms = 0;
 	refusals.reported_ms = now;
 	pthread_mutex_unlock(&refusals.lock);
-	event_emit(LOG_WARN, "pool_full",
+	event_emit(EV_POOL_FULL,
 			   "refused=%" PRId64 " longest_wait_ms=%" PRId64 " waited_ms=%" PRId64
 			   " too_many_waiting=%" PRId64 " wait_timeout=%" PRId64 " last_client=%s",
 			   count, longest, longest, too_many, timed_out, last);

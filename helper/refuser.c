@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -208,59 +209,91 @@ refuser_stop(int drain_ms)
 	pthread_mutex_unlock(&ref.lock);
 }
 
+/* The rows of refusal_list.h. */
+static const struct
+{
+	const char *sqlstate;
+	const char *words;
+}			refusals[REFUSAL_COUNT] = {
+#define REFUSAL(id, sqlstate, condition, words) [id] = {sqlstate, words},
+#include "refusal_list.h"
+#undef REFUSAL
+};
+
+/* See refuser.h.  Returns the SQLSTATE. */
+const char *
+refusal_sqlstate(refusal_id id)
+{
+	return refusals[id].sqlstate;
+}
+
+/* See refuser.h.  Returns the words. */
+const char *
+refusal_words(refusal_id id)
+{
+	return refusals[id].words;
+}
+
+/*
+ * Refuse fd with row id: "chatgenius-tunnel: ", the row's words, then the
+ * printf-style rest (", reconnecting (...)" or ": why").  Returns nothing.
+ */
+static void
+refuse(int fd, const char *client, refusal_id id, const char *rest, ...)
+__attribute__((format(printf, 4, 5)));
+
+static void
+refuse(int fd, const char *client, refusal_id id, const char *rest, ...)
+{
+	char		msg[PGWIRE_MESSAGE_MAX];
+	int			n = snprintf(msg, sizeof(msg), "chatgenius-tunnel: %s", refusals[id].words);
+	va_list		ap;
+
+	if (n > 0 && (size_t) n < sizeof(msg))
+	{
+		va_start(ap, rest);
+		vsnprintf(msg + n, sizeof(msg) - (size_t) n, rest, ap);
+		va_end(ap);
+	}
+	stats_add_refusal(id == REFUSAL_POOL_FULL ? REFUSED_POOL_FULL :
+					  id == REFUSAL_SHUTTING_DOWN ? REFUSED_STOPPING : REFUSED_UNREACHABLE);
+	refuser_submit(fd, client, refusals[id].sqlstate, msg);
+}
+
+/* See refuser.h.  Returns nothing. */
 void
 refuser_tell(int fd, const char *client, refusal_cause cause, int64_t waited_ms,
 			 const refusal_figures *fig)
 {
 	stats_snapshot snap;
-	char		msg[PGWIRE_MESSAGE_MAX];
-	const char *sqlstate = PGWIRE_UNABLE_TO_CONNECT;
-	refusal_reason reason = REFUSAL_UNREACHABLE;
 	const char *error;
 
 	stats_snapshot_take(&snap);
 	error = snap.last_error[0] ? snap.last_error : "no SSH connection is up";
 	if (snap.state == STATE_STOPPED || (cause == REFUSE_STOPPING && snap.state != STATE_FAILED))
-	{
-		sqlstate = PGWIRE_ADMIN_SHUTDOWN;
-		reason = REFUSAL_STOPPING;
-		snprintf(msg, sizeof(msg), "chatgenius-tunnel: the tunnel is shutting down");
-	}
+		refuse(fd, client, REFUSAL_SHUTTING_DOWN, "%s", "");
 	else if (snap.state == STATE_FAILED)
-		snprintf(msg, sizeof(msg), "chatgenius-tunnel: cannot reach the database: %s", error);
+		refuse(fd, client, REFUSAL_UNREACHABLE, ": %s", error);
 	else if (snap.state == STATE_RECONNECTING)
-		snprintf(msg, sizeof(msg),
-				 "chatgenius-tunnel: cannot reach the database, reconnecting "
-				 "(%d of %d attempts failed): %s", snap.retries, fig->max_retries, error);
+		refuse(fd, client, REFUSAL_UNREACHABLE, ", reconnecting (%d of %d attempts failed): %s",
+			   snap.retries, fig->max_retries, error);
 	else if (snap.state == STATE_CONNECTING || snap.sessions_open == 0)
-		snprintf(msg, sizeof(msg), "chatgenius-tunnel: cannot reach the database: %s", error);
+		refuse(fd, client, REFUSAL_UNREACHABLE, ": %s", error);
+	else if (cause == REFUSE_TOO_MANY_WAITING)
+		refuse(fd, client, REFUSAL_POOL_FULL,
+			   " (SSH_POOL_SIZE=%d, SSH_CHANNELS_PER_SESSION=%d) and %d clients "
+			   "may wait (TUNNEL_MAX_WAITING)",
+			   fig->pool_size, fig->channels_per_session, fig->max_waiting);
 	else
-	{
-		sqlstate = PGWIRE_TOO_MANY_CONNECTIONS;
-		reason = REFUSAL_POOL_FULL;
-		if (cause == REFUSE_TOO_MANY_WAITING)
-			snprintf(msg, sizeof(msg),
-					 "chatgenius-tunnel: no more connections allowed: the pool is full "
-					 "(SSH_POOL_SIZE=%d, SSH_CHANNELS_PER_SESSION=%d) and %d clients "
-					 "may wait (TUNNEL_MAX_WAITING)",
-					 fig->pool_size, fig->channels_per_session, fig->max_waiting);
-		else
-			snprintf(msg, sizeof(msg),
-					 "chatgenius-tunnel: no more connections allowed: the pool is full "
-					 "(SSH_POOL_SIZE=%d, SSH_CHANNELS_PER_SESSION=%d); waited %" PRId64
-					 " ms (TUNNEL_CLIENT_WAIT=%d)",
-					 fig->pool_size, fig->channels_per_session, waited_ms, fig->client_wait_ms);
-	}
-	stats_add_refusal(reason);
-	refuser_submit(fd, client, sqlstate, msg);
+		refuse(fd, client, REFUSAL_POOL_FULL,
+			   " (SSH_POOL_SIZE=%d, SSH_CHANNELS_PER_SESSION=%d); waited %" PRId64
+			   " ms (TUNNEL_CLIENT_WAIT=%d)",
+			   fig->pool_size, fig->channels_per_session, waited_ms, fig->client_wait_ms);
 }
 
+/* See refuser.h.  Returns nothing. */
 void
 refuser_tell_unreachable(int fd, const char *client, const char *why)
 {
-	char		msg[PGWIRE_MESSAGE_MAX];
-
-	snprintf(msg, sizeof(msg), "chatgenius-tunnel: cannot reach the database: %s", why);
-	stats_add_refusal(REFUSAL_UNREACHABLE);
-	refuser_submit(fd, client, PGWIRE_CONNECTION_FAILURE, msg);
+	refuse(fd, client, REFUSAL_CHANNEL_FAILED, ": %s", why);
 }

@@ -14,6 +14,19 @@
 
 #include <stdint.h>
 
+/* What a refused client is told: a row of refusal_list.h. */
+typedef enum refusal_id
+{
+#define REFUSAL(id, sqlstate, condition, words) id,
+#include "refusal_list.h"
+#undef REFUSAL
+	REFUSAL_COUNT
+} refusal_id;
+
+/* The row's SQLSTATE ("53300") and its message's first words. */
+extern const char *refusal_sqlstate(refusal_id id);
+extern const char *refusal_words(refusal_id id);
+
 /* Why a client is refused; the tunnel's state says the rest. */
 typedef enum refusal_cause
 {
@@ -34,17 +47,18 @@ typedef struct refusal_figures
 
 /*
  * Tell fd (non-blocking; owned from here) why it is not served, from the
- * cause and the tunnel's state (stats.h): 08001 with the last error while
- * the database is out of reach (reconnecting, or "max retries exceeded"),
- * 53300 for a full pool, 57P01 at shutdown.  Returns nothing.
+ * cause and the tunnel's state (stats.h): REFUSAL_UNREACHABLE with the
+ * last error while the database is out of reach (reconnecting, or "max
+ * retries exceeded"), REFUSAL_POOL_FULL for a full pool,
+ * REFUSAL_SHUTTING_DOWN at shutdown.  Returns nothing.
  */
 extern void refuser_tell(int fd, const char *client, refusal_cause cause,
 						 int64_t waited_ms, const refusal_figures *fig);
 
 /*
- * Tell fd (owned from here) that its channel could not be opened: 08006,
- * "chatgenius-tunnel: cannot reach the database: " and why (the SSH
- * server's refusal, or the open's timeout).  Returns nothing.
+ * Tell fd (owned from here) that its channel could not be opened:
+ * REFUSAL_CHANNEL_FAILED, and why (the SSH server's refusal, or the
+ * open's timeout).  Returns nothing.
  */
 extern void refuser_tell_unreachable(int fd, const char *client, const char *why);
 

@@ -8,6 +8,10 @@
  *		report_status() and then, once the verdict is in, sends spooled
  *		events oldest first through report_event(), a batch per statement
  *		(the events as array parameters); event_key makes a replay harmless.
+ *		An event whose name the installed extension does not take yet (its
+ *		version is older than the name's "since" in event_list.h, or its
+ *		CHECK refused the name) stays in the spool until the extension is
+ *		updated; the events after it are written meanwhile.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -19,6 +23,7 @@
 
 #include "clock.h"
 #include "cluster.h"
+#include "event_names.h"
 #include "health_room.h"
 #include "log.h"
 #include "pgconn.h"
@@ -36,6 +41,21 @@ static bool warned_missing;
 static bool warned_status_denied;
 static bool warned_events_denied;
 
+/*
+ * What the installed extension takes (reporter_lock held): its version,
+ * read before each flush, and the names its CHECK refused although the
+ * list says that version takes them (kept until that CHECK is replaced).
+ * held_warned is the state last told in an events_held line.
+ */
+static struct
+{
+	char		extversion[32];	/* "": unknown, every name is tried */
+	char		check_oid[16];	/* the CHECK the refusals were met under */
+	bool		refused[EVENT_COUNT];
+	bool		held[EVENT_COUNT];	/* noted by db_holds */
+	char		held_warned[512];
+}			taken;
+
 static const char *const status_sql =
 "SELECT chatgenius.report_status($1, $2, $3::integer, $4::integer, $5::bigint, $6, "
 "$7::integer, $8::integer, $9::integer, $10::bigint, $11::integer, $12::bigint, "
@@ -44,6 +64,16 @@ static const char *const status_sql =
 /* Where the listeners route (1.5); written with the heartbeat of a multi-host tunnel. */
 static const char *const routes_sql =
 "SELECT chatgenius.report_routes($1, $2, $3::text[])";
+
+/*
+ * The installed version, and the identity of the CHECK on the event names
+ * (an update that changes the names makes a new constraint).
+ */
+static const char *const extversion_sql =
+"SELECT e.extversion, (SELECT c.oid FROM pg_catalog.pg_constraint c "
+"WHERE c.conrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('chatgenius.tunnel_events') "
+"AND c.conname OPERATOR(pg_catalog.=) 'tunnel_events_event_check') "
+"FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'chatgenius'";
 
 static const char *const event_sql =
 "SELECT chatgenius.report_event($1, $2, $3, $4::timestamptz, $5)";
@@ -365,23 +395,40 @@ result_failed(PGconn *conn, PGresult *res, char state[6], char *msg, size_t msgl
 }
 
 /*
+ * Whether a failed report_event was the CHECK of tunnel_events.event
+ * refusing the name: the extension does not know it yet.
+ */
+static bool
+refused_name(const PGresult *res)
+{
+	const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+	return strcmp(sqlstate(res), "23514") == 0 && constraint != NULL &&
+		strcmp(constraint, "tunnel_events_event_check") == 0;
+}
+
+/*
  * Sends events one statement each (the fallback when a batch was refused
- * for its data: the one bad event is found and discarded, the rest kept).
- * Returns how many left the spool's head in order, or -1 when the
- * connection failed (errbuf says why).
+ * for its data): an event the database will never take is discarded with
+ * a warning, one whose name the CHECK refuses is held (its name is then
+ * passed over until the extension changes), the rest written.  leave[i]
+ * says whether event i leaves the spool.  Returns how many events were
+ * handled from the start of the batch, or -1 when the connection failed
+ * (errbuf says why).
  */
 static int
 flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
-				 int64_t deadline, int *statements, char *errbuf, size_t errlen)
+				 bool *leave, int64_t deadline, int *statements, char *errbuf, size_t errlen)
 {
-	int			done = 0;
+	int			i;
 
-	for (int i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 	{
 		const char *v[5];
 		PGresult   *res;
 		char		state[6];
 		char		msg[1024];
+		event_id	id;
 
 		v[0] = cfg->tunnel_name;
 		v[1] = batch[i].event;
@@ -392,10 +439,17 @@ flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int
 		(*statements)++;
 		if (res == NULL)
 			return -1;
-		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		leave[i] = PQresultStatus(res) == PGRES_TUPLES_OK;
+		if (leave[i])
 		{
 			PQclear(res);
-			done++;
+			continue;
+		}
+		if (refused_name(res) && event_by_name(batch[i].event, &id))
+		{
+			/* the extension does not know the name yet: keep the event */
+			taken.refused[id] = true;
+			PQclear(res);
 			continue;
 		}
 		if (result_failed(conn, res, state, msg, sizeof(msg), errbuf, errlen))
@@ -406,23 +460,24 @@ flush_one_by_one(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int
 			/* the database will never take this one: do not block the rest */
 			log_msg(LOG_WARN, "event_discarded", "event=%s key=%s error=%s",
 					batch[i].event, batch[i].key, msg);
-			done++;
+			leave[i] = true;
 			continue;
 		}
 		break;
 	}
-	return done;
+	return i;
 }
 
 /*
  * Sends up to FLUSH_BATCH events in one statement (their fields as array
- * parameters).  Returns how many left the spool's head, 0 when the
+ * parameters); leave[i] says whether event i leaves the spool.  Returns
+ * how many events were handled from the start of the batch, 0 when the
  * database refused the batch for another reason than its data (warned
  * once), or -1 when the connection failed (errbuf says why).
  */
 static int
 flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
-			int64_t deadline, int *statements, char *errbuf, size_t errlen)
+			bool *leave, int64_t deadline, int *statements, char *errbuf, size_t errlen)
 {
 	textbuf		arr[4] = {{0}};
 	const char *v[5];
@@ -461,6 +516,8 @@ flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
 	{
 		PQclear(res);
 		warned_events_denied = false;
+		for (int i = 0; i < n; i++)
+			leave[i] = true;
 		return n;
 	}
 	if (result_failed(conn, res, state, msg, sizeof(msg), errbuf, errlen))
@@ -468,8 +525,9 @@ flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
 	PQclear(res);
 	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
 	{
-		/* one event the database will never take: find it, keep the rest */
-		return flush_one_by_one(conn, cfg, batch, n, deadline, statements, errbuf, errlen);
+		/* an event the database does not take: find it, keep the rest */
+		return flush_one_by_one(conn, cfg, batch, n, leave, deadline, statements,
+								errbuf, errlen);
 	}
 	if (!warned_events_denied)
 		log_msg(LOG_WARN, "events_not_written", "error=%s sqlstate=%s pending=%d",
@@ -479,44 +537,142 @@ flush_batch(PGconn *conn, const tunnel_config *cfg, spool_event *batch, int n,
 }
 
 /*
- * Send pending events oldest first, FLUSH_BATCH per statement, until the
- * spool is empty, the database refuses, or the deadline.  Each event that
- * reached the database (or was refused as invalid data, with a warning)
- * leaves the spool.  Returns 0, or -1 when the connection failed.
+ * Reads the installed extension's version into taken.extversion ("" when
+ * it cannot be read: every name is then tried); a new CHECK on the names
+ * forgets the names refused under the old one.  Returns -1 when the
+ * connection failed (errbuf says why), else 0.
+ */
+static int
+read_extversion(PGconn *conn, int64_t deadline, char *errbuf, size_t errlen)
+{
+	PGresult   *res = pg_exec(conn, extversion_sql, 0, NULL, deadline, errbuf, errlen);
+	char		oid[sizeof(taken.check_oid)] = "";
+
+	if (res == NULL)
+		return -1;
+	taken.extversion[0] = '\0';
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		snprintf(taken.extversion, sizeof(taken.extversion), "%s", PQgetvalue(res, 0, 0));
+		snprintf(oid, sizeof(oid), "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	if (strcmp(oid, taken.check_oid) != 0)
+		memset(taken.refused, 0, sizeof(taken.refused));
+	memcpy(taken.check_oid, oid, sizeof(oid));
+	return 0;
+}
+
+/* spool_filter: whether the installed extension takes e's name. */
+static bool
+db_takes(const spool_event *e, void *arg)
+{
+	event_id	id;
+
+	if (!event_by_name(e->event, &id))
+		return true;			/* the spool reads listed names only */
+	return !taken.refused[id] &&
+		event_taken_by(id, taken.extversion[0] ? taken.extversion : NULL);
+}
+
+/* spool_filter: db_takes's opposite, noting the held names in taken.held. */
+static bool
+db_holds(const spool_event *e, void *arg)
+{
+	event_id	id;
+
+	if (db_takes(e, arg) || !event_by_name(e->event, &id))
+		return false;
+	taken.held[id] = true;
+	return true;
+}
+
+/*
+ * Says once, each time it changes, which events wait in the spool for an
+ * extension that takes their names.  Returns nothing.
+ */
+static void
+warn_held(void)
+{
+	char		names[400] = "";
+	char		state[sizeof(taken.held_warned)];
+	size_t		len = 0;
+	int			n;
+
+	memset(taken.held, 0, sizeof(taken.held));
+	n = spool_count_if(db_holds, NULL);
+	for (int i = 0; i < EVENT_COUNT && len < sizeof(names); i++)
+		if (taken.held[i])
+			len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s",
+									 len ? "," : "", event_name((event_id) i));
+	snprintf(state, sizeof(state), "%s %s", taken.extversion, names);
+	if (n == 0)
+		taken.held_warned[0] = '\0';
+	if (n == 0 || strcmp(state, taken.held_warned) == 0)
+		return;
+	memcpy(taken.held_warned, state, sizeof(state));
+	log_msg(LOG_WARN, "events_held", "count=%d extversion=%s events=%s hint=\"%s\"", n,
+			taken.extversion[0] ? taken.extversion : "unknown", names,
+			"the installed extension does not take these names yet: they are kept, "
+			"and written once ALTER EXTENSION chatgenius UPDATE has run");
+}
+
+/*
+ * Send pending events oldest first, FLUSH_BATCH per statement, until every
+ * one the extension takes is written, the database refuses, or the
+ * deadline.  Each event that reached the database (or was refused as
+ * invalid data, with a warning) leaves the spool; those whose names the
+ * extension does not take yet stay.  Returns 0, or -1 when the connection
+ * failed.
  */
 static int
 flush_events(PGconn *conn, const tunnel_config *cfg, int64_t deadline,
 			 char *errbuf, size_t errlen)
 {
 	static spool_event batch[FLUSH_BATCH];
+	static spool_event done[FLUSH_BATCH];
+	static bool leave[FLUSH_BATCH];
 	int			total = 0;
 	int			statements = 0;
 	int			rc = 0;
 
 	if (!spool_is_open())
 		return 0;
+	if (spool_pending() == 0)
+	{
+		taken.held_warned[0] = '\0';
+		return 0;
+	}
+	if (read_extversion(conn, deadline, errbuf, errlen) != 0)
+		return -1;
 	while (clock_now_ms() < deadline)
 	{
-		int			n = spool_peek(batch, FLUSH_BATCH);
-		int			done;
+		int			n = spool_peek_if(batch, FLUSH_BATCH, db_takes, NULL);
+		int			handled,
+					nd = 0;
 
 		if (n == 0)
 			break;
-		done = flush_batch(conn, cfg, batch, n, deadline, &statements, errbuf, errlen);
-		spool_events_free(batch, n);
-		if (done > 0)
+		memset(leave, 0, sizeof(leave));
+		handled = flush_batch(conn, cfg, batch, n, leave, deadline, &statements, errbuf, errlen);
+		for (int i = 0; i < handled; i++)
+			if (leave[i])
+				done[nd++] = batch[i];
+		if (nd > 0)
 		{
-			spool_ack(done);
-			total += done;
+			spool_ack_events(done, nd);
+			total += nd;
 		}
-		if (done < 0)
+		spool_events_free(batch, n);
+		if (handled < 0)
 			rc = -1;
-		if (done < n)
+		if (handled < n)
 			break;
 	}
 	if (total > 0)
 		log_msg(total >= FLUSH_BATCH ? LOG_INFO : LOG_DEBUG, "events_flushed",
 				"count=%d statements=%d pending=%d", total, statements, spool_pending());
+	warn_held();
 	return rc;
 }
 

@@ -80,24 +80,6 @@ static int	acks_in_file;		/* acknowledgement lines since the last rewrite */
 static int64_t start_us;
 static uint64_t seq;
 
-static const char *const known_events[] = {
-	"connected", "disconnected", "reconnecting", "reconnected",
-	"health_check_failed", "pool_full", "maxRetriesExceeded", "stopped",
-	"events_dropped", NULL
-};
-
-/* Whether name is one of the contract's event names. */
-static bool
-known_event(const char *name)
-{
-	int			i;
-
-	for (i = 0; known_events[i]; i++)
-		if (strcmp(known_events[i], name) == 0)
-			return true;
-	return false;
-}
-
 /* Free one event's detail. */
 static void
 event_free(spool_event *e)
@@ -530,6 +512,7 @@ parse_line(char *line, spool_event *e)
 	char	   *d;
 	char	   *w;
 	int			i;
+	event_id	id;
 
 	for (i = 0; i < 4; i++)
 	{
@@ -552,7 +535,7 @@ parse_line(char *line, spool_event *e)
 			return -1;
 	if (!time_matches(field[2], pats[0]) && !time_matches(field[2], pats[1]))
 		return -1;
-	if (!known_event(field[3]))
+	if (!event_by_name(field[3], &id))
 		return -1;
 
 	d = malloc(strlen(field[4]) + 1);
@@ -791,9 +774,10 @@ note_dropped(void)
 	snprintf(detail, sizeof(detail), "count=%" PRId64, dropped);
 	snprintf(e.key, sizeof(e.key), "%" PRId64 "-%d-%" PRIu64, start_us, (int) getpid(), ++seq);
 	clock_format_utc(clock_wall_us(), 6, e.occurred_at, sizeof(e.occurred_at));
-	snprintf(e.event, sizeof(e.event), "events_dropped");
+	snprintf(e.event, sizeof(e.event), "%s", event_name(EV_EVENTS_DROPPED));
 	e.detail = detail;
-	log_event(LOG_WARN, "events_dropped", "count=%" PRId64, dropped);
+	log_event(event_level(EV_EVENTS_DROPPED), event_name(EV_EVENTS_DROPPED),
+			  "count=%" PRId64, dropped);
 	if (queue_push(&e) == 0)
 	{
 		dropped = 0;
@@ -912,14 +896,14 @@ spool_set_max(int max)
  * dropped.
  */
 int
-spool_add(const char *event, const char *detail, int64_t wall_us)
+spool_add(event_id id, const char *detail, int64_t wall_us)
 {
 	spool_event e;
 	int			rc = 0;
 	uint64_t	my_seq = 0;
 
 	memset(&e, 0, sizeof(e));
-	snprintf(e.event, sizeof(e.event), "%s", event);
+	snprintf(e.event, sizeof(e.event), "%s", event_name(id));
 	e.detail = (char *) (detail ? detail : "");
 	clock_format_utc(wall_us, 6, e.occurred_at, sizeof(e.occurred_at));
 
@@ -951,7 +935,7 @@ spool_add(const char *event, const char *detail, int64_t wall_us)
 
 /* See spool.h.  Returns how many events were copied into out. */
 int
-spool_peek(spool_event *out, int max)
+spool_peek_if(spool_event *out, int max, spool_filter take, void *arg)
 {
 	int			n = 0;
 	int			i;
@@ -959,6 +943,8 @@ spool_peek(spool_event *out, int max)
 	pthread_mutex_lock(&spool_lock);
 	for (i = 0; i < qlen && n < max; i++)
 	{
+		if (take != NULL && !take(&queue[i], arg))
+			continue;
 		out[n] = queue[i];
 		out[n].detail = strdup(queue[i].detail);
 		if (out[n].detail == NULL)
@@ -967,6 +953,26 @@ spool_peek(spool_event *out, int max)
 	}
 	pthread_mutex_unlock(&spool_lock);
 	return n;
+}
+
+/* See spool.h.  Returns how many pending events take() is true for. */
+int
+spool_count_if(spool_filter take, void *arg)
+{
+	int			n = 0;
+
+	pthread_mutex_lock(&spool_lock);
+	for (int i = 0; i < qlen; i++)
+		n += take(&queue[i], arg) ? 1 : 0;
+	pthread_mutex_unlock(&spool_lock);
+	return n;
+}
+
+/* See spool.h.  Returns how many events were copied into out. */
+int
+spool_peek(spool_event *out, int max)
+{
+	return spool_peek_if(out, max, NULL, NULL);
 }
 
 /* Free the details of events copied by spool_peek.  Returns nothing. */
@@ -980,31 +986,35 @@ spool_events_free(spool_event *events, int n)
 }
 
 /*
- * See spool.h: the oldest n reached the database.  An acknowledgement line
- * per event, appended without a sync of its own (see the top of the file);
- * the queue lock is held only for the memory work.  Returns nothing.
+ * See spool.h: these reached the database (or never will).  One pass over
+ * the queue: done holds a subsequence of it, in its order (the reporter is
+ * the only one that removes events).  An acknowledgement line per event,
+ * appended without a sync of its own (see the top of the file); the queue
+ * lock is held only for the memory work.  Returns nothing.
  */
 void
-spool_ack(int n)
+spool_ack_events(const spool_event *done, int n)
 {
-	int			i;
+	int			i,
+				kept = 0,
+				j = 0;
 
 	pthread_mutex_lock(&spool_lock);
-	if (n > qlen)
-		n = qlen;
-	if (n > 0)
+	for (i = 0; i < qlen; i++)
 	{
-		for (i = 0; i < n; i++)
+		if (j < n && strcmp(queue[i].key, done[j].key) == 0)
 		{
 			out_ack(queue[i].key);
 			event_free(&queue[i]);
+			j++;
+			continue;
 		}
-		memmove(queue, queue + n, (size_t) (qlen - n) * sizeof(*queue));
-		qlen -= n;
+		queue[kept++] = queue[i];
 	}
+	qlen = kept;
 	note_dropped();
 	pthread_mutex_unlock(&spool_lock);
-	if (n <= 0)
+	if (j == 0)
 		return;
 	pthread_mutex_lock(&file_lock);
 	file_flush(false);

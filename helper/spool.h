@@ -9,15 +9,20 @@
  *			v1 <event_key> <occurred_at> <event> <detail>	an event
  *			a1 <event_key>					it reached the database
  *		occurred_at is UTC with microseconds ("2026-11-26 14:40:00.123456+00");
- *		detail escapes \\ \t \n \r.  A line that does not parse is skipped
- *		with a warning.  Each event line is on disk (fdatasync) before
- *		spool_add returns; see spool.c for the ordering that makes this hold
- *		across a power cut.
+ *		detail escapes \\ \t \n \r; event is a name of event_list.h.  A
+ *		line that does not parse is skipped with a warning.  Each event line
+ *		is on disk (fdatasync) before spool_add returns; see spool.c for the
+ *		ordering that makes this hold across a power cut.  An event that the
+ *		installed extension does not take yet stays pending, in its place,
+ *		while the ones after it are written (reporter.c).
  */
 #ifndef CHATGENIUS_SPOOL_H
 #define CHATGENIUS_SPOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "event_names.h"
 
 #define SPOOL_KEY_MAX	64
 #define SPOOL_TIME_MAX	40
@@ -50,22 +55,34 @@ extern void spool_set_max(int max_events);
  * (count=N) is added once there is room again.  Returns 0 when kept, -1
  * when dropped.  Thread-safe.
  */
-extern int	spool_add(const char *event, const char *detail, int64_t wall_us);
+extern int	spool_add(event_id id, const char *detail, int64_t wall_us);
 
 /*
- * Copy up to max of the oldest pending events into out (the caller frees
- * them with spool_events_free).  Returns how many were copied.
+ * Copy up to max of the oldest pending events into out, in order (the
+ * caller frees them with spool_events_free).  Returns how many were copied.
  */
 extern int	spool_peek(spool_event *out, int max);
-extern void spool_events_free(spool_event *events, int n);
 
 /*
- * Forget the oldest n events (they reached the database): an
+ * The same, passing over the events for which take(event, arg) is false
+ * (those the database does not take yet: they stay pending, in their
+ * place).  Returns how many were copied.
+ */
+typedef bool (*spool_filter) (const spool_event *e, void *arg);
+extern int	spool_peek_if(spool_event *out, int max, spool_filter take, void *arg);
+extern void spool_events_free(spool_event *events, int n);
+
+/* The number of pending events for which take(event, arg) is true. */
+extern int	spool_count_if(spool_filter take, void *arg);
+
+/*
+ * Forget these n events, copied by spool_peek or spool_peek_if in that
+ * order (they reached the database, or it refused them for good): an
  * acknowledgement line each, appended outside the queue's lock; the file
  * is emptied once nothing is pending and compacted when acknowledgements
- * dominate it.  Returns nothing.
+ * dominate it.  Events passed over stay pending.  Returns nothing.
  */
-extern void spool_ack(int n);
+extern void spool_ack_events(const spool_event *done, int n);
 
 /* Number of pending events. */
 extern int	spool_pending(void);

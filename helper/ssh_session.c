@@ -359,7 +359,7 @@ load_private_key(const char *path, size_t *len, bool *transient, char *err, size
 		goto fail;
 	}
 	/*
-	 * Root may use a key that another user owns (the README's setup and
+	 * Root may use a key that another user owns (doc/operations.md's setup and
 	 * verify, as root, with the service user's key), as OpenSSH's root may:
 	 * the mode check below still refuses a loose one.
 	 */

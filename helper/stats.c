@@ -148,19 +148,19 @@ stats_add_waiting(int delta)
 
 /* Returns the label value of a refusal reason. */
 const char *
-refusal_reason_name(refusal_reason reason)
+refused_reason_name(refused_reason reason)
 {
 	switch (reason)
 	{
-		case REFUSAL_POOL_FULL:
+		case REFUSED_POOL_FULL:
 			return "pool_full";
-		case REFUSAL_UNREACHABLE:
+		case REFUSED_UNREACHABLE:
 			return "unreachable";
-		case REFUSAL_STOPPING:
+		case REFUSED_STOPPING:
 			return "stopping";
-		case REFUSAL_LOGIN_TIMEOUT:
+		case REFUSED_LOGIN_TIMEOUT:
 			return "login_timeout";
-		case REFUSAL_REASONS:
+		case REFUSED_REASONS:
 			break;
 	}
 	return "other";
@@ -176,9 +176,9 @@ const int	stats_bucket_ms[STATS_BUCKETS - 1] = {
 
 /* Counts one client not served, for its reason. */
 void
-stats_add_refusal(refusal_reason reason)
+stats_add_refusal(refused_reason reason)
 {
-	if (reason < 0 || reason >= REFUSAL_REASONS)
+	if (reason < 0 || reason >= REFUSED_REASONS)
 		return;
 	pthread_mutex_lock(&stats_lock);
 	stats.refused[reason]++;
@@ -191,7 +191,7 @@ stats_refused_total(const stats_snapshot *snap)
 {
 	int64_t		n = 0;
 
-	for (int i = 0; i < REFUSAL_REASONS; i++)
+	for (int i = 0; i < REFUSED_REASONS; i++)
 		n += snap->refused[i];
 	return n;
 }
@@ -217,35 +217,15 @@ stats_observe(stats_latency kind, int64_t us, bool failed)
 	pthread_mutex_unlock(&stats_lock);
 }
 
-/*
- * Counts one event by name (events.c, for every event sent).  The names
- * are few and fixed (events.h); the table's room is a bound against a bug,
- * and a name beyond it is not counted.
- */
+/* Counts one event sent (events.c). */
 void
-stats_count_event(const char *name)
+stats_count_event(event_id id)
 {
-	int			i;
-
+	if (id < 0 || id >= EVENT_COUNT)
+		return;
 	pthread_mutex_lock(&stats_lock);
-	for (i = 0; i < stats.nevents; i++)
-		if (strcmp(stats.events[i].name, name) == 0)
-			break;
-	if (i == stats.nevents && stats.nevents < STATS_EVENT_NAMES)
-		snprintf(stats.events[stats.nevents++].name, sizeof(stats.events[i].name), "%s", name);
-	if (i < stats.nevents)
-		stats.events[i].count++;
+	stats.events[id]++;
 	pthread_mutex_unlock(&stats_lock);
-}
-
-/* Returns how often event name was sent according to snap. */
-int64_t
-stats_event_count_of(const stats_snapshot *snap, const char *name)
-{
-	for (int i = 0; i < snap->nevents; i++)
-		if (strcmp(snap->events[i].name, name) == 0)
-			return snap->events[i].count;
-	return 0;
 }
 
 /* Counts n events the spool had no room for. */

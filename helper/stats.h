@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "event_names.h"
+
 typedef enum tunnel_state
 {
 	STATE_CONNECTING,
@@ -25,17 +27,17 @@ extern const char *tunnel_state_name(tunnel_state state);
  * Why a client was not served, as the metrics name it (the refuser decides
  * the reason from the tunnel's state, as it decides the SQLSTATE).
  */
-typedef enum refusal_reason
+typedef enum refused_reason
 {
-	REFUSAL_POOL_FULL,			/* 53300: the pool was full */
-	REFUSAL_UNREACHABLE,		/* 08001/08006: the database out of reach */
-	REFUSAL_STOPPING,			/* 57P01: the helper was stopping */
-	REFUSAL_LOGIN_TIMEOUT,		/* closed: no startup within TUNNEL_LOGIN_TIMEOUT */
-	REFUSAL_REASONS
-} refusal_reason;
+	REFUSED_POOL_FULL,			/* 53300: the pool was full */
+	REFUSED_UNREACHABLE,		/* 08001/08006: the database out of reach */
+	REFUSED_STOPPING,			/* 57P01: the helper was stopping */
+	REFUSED_LOGIN_TIMEOUT,		/* closed: no startup within TUNNEL_LOGIN_TIMEOUT */
+	REFUSED_REASONS
+} refused_reason;
 
 /* The reason's word ("pool_full", ...), the metrics' label value. */
-extern const char *refusal_reason_name(refusal_reason reason);
+extern const char *refused_reason_name(refused_reason reason);
 
 /*
  * A latency histogram: counts per bucket (not cumulative), with the upper
@@ -59,14 +61,6 @@ typedef enum stats_latency
 	LATENCY_KINDS
 } stats_latency;
 
-/* Events by name since start (the names are few: events.h). */
-#define STATS_EVENT_NAMES 40
-typedef struct stats_event_count
-{
-	char		name[32];
-	int64_t		count;
-} stats_event_count;
-
 /* A consistent copy of the counters, taken under the stats lock. */
 typedef struct stats_snapshot
 {
@@ -76,7 +70,7 @@ typedef struct stats_snapshot
 	int			channels_active;	/* clients being forwarded now (cl_active) */
 	int64_t		channels_total;		/* channels opened since start */
 	int			clients_waiting;	/* clients waiting for room (cl_waiting) */
-	int64_t		refused[REFUSAL_REASONS];	/* clients not served, by reason */
+	int64_t		refused[REFUSED_REASONS];	/* clients not served, by reason */
 	int64_t		waits_total;		/* clients that had to wait */
 	int64_t		bytes_in;			/* server -> clients */
 	int64_t		bytes_out;			/* clients -> server */
@@ -86,16 +80,14 @@ typedef struct stats_snapshot
 	int64_t		started_at_ms;		/* Unix ms when the helper started */
 	stats_histogram latency[LATENCY_KINDS];
 	int64_t		latency_failed[LATENCY_KINDS];	/* of which failed */
-	stats_event_count events[STATS_EVENT_NAMES];
-	int			nevents;
+	int64_t		events[EVENT_COUNT];	/* sent, by event_list.h's id */
 	int64_t		events_dropped;		/* lost to a full spool, since start */
 } stats_snapshot;
 
 /* The total of refused[]. */
 extern int64_t stats_refused_total(const stats_snapshot *snap);
 
-/* The count of one event name in a snapshot (0 when never sent). */
-extern int64_t stats_event_count_of(const stats_snapshot *snap, const char *name);
+
 
 extern void stats_init(int pool_size);
 extern void stats_snapshot_take(stats_snapshot *out);
@@ -108,9 +100,9 @@ extern void stats_set_pool_size(int pool_size);
 extern void stats_add_sessions(int delta);
 extern void stats_add_channels(int delta);		/* +1 also counts channels_total */
 extern void stats_add_waiting(int delta);		/* +1 also counts waits_total */
-extern void stats_add_refusal(refusal_reason reason);
+extern void stats_add_refusal(refused_reason reason);
 extern void stats_observe(stats_latency kind, int64_t us, bool failed);
-extern void stats_count_event(const char *name);
+extern void stats_count_event(event_id id);
 extern void stats_add_events_dropped(int64_t n);
 extern void stats_add_bytes(int64_t in, int64_t out);
 

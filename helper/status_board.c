@@ -31,7 +31,7 @@ typedef enum check_seen
 typedef struct board_event_rec
 {
 	int64_t		wall_us;
-	char		event[48];
+	event_id	event;
 	char		detail[400];
 } board_event_rec;
 
@@ -261,15 +261,16 @@ board_checked(bool path_ok, bool database_ok, const char *error)
 	pthread_mutex_unlock(&board.lock);
 }
 
+/* See status_board.h: the newest replaces the oldest.  Returns nothing. */
 void
-board_event(const char *event, const char *detail, int64_t wall_us)
+board_event(event_id id, const char *detail, int64_t wall_us)
 {
 	board_event_rec *e;
 
 	pthread_mutex_lock(&board.lock);
 	e = &board.events[board.next_event];
 	e->wall_us = wall_us;
-	snprintf(e->event, sizeof(e->event), "%s", event);
+	e->event = id;
 	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
 	board.next_event = (board.next_event + 1) % BOARD_EVENTS;
 	if (board.nevents < BOARD_EVENTS)
@@ -423,7 +424,7 @@ board_format_events(bool json, char *buf, size_t len)
 	{
 		const board_event_rec *e = event_at(i);
 
-		pos += event_stream_format(json, e->event, e->detail, e->wall_us, buf + pos, len - pos);
+		pos += event_stream_format(json, event_name(e->event), e->detail, e->wall_us, buf + pos, len - pos);
 	}
 	pthread_mutex_unlock(&board.lock);
 	if (len > 0)
@@ -471,8 +472,8 @@ board_format(bool json, char *buf, size_t len)
 			stats_refused_total(&snap), snap.waits_total, snap.channels_total, snap.bytes_in, snap.bytes_out);
 		put(buf, len, &pos, " \"event_followers\": %d,\n", event_stream_followers());
 		put(buf, len, &pos, " \"refused_by\": {");
-		for (int r = 0; r < REFUSAL_REASONS; r++)
-			put(buf, len, &pos, "%s\"%s\": %" PRId64, r ? ", " : "", refusal_reason_name(r), snap.refused[r]);
+		for (int r = 0; r < REFUSED_REASONS; r++)
+			put(buf, len, &pos, "%s\"%s\": %" PRId64, r ? ", " : "", refused_reason_name(r), snap.refused[r]);
 		put(buf, len, &pos, "},\n");
 		put(buf, len, &pos, " \"retries\": %d, \"max_retries\": %d, \"reconnects\": %" PRId64 ", \"last_error\": ",
 			snap.retries, board.max_retries, snap.reconnects);
@@ -500,7 +501,7 @@ board_format(bool json, char *buf, size_t len)
 
 			clock_format_utc(e->wall_us, 3, at, sizeof(at));
 			put(buf, len, &pos, "%s\n  {\"at\": \"%s\", \"event\": ", i ? "," : "", at);
-			put_json(buf, len, &pos, e->event);
+			put_json(buf, len, &pos, event_name(e->event));
 			put(buf, len, &pos, ", \"detail\": ");
 			put_json(buf, len, &pos, e->detail);
 			put(buf, len, &pos, "}");
@@ -535,7 +536,7 @@ board_format(bool json, char *buf, size_t len)
 			char		at[40];
 
 			clock_format_utc(e->wall_us, 3, at, sizeof(at));
-			put(buf, len, &pos, "  %s  %-20s %s\n", at, e->event, e->detail);
+			put(buf, len, &pos, "  %s  %-20s %s\n", at, event_name(e->event), e->detail);
 		}
 	}
 	pthread_mutex_unlock(&board.lock);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "event_names.h"
 
 #define BOARD_EVENTS	10		/* the last events kept */
 
@@ -31,7 +32,7 @@ extern void board_init(const tunnel_config *cfg, int listen_port);
 extern void board_checked(bool path_ok, bool database_ok, const char *error);
 
 /* An event (events.c) at wall_us: kept among the last BOARD_EVENTS. */
-extern void board_event(const char *event, const char *detail, int64_t wall_us);
+extern void board_event(event_id id, const char *detail, int64_t wall_us);
 
 /* The janitor's pulse (at least once a second): STATUS= when it changed, WATCHDOG=1. */
 extern void board_tick(void);

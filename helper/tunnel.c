@@ -198,10 +198,10 @@ tunnel_stop(void)
 		if (snap.state != STATE_FAILED)
 			stats_set_state(STATE_STOPPED);
 		if (cut > 0)
-			event_emit(LOG_INFO, "stopped", "uptime_ms=%" PRId64 " reconnects=%" PRId64
-					   " clients_cut=%d", clock_now_ms() - started_ms, snap.reconnects, cut);
+			event_emit(EV_STOPPED, "uptime_ms=%" PRId64 " reconnects=%" PRId64 " clients_cut=%d",
+					   clock_now_ms() - started_ms, snap.reconnects, cut);
 		else
-			event_emit(LOG_INFO, "stopped", "uptime_ms=%" PRId64 " reconnects=%" PRId64,
+			event_emit(EV_STOPPED, "uptime_ms=%" PRId64 " reconnects=%" PRId64,
 					   clock_now_ms() - started_ms, snap.reconnects);
 		if (pool_live_sessions() > 0)
 		{

@@ -29,7 +29,7 @@ verify_failed(const char *what, PGresult *res, const char *err)
 	if (state && strcmp(state, "42501") == 0)
 		fprintf(stderr, "HINT:  verify needs EXECUTE on chatgenius.health() and SELECT on "
 				"chatgenius.tunnel_status and chatgenius.schema_migrations for the POSTGRES_USER role "
-				"(the README's grants, under Privileges).\n");
+				"(doc/extension.md, Privileges).\n");
 	return EXIT_FAILURE_OTHER;
 }
 

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +40,26 @@
 
 /*
  * The stall log: any pass of the loop (from poll's return to the next
- * poll), any wait of a client between its arrival and its worker, and any
- * handshake that takes longer than STALL_LOG_MS is logged as msg=stall
- * with where= naming the part that took the time, so that a slow
- * transaction can be traced to its cause.  At most STALL_LOG_BURST lines
- * a second per session; the lines left out are counted in the next.
+ * poll) and any wait of a client between its arrival and its worker that
+ * takes longer than STALL_LOG_MS is logged as msg=stall with where=
+ * naming the part that took the time, so that a slow transaction can be
+ * traced to its cause.  At most STALL_LOG_BURST lines a second per
+ * session; the lines left out are counted in the next.
+ *
+ * A handshake (a session's, with the wait for the ones before it, or an
+ * idle session's replacement) is a stall only when it is slow for its
+ * path: over STALL_HANDSHAKE_FACTOR times the usual handshake, or over
+ * STALL_LOG_WARN_MS.  The usual one is a moving average of the pool's
+ * handshakes before it (the first has none: only the second bound holds),
+ * so a 60 ms key exchange on every start is not reported as a fault.
  */
 #define STALL_LOG_MS	50
 #define STALL_LOG_WARN_MS 1000
 #define STALL_LOG_BURST	10
+#define STALL_HANDSHAKE_FACTOR 10
+
+/* The pool's usual handshake in ms (0: none yet); see handshake_stalled. */
+static _Atomic int64_t usual_handshake_ms;
 
 /* The parts of a pass, as where= names them. */
 typedef enum stall_part
@@ -101,10 +114,11 @@ typedef struct worker
 
 /*
  * Logs msg=stall where=WHERE ms=MS for w's session (client=WHO when WHO
- * is not NULL), within STALL_LOG_BURST lines a second.  Returns nothing.
+ * is not NULL, usual_ms=USUAL when USUAL is not 0), within
+ * STALL_LOG_BURST lines a second.  Returns nothing.
  */
 static void
-stall_log(worker *w, const char *where, int64_t ms, const char *who)
+stall_log(worker *w, const char *where, int64_t ms, const char *who, int64_t usual)
 {
 	int64_t		now = clock_now_ms();
 
@@ -123,11 +137,34 @@ stall_log(worker *w, const char *where, int64_t ms, const char *who)
 		log_msg(ms >= STALL_LOG_WARN_MS ? LOG_WARN : LOG_INFO, "stall",
 				"where=%s ms=%" PRId64 " session=%d channels=%d client=%s skipped=%d",
 				where, ms, w->slot->id, w->npumps, who, w->stall_skipped);
+	else if (usual != 0)
+		log_msg(ms >= STALL_LOG_WARN_MS ? LOG_WARN : LOG_INFO, "stall",
+				"where=%s ms=%" PRId64 " usual_ms=%" PRId64 " session=%d channels=%d skipped=%d",
+				where, ms, usual, w->slot->id, w->npumps, w->stall_skipped);
 	else
 		log_msg(ms >= STALL_LOG_WARN_MS ? LOG_WARN : LOG_INFO, "stall",
 				"where=%s ms=%" PRId64 " session=%d channels=%d skipped=%d",
 				where, ms, w->slot->id, w->npumps, w->stall_skipped);
 	w->stall_skipped = 0;
+}
+
+/*
+ * Judges a handshake of ms against the usual one (see the top of the
+ * file), which it then moves a quarter of the way towards ms when
+ * succeeded says the handshake worked.  Returns the usual handshake it
+ * was judged against (0: none yet) in *usual, and whether it was a stall.
+ */
+static bool
+handshake_stalled(int64_t ms, bool succeeded, int64_t *usual)
+{
+	int64_t		u = atomic_load(&usual_handshake_ms);
+
+	/* two handshakes ending at once may lose one update: harmless */
+	if (succeeded)
+		atomic_store(&usual_handshake_ms, u > 0 ? u + (ms - u) / 4 : (ms > 0 ? ms : 1));
+	*usual = u;
+	return ms >= STALL_LOG_WARN_MS ||
+		(u > 0 && ms > STALL_LOG_MS && ms > STALL_HANDSHAKE_FACTOR * u);
 }
 
 /* Adds the ms since *t to part of the current pass and moves *t to now. */
@@ -148,6 +185,7 @@ static void
 stall_pass_end(worker *w, int64_t start)
 {
 	int64_t		ms = clock_now_ms() - start;
+	int64_t		usual = 0;
 	int			worst = 0;
 
 	if (ms > STALL_LOG_MS)
@@ -155,7 +193,9 @@ stall_pass_end(worker *w, int64_t start)
 		for (int i = 1; i < PART_COUNT; i++)
 			if (w->spent[i] > w->spent[worst])
 				worst = i;
-		stall_log(w, part_names[worst], ms, NULL);
+		/* a replacement is a handshake, judged as one */
+		if (worst != PART_RECYCLE || handshake_stalled(ms, true, &usual))
+			stall_log(w, part_names[worst], ms, NULL, usual);
 	}
 	memset(w->spent, 0, sizeof(w->spent));
 }
@@ -193,7 +233,7 @@ worker_take_inbox(worker *w)
 
 		list = c->next;
 		if (!c->reserved && clock_now_ms() - c->since_ms > STALL_LOG_MS)
-			stall_log(w, "queue", clock_now_ms() - c->since_ms, c->name);
+			stall_log(w, "queue", clock_now_ms() - c->since_ms, c->name, 0);
 		p = pump_new(c->fd, c->name, c->port);
 		if (p != NULL)
 		{
@@ -264,7 +304,7 @@ worker_drop(worker *w, int i, bool was_open)
 static void
 worker_abandon(worker *w, pump *p, const char *why)
 {
-	event_emit(LOG_WARN, "channel_open_timeout", "session=%d client=%s error=\"%s\"",
+	event_emit(EV_CHANNEL_OPEN_TIMEOUT, "session=%d client=%s error=\"%s\"",
 			   w->slot->id, p->client, why);
 	if (p->fd >= 0 && !p->reserved)
 		refuser_tell_unreachable(p->fd, p->client, why);	/* its bytes are unread */
@@ -444,7 +484,7 @@ worker_pump(worker *w, int i)
 		log_msg(LOG_INFO, "login_timeout", "session=%d client=%s timeout_ms=%" PRId64 " "
 				"detail=\"the client did not complete its startup in time\"",
 				w->slot->id, p->client, login_due - p->opened_ms);
-		stats_add_refusal(REFUSAL_LOGIN_TIMEOUT);
+		stats_add_refusal(REFUSED_LOGIN_TIMEOUT);
 		return worker_finish(w, i);
 	}
 	st = pump_step(p, session, w->io);
@@ -882,6 +922,7 @@ worker_main(void *arg)
 	char		err[512] = "";
 	bool		expected;
 	int64_t		handshake_ms;
+	int64_t		usual;
 
 	memset(&w, 0, sizeof(w));
 	w.slot = s;
@@ -889,8 +930,8 @@ worker_main(void *arg)
 	r = pool_handshake(&w.conn, err, sizeof(err));
 	/* Clients wait for it (and for the handshakes before it: one at a time). */
 	handshake_ms = clock_now_ms() - handshake_ms;
-	if (handshake_ms > STALL_LOG_MS)
-		stall_log(&w, "handshake", handshake_ms, NULL);
+	if (handshake_stalled(handshake_ms, r == SSH_OK, &usual))
+		stall_log(&w, "handshake", handshake_ms, NULL, usual);
 	if (r != SSH_OK)
 	{
 		pool_slot_failed(s, r, err);
@@ -920,7 +961,7 @@ worker_main(void *arg)
 	if (expected)
 		log_msg(LOG_INFO, "session_closed", "session=%d", s->id);
 	else
-		event_emit(LOG_WARN, "disconnected", "session=%d error=\"%s\"", s->id, w.error);
+		event_emit(EV_DISCONNECTED, "session=%d error=\"%s\"", s->id, w.error);
 	pool_slot_finished(s, expected ? NULL : w.error);
 	return NULL;
 }

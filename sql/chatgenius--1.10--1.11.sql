@@ -22,6 +22,22 @@ SELECT pg_catalog.set_config('chatgenius_migration.started_at',
 
 ------------------------------------------------------------------ event names
 
+/*
+ * Every name the helper emits is a row: channel_open_timeout (a client's
+ * channel that did not open in time) was refused by the CHECK and logged
+ * as discarded.  The names are helper/event_list.h's, whose "since" column
+ * says in which version each one joined; test/helper/event_names.t holds
+ * this CHECK, version by version, to that list.  A helper older than its
+ * extension never sends a name the CHECK lacks; a newer one keeps such
+ * events in its spool until the extension is updated.
+ */
+ALTER TABLE @extschema@.tunnel_events DROP CONSTRAINT tunnel_events_event_check;
+ALTER TABLE @extschema@.tunnel_events ADD CONSTRAINT tunnel_events_event_check
+	CHECK (event IN ('connected', 'disconnected', 'reconnecting', 'reconnected',
+		'health_check_failed', 'pool_full', 'maxRetriesExceeded', 'stopped', 'events_dropped',
+		'primary_changed', 'standby_down', 'standby_lagging', 'split_brain',
+		'channel_open_timeout'));
+
 ------------------------------------------------------------------ dump policy
 
 /*

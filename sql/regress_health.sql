@@ -21,7 +21,10 @@ CREATE FUNCTION pg_temp.raise_session_thresholds() RETURNS void LANGUAGE sql AS 
 	SELECT set_config('chatgenius.' || name, '1000000', false)
 	  FROM unnest(ARRAY['locks_warn_blocked', 'locks_critical_blocked',
 						'long_transaction_warn', 'long_transaction_critical',
-						'prepared_transaction_warn', 'prepared_transaction_critical']) AS name;
+						'prepared_transaction_warn', 'prepared_transaction_critical',
+						'idle_in_transaction_warn', 'idle_in_transaction_critical']) AS name;
+	SELECT set_config('chatgenius.notify_queue_' || name, '100', false)
+	  FROM unnest(ARRAY['warn_percent', 'critical_percent']) AS name;
 	SELECT set_config('chatgenius.connections_' || name, '100', false)
 	  FROM unnest(ARRAY['warn_percent', 'critical_percent']) AS name;
 $$;
@@ -36,7 +39,7 @@ SELECT name, setting, unit FROM pg_settings WHERE name LIKE 'chatgenius.%' ORDER
 -- No tunnel: all ok (details that depend on other sessions are not shown).
 SELECT pg_temp.raise_session_thresholds();
 SELECT check_name, status,
-	   CASE WHEN check_name IN ('tunnel', 'schema', 'wraparound', 'multixact', 'replication')
+	   CASE WHEN check_name IN ('tunnel', 'schema', 'triggers', 'wraparound', 'multixact', 'replication')
 			THEN pg_temp.masked(detail) END AS detail
   FROM chatgenius.health();
 SELECT chatgenius.health_summary();
@@ -110,6 +113,73 @@ SELECT status FROM chatgenius.health() WHERE check_name = 'locks';
 SELECT chatgenius.health_summary();
 SELECT pg_temp.raise_session_thresholds();
 SELECT chatgenius.health_summary();
+
+-- Sessions idle in a transaction: this one is running, not idle; at
+-- threshold 0 even none counts (test/extension/health_sessions.t holds a
+-- real idle session).
+SET chatgenius.idle_in_transaction_warn = 0;
+SELECT status FROM chatgenius.health() WHERE check_name = 'idle_in_transaction';
+SET chatgenius.idle_in_transaction_critical = '0s';
+SELECT status FROM chatgenius.health() WHERE check_name = 'idle_in_transaction';
+SHOW chatgenius.idle_in_transaction_critical;
+SELECT pg_temp.raise_session_thresholds();
+
+-- The NOTIFY queue, in percent of its size (real numbers: 1% is 80 MB);
+-- test/extension/health_notify_queue.t fills it with a listener that never
+-- reads.
+SET chatgenius.notify_queue_warn_percent = 0;
+SELECT status FROM chatgenius.health() WHERE check_name = 'notify_queue';
+SET chatgenius.notify_queue_critical_percent = 0;
+SELECT status FROM chatgenius.health() WHERE check_name = 'notify_queue';
+SET chatgenius.notify_queue_critical_percent = 0.001;
+SHOW chatgenius.notify_queue_critical_percent;
+SET chatgenius.notify_queue_critical_percent = 101;
+SELECT pg_temp.raise_session_thresholds();
+
+-- Triggers: every trigger of the extension's tables fires.
+SELECT status, pg_temp.masked(detail) FROM chatgenius.health() WHERE check_name = 'triggers';
+-- One disabled: critical, named with its table and what stops working.
+ALTER TABLE chatgenius.messages DISABLE TRIGGER messages_notify;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'triggers';
+SELECT chatgenius.health_summary();
+-- ENABLE REPLICA: it fires only where session_replication_role = replica,
+-- so not for the app: critical too.
+ALTER TABLE chatgenius.messages ENABLE REPLICA TRIGGER messages_notify;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'triggers';
+ALTER TABLE chatgenius.messages ENABLE TRIGGER messages_notify;
+SELECT status, pg_temp.masked(detail) FROM chatgenius.health() WHERE check_name = 'triggers';
+-- Every trigger the extension made, disabled at once: one row each, and
+-- each says what stops (none falls back to naming the bare function).
+CREATE FUNCTION pg_temp.user_triggers(how text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN SELECT d.objid::regclass FROM pg_depend d
+			  WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+				AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'chatgenius')
+				AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'r'
+	LOOP
+		EXECUTE format('ALTER TABLE %s %s TRIGGER USER', t, how);
+	END LOOP;
+END
+$$;
+SELECT pg_temp.user_triggers('DISABLE');
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'triggers';
+SELECT pg_temp.user_triggers('ENABLE');
+ALTER TABLE chatgenius.schema_migrations ENABLE ALWAYS TRIGGER schema_migrations_merge;
+SELECT status, pg_temp.masked(detail) FROM chatgenius.health() WHERE check_name IN ('triggers', 'schema');
+-- DISABLE TRIGGER ALL (superuser) turns the foreign keys' triggers off too:
+-- each named by its constraint.
+ALTER TABLE chatgenius.reactions DISABLE TRIGGER ALL;
+SELECT status, detail FROM chatgenius.health() WHERE check_name = 'triggers';
+ALTER TABLE chatgenius.reactions ENABLE TRIGGER ALL;
+-- A table of the user's own in the schema is not the extension's.
+CREATE TABLE chatgenius.regress_own (id int);
+CREATE TRIGGER regress_own_updated BEFORE UPDATE ON chatgenius.regress_own
+	FOR EACH ROW EXECUTE FUNCTION chatgenius.set_updated_at();
+ALTER TABLE chatgenius.regress_own DISABLE TRIGGER regress_own_updated;
+SELECT status, pg_temp.masked(detail) FROM chatgenius.health() WHERE check_name = 'triggers';
+DROP TABLE chatgenius.regress_own;
 
 -- Tunnels: one row each, by name, graded by state and heartbeat age.
 INSERT INTO chatgenius.tunnel_status

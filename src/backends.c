@@ -3,12 +3,14 @@
  * backends.c
  *	  One pass over the backend status array that gives health() and
  *	  pool_stats() everything they need: client backends by state, the
- *	  oldest open transaction and the backends waiting on heavyweight locks.
+ *	  oldest open transaction, the session idle in a transaction the
+ *	  longest, and the backends waiting on heavyweight locks.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/proc.h"
@@ -78,6 +80,15 @@ cg_scan_backends(CgBackendSummary *summary)
 				case STATE_IDLEINTRANSACTION:
 				case STATE_IDLEINTRANSACTION_ABORTED:
 					summary->client_idle_in_xact++;
+					if (summary->oldest_idle_in_xact_pid == 0 ||
+						be->st_state_start_timestamp < summary->oldest_idle_in_xact_since)
+					{
+						summary->oldest_idle_in_xact_pid = be->st_procpid;
+						summary->oldest_idle_in_xact_since = be->st_state_start_timestamp;
+						summary->oldest_idle_in_xact_holds_xmin =
+							TransactionIdIsValid(local->backend_xid) ||
+							TransactionIdIsValid(local->backend_xmin);
+					}
 					break;
 				default:
 					break;

@@ -18,7 +18,7 @@
 
 #define CG_EXTENSION_NAME		"chatgenius"
 
-/* GUC thresholds (module.c) */
+/* GUC thresholds (module.c's settings table) */
 extern int	cg_connections_warn_percent;
 extern int	cg_connections_critical_percent;
 extern double cg_tunnel_warn_intervals;
@@ -41,6 +41,10 @@ extern int	cg_replication_lag_warn;	/* ms */
 extern int	cg_replication_lag_critical;	/* ms */
 extern int	cg_replication_lag_warn_size;	/* kB */
 extern int	cg_replication_lag_critical_size;	/* kB */
+extern int	cg_idle_in_transaction_warn;	/* s */
+extern int	cg_idle_in_transaction_critical;	/* s */
+extern double cg_notify_queue_warn_percent;
+extern double cg_notify_queue_critical_percent;
 
 /*
  * The installed extension as pg_extension describes it (extension_catalog.c).
@@ -97,6 +101,9 @@ typedef struct CgBackendSummary
 	int			lock_waiters;	/* any backend waiting on a heavyweight lock */
 	int			oldest_xact_pid;	/* 0 if no client has a transaction */
 	TimestampTz oldest_xact_start;
+	int			oldest_idle_in_xact_pid;	/* 0 if none is idle in one */
+	TimestampTz oldest_idle_in_xact_since;	/* when it became idle */
+	bool		oldest_idle_in_xact_holds_xmin; /* it has an xid or an xmin */
 } CgBackendSummary;
 
 extern void cg_scan_backends(CgBackendSummary *summary);

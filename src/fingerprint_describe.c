@@ -135,7 +135,7 @@ aclitem_text(const AclItem *item, Oid ownerid)
  *		Only entries for the owner, PUBLIC and the built-in roles (pg_monitor
  *		and the like, which the extension's scripts grant to) are described,
  *		without grantors (see aclitem_text): an operator granting the app's
- *		or the helper's role access, as the README asks, is not drift, and
+ *		or the helper's role access, as doc/extension.md asks, is not drift, and
  *		neither is a restore by a superuser of another name, while opening a
  *		table to PUBLIC is.
  */

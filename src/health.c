@@ -2,13 +2,16 @@
  *
  * health.c
  *	  chatgenius.health() and chatgenius.health_summary(): one row per check
- *	  (connections, each tunnel, schema, wraparound, multixact,
- *	  long transactions, prepared transactions, replication slots, locks,
- *	  and the checks of health.h's extra_checks: replication, realtime)
- *	  graded 'ok', 'warn' or 'critical' against the chatgenius.*
- *	  thresholds.  Everything is read from catalogs, the backend status
- *	  array, shared memory and tunnel_status directly, so that a call costs
- *	  microseconds.
+ *	  of health_checks.h, in its order, graded 'ok', 'warn' or 'critical'
+ *	  against the chatgenius.* thresholds.  The checks that read the backend
+ *	  status array, the catalogs of every database and the tunnel and schema
+ *	  tables are here (connections, each tunnel, schema, wraparound,
+ *	  multixact, long and prepared transactions, sessions idle in a
+ *	  transaction, replication slots, locks); the others have files of their
+ *	  own (health_triggers.c, health_replication.c, health_realtime.c,
+ *	  health_notify_queue.c).  Everything is read from catalogs, the backend
+ *	  status array, shared memory and tunnel_status directly, so that a call
+ *	  costs microseconds.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,13 +44,30 @@ PG_FUNCTION_INFO_V1(chatgenius_health_summary);
 
 static const char *const status_names[] = {"ok", "warn", "critical"};
 
+/* The checks' names, from health_checks.h. */
+#define CG_CHECK_NAME_ENTRY(name) #name,
+const char *const cg_check_names[CG_NCHECKS] = {
+	CG_HEALTH_CHECKS(CG_CHECK_NAME_ENTRY)
+};
+#undef CG_CHECK_NAME_ENTRY
+
+/* The checks' functions, in the same order. */
+#define CG_CHECK_FUNCTION_ENTRY(name) cg_check_##name,
+static void (*const check_functions[CG_NCHECKS]) (CheckList *list,
+												  const CgHealthContext *ctx) = {
+	CG_HEALTH_CHECKS(CG_CHECK_FUNCTION_ENTRY)
+};
+#undef CG_CHECK_FUNCTION_ENTRY
+
 /*
- * add_check
- *		Appends a result row to list; returns nothing.
+ * cg_health_add
+ *		Appends a result row of the given check to list; returns nothing.
+ *		A check names its rows by its CG_CHECK_ id, so that no row can carry
+ *		a name that health_checks.h does not list.
  */
-static void
-add_check(CheckList *list, const char *check_name, CheckStatus status,
-		  char *detail)
+void
+cg_health_add(CheckList *list, CgCheckId check, CheckStatus status,
+			  char *detail)
 {
 	if (list->n == list->max)
 	{
@@ -55,20 +75,20 @@ add_check(CheckList *list, const char *check_name, CheckStatus status,
 		list->rows = list->rows ? repalloc(list->rows, list->max * sizeof(CheckRow))
 			: palloc(list->max * sizeof(CheckRow));
 	}
-	list->rows[list->n].check_name = check_name;
+	list->rows[list->n].check = check;
 	list->rows[list->n].status = status;
 	list->rows[list->n].detail = detail;
 	list->n++;
 }
 
 /*
- * grade
+ * cg_health_grade
  *		Returns the status of a measured value against its warn and critical
  *		thresholds: reaching a threshold counts, so a threshold of 0 always
  *		fires.
  */
-static CheckStatus
-grade(double value, double warn, double critical)
+CheckStatus
+cg_health_grade(double value, double warn, double critical)
 {
 	if (value >= critical)
 		return CHECK_CRITICAL;
@@ -78,58 +98,37 @@ grade(double value, double warn, double critical)
 }
 
 /*
- * cg_health_add
- *		add_check for the checks in files of their own (health.h); returns
- *		nothing.
- */
-void
-cg_health_add(CheckList *list, const char *check_name, CheckStatus status,
-			  char *detail)
-{
-	add_check(list, check_name, status, detail);
-}
-
-/*
- * cg_health_grade
- *		grade for the checks in files of their own (health.h).
- */
-CheckStatus
-cg_health_grade(double value, double warn, double critical)
-{
-	return grade(value, warn, critical);
-}
-
-/*
- * seconds_between
+ * cg_seconds_between
  *		Returns the seconds from earlier to later, never negative (clocks of
  *		different transactions may disagree by a little).
  */
-static double
-seconds_between(TimestampTz earlier, TimestampTz later)
+double
+cg_seconds_between(TimestampTz earlier, TimestampTz later)
 {
 	return later > earlier ? (double) (later - earlier) / USECS_PER_SEC : 0.0;
 }
 
 /*
- * check_connections
+ * cg_check_connections
  *		Adds the connections row: client backends against the connections
  *		that non-superusers can get (max_connections minus
  *		superuser_reserved_connections).
  */
-static void
-check_connections(CheckList *list, const CgBackendSummary *backends)
+void
+cg_check_connections(CheckList *list, const CgHealthContext *ctx)
 {
+	const CgBackendSummary *backends = &ctx->backends;
 	int			available = MaxConnections - ReservedBackends;
 	double		percent;
 
 	if (available <= 0)
 		available = MaxConnections;
 	percent = 100.0 * backends->client_total / available;
-	add_check(list, "connections",
-			  grade(percent, cg_connections_warn_percent,
-					cg_connections_critical_percent),
-			  psprintf("%d of %d connections in use (%.0f%%)",
-					   backends->client_total, available, percent));
+	cg_health_add(list, CG_CHECK_connections,
+				  cg_health_grade(percent, cg_connections_warn_percent,
+								  cg_connections_critical_percent),
+				  psprintf("%d of %d connections in use (%.0f%%)",
+						   backends->client_total, available, percent));
 }
 
 /*
@@ -178,39 +177,40 @@ tunnel_status_of(const CgTunnelRow *row, double intervals, double stopped_for,
 }
 
 /*
- * check_tunnels
+ * cg_check_tunnel
  *		Adds one tunnel row per tunnel_status row (detail starts with the
  *		tunnel's name), or a single ok row when no tunnel has reported, or a
  *		critical row when tunnel_status cannot be read.
  */
-static void
-check_tunnels(CheckList *list, const CgExtension *ext)
+void
+cg_check_tunnel(CheckList *list, const CgHealthContext *ctx)
 {
+	const CgExtension *ext = ctx->ext;
 	CgTunnelRow *rows;
 	int			nrows;
 	CgProblem	problem;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = ctx->now;
 	int			i;
 
 	if (ext == NULL)
 	{
-		add_check(list, "tunnel", CHECK_CRITICAL,
-				  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
+		cg_health_add(list, CG_CHECK_tunnel, CHECK_CRITICAL,
+					  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
 		return;
 	}
 	if (!cg_scan_tunnel_status(ext, &rows, &nrows, true, &problem))
 	{
 		if (problem.sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 			cg_report_problem(&problem);
-		add_check(list, "tunnel",
-				  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
-				  ? CHECK_WARN : CHECK_CRITICAL,
-				  problem.message);
+		cg_health_add(list, CG_CHECK_tunnel,
+					  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
+					  ? CHECK_WARN : CHECK_CRITICAL,
+					  problem.message);
 		return;
 	}
 	if (nrows == 0)
 	{
-		add_check(list, "tunnel", CHECK_OK, pstrdup("no tunnel has reported"));
+		cg_health_add(list, CG_CHECK_tunnel, CHECK_OK, pstrdup("no tunnel has reported"));
 		return;
 	}
 
@@ -224,11 +224,11 @@ check_tunnels(CheckList *list, const CgExtension *ext)
 		CheckStatus status;
 		StringInfoData buf;
 
-		age = seconds_between(row->last_heartbeat_isnull ? row->updated_at
-							  : row->last_heartbeat, now);
+		age = cg_seconds_between(row->last_heartbeat_isnull ? row->updated_at
+								 : row->last_heartbeat, now);
 		intervals = age / interval_s;
 		status = tunnel_status_of(row, intervals,
-								  seconds_between(row->updated_at, now), &label);
+								  cg_seconds_between(row->updated_at, now), &label);
 
 		initStringInfo(&buf);
 		appendStringInfo(&buf, "%s: ", row->tunnel_name);
@@ -243,22 +243,23 @@ check_tunnels(CheckList *list, const CgExtension *ext)
 			appendStringInfo(&buf, ", heartbeat %.1f s ago", age);
 		appendStringInfo(&buf, ", interval %.1f s", interval_s);
 		if (strcmp(row->state, "stopped") == 0)
-			appendStringInfo(&buf, ", stopped %.1f s ago", seconds_between(row->updated_at, now));
-		add_check(list, "tunnel", status, buf.data);
+			appendStringInfo(&buf, ", stopped %.1f s ago", cg_seconds_between(row->updated_at, now));
+		cg_health_add(list, CG_CHECK_tunnel, status, buf.data);
 	}
 }
 
 /*
- * check_schema
+ * cg_check_schema
  *		Adds the schema row: the installed version must have a successful
  *		schema_migrations row whose recorded fingerprint equals the current
  *		one, and should not be older than the control file's
  *		default_version.  A member relation locked by another transaction
  *		(ALTER TABLE, VACUUM FULL) makes it warn instead of wait.
  */
-static void
-check_schema(CheckList *list, const CgExtension *ext)
+void
+cg_check_schema(CheckList *list, const CgHealthContext *ctx)
 {
+	const CgExtension *ext = ctx->ext;
 	CgMigration migration;
 	CgProblem	problem;
 	const char *default_version;
@@ -269,18 +270,18 @@ check_schema(CheckList *list, const CgExtension *ext)
 
 	if (ext == NULL)
 	{
-		add_check(list, "schema", CHECK_CRITICAL,
-				  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
+		cg_health_add(list, CG_CHECK_schema, CHECK_CRITICAL,
+					  psprintf("extension \"%s\" is not installed", CG_EXTENSION_NAME));
 		return;
 	}
 	if (!cg_find_migration(ext, ext->extversion, &migration, true, &problem))
 	{
 		if (problem.sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
 			cg_report_problem(&problem);
-		add_check(list, "schema",
-				  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
-				  ? CHECK_WARN : CHECK_CRITICAL,
-				  psprintf("version %s; %s", ext->extversion, problem.message));
+		cg_health_add(list, CG_CHECK_schema,
+					  problem.sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE
+					  ? CHECK_WARN : CHECK_CRITICAL,
+					  psprintf("version %s; %s", ext->extversion, problem.message));
 		return;
 	}
 
@@ -330,30 +331,34 @@ check_schema(CheckList *list, const CgExtension *ext)
 		status = CHECK_WARN;
 		appendStringInfo(&buf, "; update available: %s", default_version);
 	}
-	add_check(list, "schema", status, buf.data);
+	cg_health_add(list, CG_CHECK_schema, status, buf.data);
 }
 
+/* The oldest transaction and multixact IDs of any database (pg_database). */
+typedef struct DatabaseAges
+{
+	int32		xid_age;
+	char	   *xid_datname;	/* NULL if none is normal */
+	int32		mxid_age;
+	char	   *mxid_datname;	/* NULL if none is valid */
+} DatabaseAges;
+
 /*
- * check_wraparound
- *		Adds the wraparound and multixact rows from one scan of pg_database:
- *		the largest age(datfrozenxid) and mxid_age(datminmxid) over all
- *		databases, each in percent of the 2^31 IDs after which the cluster
- *		stops.
+ * scan_database_ages
+ *		Fills *ages with the largest age(datfrozenxid) and
+ *		mxid_age(datminmxid) over all databases, from one scan of
+ *		pg_database; returns nothing.
  */
 static void
-check_wraparound(CheckList *list)
+scan_database_ages(DatabaseAges *ages)
 {
 	Relation	rel;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TransactionId next = XidFromFullTransactionId(ReadNextFullTransactionId());
 	MultiXactId next_mxid = ReadNextMultiXactId();
-	int32		max_age = 0;
-	int32		max_mxid_age = 0;
-	char	   *max_datname = NULL;
-	char	   *max_mxid_datname = NULL;
-	double		percent;
 
+	memset(ages, 0, sizeof(*ages));
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
@@ -364,43 +369,70 @@ check_wraparound(CheckList *list)
 		if (TransactionIdIsNormal(db->datfrozenxid))
 		{
 			age = (int32) (next - db->datfrozenxid);
-			if (max_datname == NULL || age > max_age)
+			if (ages->xid_datname == NULL || age > ages->xid_age)
 			{
-				max_age = age;
-				max_datname = pstrdup(NameStr(db->datname));
+				ages->xid_age = age;
+				ages->xid_datname = pstrdup(NameStr(db->datname));
 			}
 		}
 		if (MultiXactIdIsValid(db->datminmxid))
 		{
 			age = (int32) (next_mxid - db->datminmxid);
-			if (max_mxid_datname == NULL || age > max_mxid_age)
+			if (ages->mxid_datname == NULL || age > ages->mxid_age)
 			{
-				max_mxid_age = age;
-				max_mxid_datname = pstrdup(NameStr(db->datname));
+				ages->mxid_age = age;
+				ages->mxid_datname = pstrdup(NameStr(db->datname));
 			}
 		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-
-	percent = 100.0 * Max(max_age, 0) / 2147483648.0;
-	add_check(list, "wraparound",
-			  grade(percent, cg_wraparound_warn_percent,
-					cg_wraparound_critical_percent),
-			  psprintf("oldest unfrozen transaction ID is %d transactions old (%.1f%% of 2^31) in database \"%s\"",
-					   max_age, percent, max_datname ? max_datname : "?"));
-
-	percent = 100.0 * Max(max_mxid_age, 0) / 2147483648.0;
-	add_check(list, "multixact",
-			  grade(percent, cg_multixact_warn_percent,
-					cg_multixact_critical_percent),
-			  psprintf("oldest multixact ID is %d multixacts old (%.1f%% of 2^31) in database \"%s\"",
-					   max_mxid_age, percent,
-					   max_mxid_datname ? max_mxid_datname : "?"));
 }
 
 /*
- * check_prepared_transactions
+ * cg_check_wraparound
+ *		Adds the wraparound row: the oldest unfrozen transaction ID of any
+ *		database, in percent of the 2^31 IDs after which the cluster stops.
+ */
+void
+cg_check_wraparound(CheckList *list, const CgHealthContext *ctx)
+{
+	DatabaseAges ages;
+	double		percent;
+
+	scan_database_ages(&ages);
+	percent = 100.0 * Max(ages.xid_age, 0) / 2147483648.0;
+	cg_health_add(list, CG_CHECK_wraparound,
+				  cg_health_grade(percent, cg_wraparound_warn_percent,
+								  cg_wraparound_critical_percent),
+				  psprintf("oldest unfrozen transaction ID is %d transactions old (%.1f%% of 2^31) in database \"%s\"",
+						   ages.xid_age, percent,
+						   ages.xid_datname ? ages.xid_datname : "?"));
+}
+
+/*
+ * cg_check_multixact
+ *		Adds the multixact row: the oldest multixact ID of any database, in
+ *		percent of 2^31, as for wraparound.
+ */
+void
+cg_check_multixact(CheckList *list, const CgHealthContext *ctx)
+{
+	DatabaseAges ages;
+	double		percent;
+
+	scan_database_ages(&ages);
+	percent = 100.0 * Max(ages.mxid_age, 0) / 2147483648.0;
+	cg_health_add(list, CG_CHECK_multixact,
+				  cg_health_grade(percent, cg_multixact_warn_percent,
+								  cg_multixact_critical_percent),
+				  psprintf("oldest multixact ID is %d multixacts old (%.1f%% of 2^31) in database \"%s\"",
+						   ages.mxid_age, percent,
+						   ages.mxid_datname ? ages.mxid_datname : "?"));
+}
+
+/*
+ * cg_check_prepared_transactions
  *		Adds the prepared_transactions row: the age of the oldest prepared
  *		(two-phase) transaction of any database.  A forgotten one holds back
  *		the xmin horizon like an open transaction, but survives restarts and
@@ -408,8 +440,8 @@ check_wraparound(CheckList *list)
  *		the set-returning function behind pg_prepared_xacts, called directly
  *		(no SQL).
  */
-static void
-check_prepared_transactions(CheckList *list)
+void
+cg_check_prepared_transactions(CheckList *list, const CgHealthContext *ctx)
 {
 	FmgrInfo	flinfo;
 	LOCAL_FCINFO(fcinfo, 0);
@@ -455,31 +487,31 @@ check_prepared_transactions(CheckList *list)
 
 	if (count == 0)
 	{
-		add_check(list, "prepared_transactions",
-				  grade(0, cg_prepared_transaction_warn,
-						cg_prepared_transaction_critical),
-				  pstrdup("no prepared transaction"));
+		cg_health_add(list, CG_CHECK_prepared_transactions,
+					  cg_health_grade(0, cg_prepared_transaction_warn,
+									  cg_prepared_transaction_critical),
+					  pstrdup("no prepared transaction"));
 		return;
 	}
-	age = seconds_between(oldest, GetCurrentTimestamp());
-	add_check(list, "prepared_transactions",
-			  grade(age, cg_prepared_transaction_warn,
-					cg_prepared_transaction_critical),
-			  psprintf(count == 1
-					   ? "%d prepared transaction, the oldest prepared %.1f s ago (gid \"%s\")"
-					   : "%d prepared transactions, the oldest prepared %.1f s ago (gid \"%s\")",
-					   count, age, oldest_gid ? oldest_gid : "?"));
+	age = cg_seconds_between(oldest, ctx->now);
+	cg_health_add(list, CG_CHECK_prepared_transactions,
+				  cg_health_grade(age, cg_prepared_transaction_warn,
+								  cg_prepared_transaction_critical),
+				  psprintf(count == 1
+						   ? "%d prepared transaction, the oldest prepared %.1f s ago (gid \"%s\")"
+						   : "%d prepared transactions, the oldest prepared %.1f s ago (gid \"%s\")",
+						   count, age, oldest_gid ? oldest_gid : "?"));
 }
 
 /*
- * check_replication_slots
+ * cg_check_replication_slots
  *		Adds the replication_slots row: the age, in transactions, of the
  *		oldest xmin or catalog_xmin that a replication slot holds (an
  *		abandoned slot keeps VACUUM from removing dead rows everywhere).
  *		Read from the slots' shared memory under their locks.
  */
-static void
-check_replication_slots(CheckList *list)
+void
+cg_check_replication_slots(CheckList *list, const CgHealthContext *ctx)
 {
 	TransactionId next = XidFromFullTransactionId(ReadNextFullTransactionId());
 	int32		max_age = 0;
@@ -526,89 +558,114 @@ check_replication_slots(CheckList *list)
 
 	if (max_slot == NULL)
 	{
-		add_check(list, "replication_slots",
-				  grade(0, cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
-				  psprintf(nslots == 1 ? "%d replication slot, none holds back xmin"
-						   : "%d replication slots, none holds back xmin", nslots));
+		cg_health_add(list, CG_CHECK_replication_slots,
+					  cg_health_grade(0, cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
+					  psprintf(nslots == 1 ? "%d replication slot, none holds back xmin"
+							   : "%d replication slots, none holds back xmin", nslots));
 		return;
 	}
-	add_check(list, "replication_slots",
-			  grade(Max(max_age, 0), cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
-			  psprintf("slot \"%s\" holds %s %d transactions old",
-					   max_slot, which, max_age));
+	cg_health_add(list, CG_CHECK_replication_slots,
+				  cg_health_grade(Max(max_age, 0), cg_slot_xmin_warn_age, cg_slot_xmin_critical_age),
+				  psprintf("slot \"%s\" holds %s %d transactions old",
+						   max_slot, which, max_age));
 }
 
 /*
- * check_long_transactions
+ * cg_check_long_transactions
  *		Adds the long_transactions row: the age of the oldest transaction of
  *		any client backend.
  */
-static void
-check_long_transactions(CheckList *list, const CgBackendSummary *backends)
+void
+cg_check_long_transactions(CheckList *list, const CgHealthContext *ctx)
 {
+	const CgBackendSummary *backends = &ctx->backends;
 	double		age;
 
 	if (backends->oldest_xact_pid == 0)
 	{
-		add_check(list, "long_transactions", CHECK_OK,
-				  pstrdup("no open transaction"));
+		cg_health_add(list, CG_CHECK_long_transactions, CHECK_OK,
+					  pstrdup("no open transaction"));
 		return;
 	}
-	age = seconds_between(backends->oldest_xact_start, GetCurrentTimestamp());
-	add_check(list, "long_transactions",
-			  grade(age, cg_long_transaction_warn, cg_long_transaction_critical),
-			  psprintf("oldest transaction open for %.1f s (pid %d)",
-					   age, backends->oldest_xact_pid));
+	age = cg_seconds_between(backends->oldest_xact_start, ctx->now);
+	cg_health_add(list, CG_CHECK_long_transactions,
+				  cg_health_grade(age, cg_long_transaction_warn, cg_long_transaction_critical),
+				  psprintf("oldest transaction open for %.1f s (pid %d)",
+						   age, backends->oldest_xact_pid));
 }
 
 /*
- * check_locks
+ * cg_check_idle_in_transaction
+ *		Adds the idle_in_transaction row: how many client sessions sit idle
+ *		in a transaction (an aborted one too) and for how long the oldest
+ *		has.  A session that waits for its client in the middle of a
+ *		transaction does nothing while it holds its locks, and, once it has
+ *		written or holds a snapshot, the xmin horizon: vacuum can clean no
+ *		row that died since, the outbox's included, and the notifier's
+ *		snapshots keep its transaction in progress.  long_transactions
+ *		grades the same sessions by their transaction's age; this grades
+ *		the time they have been doing nothing, the mark of a client that
+ *		forgot to commit.
+ */
+void
+cg_check_idle_in_transaction(CheckList *list, const CgHealthContext *ctx)
+{
+	const CgBackendSummary *backends = &ctx->backends;
+	double		idle;
+
+	if (backends->client_idle_in_xact == 0)
+	{
+		cg_health_add(list, CG_CHECK_idle_in_transaction,
+					  cg_health_grade(0, cg_idle_in_transaction_warn,
+									  cg_idle_in_transaction_critical),
+					  pstrdup("no session idle in transaction"));
+		return;
+	}
+	idle = cg_seconds_between(backends->oldest_idle_in_xact_since, ctx->now);
+	cg_health_add(list, CG_CHECK_idle_in_transaction,
+				  cg_health_grade(idle, cg_idle_in_transaction_warn,
+								  cg_idle_in_transaction_critical),
+				  psprintf(backends->client_idle_in_xact == 1
+						   ? "%d session idle in transaction, the oldest for %.1f s (pid %d)%s"
+						   : "%d sessions idle in transaction, the oldest for %.1f s (pid %d)%s",
+						   backends->client_idle_in_xact, idle,
+						   backends->oldest_idle_in_xact_pid,
+						   backends->oldest_idle_in_xact_holds_xmin
+						   ? ", holding back the xmin horizon" : ""));
+}
+
+/*
+ * cg_check_locks
  *		Adds the locks row: how many backends wait on a heavyweight lock.
  */
-static void
-check_locks(CheckList *list, const CgBackendSummary *backends)
+void
+cg_check_locks(CheckList *list, const CgHealthContext *ctx)
 {
-	int			n = backends->lock_waiters;
+	int			n = ctx->backends.lock_waiters;
 
-	add_check(list, "locks",
-			  grade(n, cg_locks_warn_blocked, cg_locks_critical_blocked),
-			  psprintf(n == 1 ? "%d backend waiting on a lock"
-					   : "%d backends waiting on a lock", n));
+	cg_health_add(list, CG_CHECK_locks,
+				  cg_health_grade(n, cg_locks_warn_blocked, cg_locks_critical_blocked),
+				  psprintf(n == 1 ? "%d backend waiting on a lock"
+						   : "%d backends waiting on a lock", n));
 }
-
-/*
- * The checks kept in files of their own (health.h), run after the others in
- * this order.
- */
-static const CgHealthCheck extra_checks[] = {
-	cg_check_replication,
-	cg_check_realtime,
-};
 
 /*
  * run_checks
- *		Fills list with every check's rows, in the documented order; returns
- *		nothing.  Shared by health() and health_summary().
+ *		Fills list with every check's rows, in health_checks.h's order;
+ *		returns nothing.  Shared by health() and health_summary().
  */
 static void
 run_checks(CheckList *list)
 {
 	CgExtension ext;
-	bool		have_ext = cg_extension_lookup(&ext);
-	CgBackendSummary backends;
+	CgHealthContext ctx;
 
-	cg_scan_backends(&backends);
+	ctx.ext = cg_extension_lookup(&ext) ? &ext : NULL;
+	cg_scan_backends(&ctx.backends);
+	ctx.now = GetCurrentTimestamp();
 	memset(list, 0, sizeof(*list));
-	check_connections(list, &backends);
-	check_tunnels(list, have_ext ? &ext : NULL);
-	check_schema(list, have_ext ? &ext : NULL);
-	check_wraparound(list);
-	check_long_transactions(list, &backends);
-	check_prepared_transactions(list);
-	check_replication_slots(list);
-	check_locks(list, &backends);
-	for (int i = 0; i < lengthof(extra_checks); i++)
-		extra_checks[i] (list);
+	for (int i = 0; i < CG_NCHECKS; i++)
+		check_functions[i] (list, &ctx);
 }
 
 /*
@@ -636,7 +693,7 @@ chatgenius_health(PG_FUNCTION_ARGS)
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
-		values[0] = CStringGetTextDatum(list.rows[i].check_name);
+		values[0] = CStringGetTextDatum(cg_check_names[list.rows[i].check]);
 		values[1] = CStringGetTextDatum(status_names[list.rows[i].status]);
 		values[2] = CStringGetTextDatum(list.rows[i].detail);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

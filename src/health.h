@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * health.h
- *	  The interface between health.c and the checks kept in files of their
- *	  own (health_replication.c, ...): a check appends rows to the list and
- *	  grades its measures with the same rule as the others.  A new check is a
- *	  function of type CgHealthCheck, declared here and listed in health.c's
- *	  extra_checks.
+ *	  The interface between health.c, which runs the checks, and the checks
+ *	  themselves, in health.c and in files of their own (health_replication.c,
+ *	  health_triggers.c, ...): a check appends rows to the list under its own
+ *	  name and grades its measures with the same rule as the others.  A new
+ *	  check is a line in health_checks.h and a function cg_check_NAME.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +13,11 @@
 #define CHATGENIUS_HEALTH_H
 
 #include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "chatgenius.h"
+#include "health_checks.h"
 
 typedef enum CheckStatus
 {
@@ -23,7 +28,7 @@ typedef enum CheckStatus
 
 typedef struct CheckRow
 {
-	const char *check_name;
+	CgCheckId	check;
 	CheckStatus status;
 	char	   *detail;
 } CheckRow;
@@ -35,16 +40,29 @@ typedef struct CheckList
 	int			max;
 } CheckList;
 
-typedef void (*CgHealthCheck) (CheckList *list);
+/*
+ * What every check may read, gathered once per call: the installed
+ * extension (NULL when it is not), one scan of the backend status array and
+ * the time the checks measure ages against.
+ */
+typedef struct CgHealthContext
+{
+	const CgExtension *ext;
+	CgBackendSummary backends;
+	TimestampTz now;
+} CgHealthContext;
 
-extern void cg_health_add(CheckList *list, const char *check_name,
+extern const char *const cg_check_names[CG_NCHECKS];
+
+extern void cg_health_add(CheckList *list, CgCheckId check,
 						  CheckStatus status, char *detail);
 extern CheckStatus cg_health_grade(double value, double warn, double critical);
+extern double cg_seconds_between(TimestampTz earlier, TimestampTz later);
 
-/* health_replication.c */
-extern void cg_check_replication(CheckList *list);
-
-/* health_realtime.c */
-extern void cg_check_realtime(CheckList *list);
+/* void cg_check_connections(CheckList *list, const CgHealthContext *ctx); ... */
+#define CG_CHECK_PROTOTYPE(name) \
+	extern void cg_check_##name(CheckList *list, const CgHealthContext *ctx);
+CG_HEALTH_CHECKS(CG_CHECK_PROTOTYPE)
+#undef CG_CHECK_PROTOTYPE
 
 #endif							/* CHATGENIUS_HEALTH_H */

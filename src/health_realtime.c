@@ -115,13 +115,6 @@ rt_count_rows(Relation rel)
 	return n;
 }
 
-/* Returns the seconds from earlier to later, never negative. */
-static double
-rt_seconds_between(TimestampTz earlier, TimestampTz later)
-{
-	return later > earlier ? (double) (later - earlier) / USECS_PER_SEC : 0.0;
-}
-
 /* Raises *worst to s; returns nothing. */
 static void
 rt_worse(CheckStatus *worst, CheckStatus s)
@@ -135,14 +128,13 @@ rt_worse(CheckStatus *worst, CheckStatus s)
  *		Adds the realtime row.
  */
 void
-cg_check_realtime(CheckList *list)
+cg_check_realtime(CheckList *list, const CgHealthContext *ctx)
 {
-	CgExtension ext_data;
-	const CgExtension *ext = cg_extension_lookup(&ext_data) ? &ext_data : NULL;
+	const CgExtension *ext = ctx->ext;
 	CgNotifierView view;
 	StringInfoData detail;
 	CheckStatus worst = CHECK_OK;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = ctx->now;
 	TimestampTz oldest;
 	Relation	outbox;
 	Relation	dead;
@@ -152,33 +144,33 @@ cg_check_realtime(CheckList *list)
 
 	if (ext == NULL)
 	{
-		cg_health_add(list, "realtime", CHECK_OK, pstrdup("the extension is not installed"));
+		cg_health_add(list, CG_CHECK_realtime, CHECK_OK, pstrdup("the extension is not installed"));
 		return;
 	}
 	if (RecoveryInProgress())
 	{
-		cg_health_add(list, "realtime", CHECK_OK,
-				  pstrdup("standby: the primary's notifier sends the changes (this server's starts on promotion, with the first change)"));
+		cg_health_add(list, CG_CHECK_realtime, CHECK_OK,
+					  pstrdup("standby: the primary's notifier sends the changes (this server's starts on promotion, with the first change)"));
 		return;
 	}
 	if (cg_realtime == CG_REALTIME_OFF)
 	{
-		cg_health_add(list, "realtime", CHECK_OK,
-				  pstrdup("off (chatgenius.realtime): no change is notified"));
+		cg_health_add(list, CG_CHECK_realtime, CHECK_OK,
+					  pstrdup("off (chatgenius.realtime): no change is notified"));
 		return;
 	}
 	if (!cg_notifier_view(MyDatabaseId, &view))
 	{
-		cg_health_add(list, "realtime", CHECK_WARN,
-				  pstrdup("direct: chatgenius is not in shared_preload_libraries, so every notifying commit waits for NOTIFY's lock"));
+		cg_health_add(list, CG_CHECK_realtime, CHECK_WARN,
+					  pstrdup("direct: chatgenius is not in shared_preload_libraries, so every notifying commit waits for NOTIFY's lock"));
 		return;
 	}
 	outbox = rt_open_quietly(ext, CG_OUTBOX_TABLE, &locked);
 	if (outbox == NULL)
 	{
-		cg_health_add(list, "realtime", locked ? CHECK_WARN : CHECK_OK,
-				  pstrdup(locked ? "the outbox is locked by another session"
-						  : "no outbox (extension older than 1.4)"));
+		cg_health_add(list, CG_CHECK_realtime, locked ? CHECK_WARN : CHECK_OK,
+					  pstrdup(locked ? "the outbox is locked by another session"
+							  : "no outbox (extension older than 1.4)"));
 		return;
 	}
 
@@ -196,12 +188,12 @@ cg_check_realtime(CheckList *list)
 		rt_worse(&worst, s);
 		appendStringInfo(&detail, "the notifier failed %d time%s in the last minute, %.0f s ago%s%s; ",
 						 view.recent_exits, view.recent_exits == 1 ? "" : "s",
-						 rt_seconds_between(view.last_exit_at, now),
+						 cg_seconds_between(view.last_exit_at, now),
 						 view.last_error[0] ? ": " : "", view.last_error);
 	}
 	if (view.pid != 0)
 	{
-		double		idle = rt_seconds_between(view.alive_at, now);
+		double		idle = cg_seconds_between(view.alive_at, now);
 
 		if (idle >= cg_realtime_delay_warn)
 		{
@@ -216,7 +208,7 @@ cg_check_realtime(CheckList *list)
 		appendStringInfoString(&detail, "no notifier running, ");
 
 	/* What waits. */
-	age = oldest != 0 ? rt_seconds_between(oldest, now) : 0.0;
+	age = oldest != 0 ? cg_seconds_between(oldest, now) : 0.0;
 	rt_worse(&worst, cg_health_grade(age, cg_realtime_delay_warn, cg_realtime_delay_critical));
 	if (oldest != 0)
 		appendStringInfo(&detail, "oldest change waiting %.1f s", age);
@@ -237,5 +229,5 @@ cg_check_realtime(CheckList *list)
 	}
 	else
 		appendStringInfoString(&detail, ", none set aside");
-	cg_health_add(list, "realtime", worst, detail.data);
+	cg_health_add(list, CG_CHECK_realtime, worst, detail.data);
 }

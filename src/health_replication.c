@@ -42,8 +42,6 @@
 #include "chatgenius.h"
 #include "health.h"
 
-#define CHECK_NAME "replication"
-
 /* Columns of pg_stat_get_wal_senders() (PostgreSQL 15), 1-based. */
 enum
 {
@@ -226,7 +224,7 @@ check_standby_row(CheckList *list, const StandbyRow *row, XLogRecPtr current)
 	{
 		appendStringInfo(&buf, "standby (pid %d): details hidden: they need the privileges of pg_read_all_stats",
 						 row->pid);
-		cg_health_add(list, CHECK_NAME, CHECK_WARN, buf.data);
+		cg_health_add(list, CG_CHECK_replication, CHECK_WARN, buf.data);
 		return false;
 	}
 	if (row->have_replay_lsn && current > row->replay_lsn)
@@ -254,7 +252,7 @@ check_standby_row(CheckList *list, const StandbyRow *row, XLogRecPtr current)
 	/* startup, catchup, backup, stopping: not serving as a standby yet */
 	if (strcmp(row->state, "streaming") != 0 && status < CHECK_WARN)
 		status = CHECK_WARN;
-	cg_health_add(list, CHECK_NAME, status, buf.data);
+	cg_health_add(list, CG_CHECK_replication, status, buf.data);
 	return row->sync_state != NULL &&
 		(strcmp(row->sync_state, "sync") == 0 || strcmp(row->sync_state, "quorum") == 0);
 }
@@ -319,9 +317,9 @@ check_primary(CheckList *list)
 		else
 			appendStringInfo(&buf, ", %d synchronous", synchronous);
 	}
-	cg_health_add(list, CHECK_NAME, status, buf.data);
+	cg_health_add(list, CG_CHECK_replication, status, buf.data);
 	for (int i = 0; i < standbys.n; i++)
-		cg_health_add(list, CHECK_NAME, standbys.rows[i].status, standbys.rows[i].detail);
+		cg_health_add(list, CG_CHECK_replication, standbys.rows[i].status, standbys.rows[i].detail);
 }
 
 /*
@@ -413,7 +411,7 @@ check_standby(CheckList *list)
 		appendStringInfoString(&buf, "; replay paused");
 
 	status = Max(status, grade_lag(lag_ms, behind));
-	cg_health_add(list, CHECK_NAME, status, buf.data);
+	cg_health_add(list, CG_CHECK_replication, status, buf.data);
 }
 
 /*
@@ -422,7 +420,7 @@ check_standby(CheckList *list)
  *		recovery, else those of a primary; returns nothing.
  */
 void
-cg_check_replication(CheckList *list)
+cg_check_replication(CheckList *list, const CgHealthContext *ctx)
 {
 	if (RecoveryInProgress())
 		check_standby(list);

@@ -30,7 +30,7 @@
  * At most the rows of one notifier transaction (NOTIFIER_PIECE_ROWS) arrive
  * twice.  A listener that has not read a batch by the time the next one
  * commits can still miss it if the host dies then; an app catches up by
- * re-reading after it reconnects (README, Realtime across a failover).  The
+ * re-reading after it reconnects (doc/realtime.md, Across a failover).  The
  * outbox is an ordinary (WAL-logged) table, so committed rows survive a
  * crash.  Without realtime_sent (a database not yet updated to 1.9) a piece's
  * NOTIFYs and the DELETE of its rows commit together, as before.

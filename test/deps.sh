@@ -44,6 +44,7 @@ TEST_PACKAGES=(
 	clang libclang-rt-14-dev # test/helper/asan.t, tsan.t, test/fuzz/
 	dpkg-dev fakeroot lintian # test/packaging/
 	patroni etcd-server haproxy curl # test/helper/ha_*.t (Patroni failover)
+	prometheus prometheus-postgres-exporter # test/extension/exporter.t (promtool, the exporter)
 )
 
 # build_depends CONTROL: the source paragraph's Build-Depends (and -Arch,

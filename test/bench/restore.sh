@@ -9,7 +9,8 @@
 #   extension  a plain pg_restore --single-transaction of the extension's
 #              dump (tables, indexes, triggers and foreign keys exist
 #              before the COPY);
-#   procedure  the README's "Backups and restores" procedure (replica mode).
+#   procedure  the documented "Backups and restores" procedure (doc/extension.md,
+#              replica mode).
 # The source database is at VERSION (default: the installed default
 # version); run once per version, or with an older package, to compare.
 #
@@ -19,6 +20,8 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/fixture.sh
 . "$top/test/lib/fixture.sh"
+# shellcheck source=../lib/doc.sh
+. "$top/test/lib/doc.sh"
 
 messages=${1:-1000000}
 
@@ -130,11 +133,8 @@ echo "dump sizes: plain tables $(du -h "$work/plain.dump" | cut -f1), extension 
 fx_psql -d postgres -c 'CREATE DATABASE plaindst' -c 'CREATE DATABASE extdst' >/dev/null
 measure plain plaindst pg_restore --exit-on-error --single-transaction -d plaindst plain.dump
 measure extension extdst pg_restore --exit-on-error --single-transaction -d extdst app.dump
-# The README's procedure, word for word (it restores app.dump into app_restored).
-awk '/^<!-- test\/upgrade\/restore.t runs the block below/ {on = 1; next}
-	on && /^```sh$/ {inside = 1; next}
-	inside && /^```$/ {exit}
-	inside && !/^pg_dump / {print}' "$top/README.md" >"$work/procedure.sh"
+# The documented procedure, word for word (it restores app.dump into app_restored).
+doc_block test/upgrade/restore.t | grep -v '^pg_dump ' >"$work/procedure.sh"
 measure procedure app_restored bash -e procedure.sh
 for db in plaindst extdst app_restored; do
 	printf '%-12s %s messages\n' "$db" "$(fx_psql -Atd "$db" -c 'SELECT count(*) FROM chatgenius.messages' 2>/dev/null || echo '-')"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's nightly retention schedule with pg_cron: the statement, as
-# written, registers a job, and the job's command prunes tunnel events older
+# The documented nightly retention schedule with pg_cron (doc/extension.md,
+# the block marked for this file): the statement, as written, registers a job, and the job's command prunes tunnel events older
 # than 30 days.  Needs root, an installed extension and postgresql-15-cron.
 set -uo pipefail
 
@@ -9,6 +9,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
+# shellcheck source=../lib/doc.sh
+. "$top/test/lib/doc.sh"
 
 fx_init prune-cron
 fx_pg_start
@@ -30,13 +32,12 @@ q "INSERT INTO chatgenius.tunnel_events (tunnel_name, event, occurred_at, event_
 	SELECT 'ops', 'reconnecting', now() - i * interval '1 day' + interval '1 hour', 'k' || i
 	  FROM generate_series(1, 40) AS i" >/dev/null
 
-# The statement exactly as the README shows it.
-schedule=$(awk '/^    SELECT cron.schedule\(.chatgenius-prune-tunnel-events/ {on = 1}
-	on {sub(/^    /, ""); print}
-	on && /;$/ {exit}' "$top/README.md")
-like "$schedule" "prune_tunnel_events" "the README's schedule statement is found"
+# The statement exactly as the documentation shows it.
+schedule=$(doc_block test/extension/prune_cron.t)
+like "$schedule" "^SELECT cron.schedule\\('chatgenius-prune-tunnel-events'.*prune_tunnel_events" \
+	"the documented schedule statement is found"
 q "$schedule" >/dev/null
-ok $? "the README's cron.schedule statement runs"
+ok $? "the documented cron.schedule statement runs"
 is "$(q "SELECT schedule || ' ' || database FROM cron.job WHERE jobname = 'chatgenius-prune-tunnel-events'")" \
 	"17 3 * * * $db" "a nightly job in the extension's database"
 is "$(q "$(q "SELECT command FROM cron.job WHERE jobname = 'chatgenius-prune-tunnel-events'")")" 10 \

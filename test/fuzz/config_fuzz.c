@@ -1,9 +1,9 @@
 /*
  * config_fuzz.c
  *		libFuzzer target for the helper's env-file grammar and the
- *		conversion of every setting (helper/config.c): any input must end
- *		in EXIT_CLEAN or a configuration error with a message, never a
- *		crash, a leak or undefined behaviour.  Built and run by
+ *		conversion of every setting (helper/env_file.c, helper/config.c):
+ *		any input must end in EXIT_CLEAN or a configuration error with a
+ *		message, never a crash, a leak or undefined behaviour.  Built and run by
  *		test/fuzz/config_fuzz.t.
  */
 #include <stddef.h>

@@ -19,7 +19,8 @@ command -v clang >/dev/null || bail_out "clang is needed (apt-get install clang 
 clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-I"$TOP/helper" -I"$(pg_config --includedir)" \
-	"$TOP/test/fuzz/config_fuzz.c" "$TOP/helper/config.c" "$TOP/helper/log.c" "$TOP/helper/clock.c" \
+	"$TOP/test/fuzz/config_fuzz.c" "$TOP/helper/config.c" "$TOP/helper/env_file.c" "$TOP/helper/log.c" \
+	"$TOP/helper/clock.c" \
 	-o "$OUT/config_fuzz" -lpthread 2>"$OUT/build.log"
 ok $? "the fuzz target builds (clang -fsanitize=fuzzer,address,undefined)" ||
 	bail_out "$(head -20 "$OUT/build.log")"

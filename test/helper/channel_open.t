@@ -4,7 +4,8 @@
 # shut, sshd's connect for a new direct-tcpip channel hangs (a blackholed
 # open).  The client asking for it, and one queued behind it, are refused
 # after SSH_CONNECT_TIMEOUT; the session, and the query already running on
-# it, live on; once the door opens, new clients are served again.
+# it, live on; once the door opens, new clients are served again.  Each
+# refusal is a channel_open_timeout event that reaches tunnel_events.
 #
 #   prove test/helper/channel_open.t        (as root)
 set -u
@@ -12,11 +13,13 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/fixture.sh
 . test/lib/tap.sh
 . test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 fx_init chopen
 fx_pg_start
 fx_sshd_start
+app_install_extension
 
 GATE_PORT=$(fx_free_port)
 GATE_STATE=$FX_DIR/gate.state
@@ -84,6 +87,10 @@ is "$(tl_count 'msg=session_open')" 1 "one session all along"
 
 tl_stop
 is "$TL_RC" 0 "clean exit"
+# The stop's last flush writes what the 60 s health check had not yet.
+cmp_ok "$(app_event_count test-slow_open channel_open_timeout)" -ge 2 \
+	"each channel_open_timeout is a row in tunnel_events"
+is "$(tl_count 'msg=event_discarded')" 0 "no event discarded"
 tl_sanitizer_clean slow_open
 
 done_testing

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's "Deploying" section, word for word, in a temporary root (its
+# The "Deploying" section of doc/operations.md, word for word, in a temporary root (its
 # /etc and /var/lib), against the fixture's sshd and cluster.  The commands
 # of each fenced block marked <!-- deploy:NAME --> are run as written, with
 # the site's facts put in (host, ports, key, roles) and paths moved under the
@@ -7,9 +7,9 @@
 # Environment= lines, then EnvironmentFile= as systemd reads it (if any),
 # StateDirectory= ($STATE_DIRECTORY, owned by User=), ExecStart in
 # WorkingDirectory as User= and Group=, and ExecReload.  The files are owned
-# as the README says (the service user, made by the README's adduser line
-# when missing, and left in place, as that line leaves it), and setup runs
-# as root, as the README says.
+# as the section says (the service user, made by its adduser line when
+# missing, and left in place, as that line leaves it), and setup runs as
+# root, as the section says.
 # Covers the tunnel coming up, setup as a superuser while the env file holds
 # the unprivileged role, a reload that changes a setting, a reload of a
 # broken file, a stop, and each operator mistake with its message and exit
@@ -21,6 +21,7 @@ set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
+. "$TOP/test/lib/doc.sh"
 fx_init deploy
 
 SRC=${DEPLOY_SRC:-$TOP}
@@ -34,17 +35,13 @@ UNIT_LOG=$FX_DIR/journal.log
 TUNNEL_PORT=$(fx_free_port)
 UNIT_PID=
 
-# readme_block NAME: the commands of the README's block marked NAME.
-readme_block()
+# deploy_block NAME: the commands of the block marked <!-- deploy:NAME -->.
+deploy_block()
 {
-	awk -v m="<!-- deploy:$1 -->" '
-		$0 == m { f = 1; next }
-		f == 1 && /^```/ { f = 2; next }
-		f == 2 && /^```/ { exit }
-		f == 2 { print }' "$TOP/README.md"
+	doc_block "deploy:$1"
 }
 
-# site LINE: a README line with this site's facts and the temporary root.
+# site LINE: a documented line with this site's facts and the temporary root.
 site()
 {
 	local l=$1
@@ -73,7 +70,7 @@ run_block()
 			diag "failed: $(site "$line")"
 			return 1
 		}
-	done < <(readme_block "$1")
+	done < <(deploy_block "$1")
 }
 
 # ---------------------------------------------------------------- the unit, emulated
@@ -173,7 +170,7 @@ sql()
 	psql -qXAt -v ON_ERROR_STOP=1 -d "$FX_APP_DB" -c "$1"
 }
 
-# the site's facts for /etc/chatgenius-tunnel/env, in the README's forms
+# the site's facts for /etc/chatgenius-tunnel/env, in the documented forms
 fill_env()
 {
 	local env=$ROOT/etc/chatgenius-tunnel/env line key value
@@ -189,7 +186,7 @@ fill_env()
 		esac
 		sed -i "s|^$key=\$|$value|" "$env"
 		grep -qxF -- "$value" "$env" || diag "could not fill in $key"
-	done < <(readme_block env)
+	done < <(deploy_block env)
 	# facts of this site that differ from the defaults: uncomment and set
 	sed -i -e "s|^# SSH_PORT=22\$|SSH_PORT=$FX_SSH_PORT|" \
 		-e "s|^# POSTGRES_PORT=5432\$|POSTGRES_PORT=$TUNNEL_PORT|" \
@@ -201,14 +198,18 @@ fill_env()
 
 # ---------------------------------------------------------------- install, as written
 
+for b in install env setup start reload; do
+	[ -n "$(deploy_block "$b")" ]
+	ok $? "Deploying: the block deploy:$b is found"
+done
 run_block install
-ok $? "README: the install steps run as written"
+ok $? "Deploying: the install steps run as written"
 ok "$([ -L "${PG_TREE:-$(pg_config --bindir)/../../../../..}/usr/local/bin/chatgenius-tunnel" ] && echo 0 || echo 1)" \
 	"make install linked chatgenius-tunnel into <tree>/usr/local/bin (on PATH)"
 is "$(stat -c %a "$ROOT/etc/chatgenius-tunnel")" 700 "/etc/chatgenius-tunnel is 0700"
 is "$(stat -c %a "$ROOT/etc/chatgenius-tunnel/env")" 600 "the env file is 0600"
 is "$(stat -c %U "$ROOT/etc/chatgenius-tunnel" "$ROOT"/etc/chatgenius-tunnel/{env,id_ed25519,known_hosts} | sort -u)" \
-	chatgenius-tunnel "the folder, env file, key and known_hosts belong to the service user, as the README says"
+	chatgenius-tunnel "the folder, env file, key and known_hosts belong to the service user, as Deploying says"
 is "$(unit_values User)" chatgenius-tunnel "the unit runs the helper as the service user"
 like "$(cat "$ROOT/etc/chatgenius-tunnel/known_hosts")" "^\\[127.0.0.1\\]:$FX_SSH_PORT ssh-ed25519 " \
 	"ssh-keyscan wrote the [host]:port entry"
@@ -246,7 +247,7 @@ mistake()
 }
 
 ENV=$ROOT/etc/chatgenius-tunnel/env
-# put_env: the filled-in env file back, owned and moded as the README installs it.
+# put_env: the filled-in env file back, owned and moded as Deploying installs it.
 put_env()
 {
 	install -m 0600 -o chatgenius-tunnel -g chatgenius-tunnel "$FX_DIR/env.filled" "$ENV"
@@ -282,7 +283,7 @@ put_env
 printf '127.0.0.1:*:%s:postgres:%s\n' "$FX_APP_DB" "$FX_SUPER_PASSWORD" >"$FX_DIR/pgpass"
 chmod 600 "$FX_DIR/pgpass"
 (export PGPASSFILE=$FX_DIR/pgpass; cd "$FX_DIR" && run_block setup) >"$FX_DIR/setup.out" 2>&1
-ok $? "README: setup --postgres-user postgres (password from PGPASSFILE) runs as written" ||
+ok $? "Deploying: setup --postgres-user postgres (password from PGPASSFILE) runs as written" ||
 	diag "$(tail -5 "$FX_DIR/setup.out")"
 is "$(sql "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" \
 	"$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")" "setup created the extension"
@@ -344,13 +345,13 @@ chmod 600 "$FX_DIR/passfile.env"	# it holds the env file's POSTGRES_PASSWORD
 is "$?" 0 "setup with POSTGRES_PASSFILE: the superuser's password from libpq's password file" ||
 	diag "$(tail -3 "$FX_DIR/passfile.out")"
 
-# the README's grants for the helper's role (Privileges)
-sed -n '/^-- the helper.s role/,/^$/p;/^-- whoever runs/,/^```/p' "$TOP/README.md" |
-	grep -v -e '^--' -e '^```' | sed "s/ TO tunnel;/ TO $FX_APP_USER;/" >"$FX_DIR/grants.sql"
-is "$(grep -c '^GRANT' "$FX_DIR/grants.sql")" 3 "README: three grants for the helper's role"
+# the documented grants for the helper's role (doc/extension.md, Privileges)
+doc_block test/security/helper_roles.t | sed -n '/^-- the helper.s role/,$p' |
+	grep -v '^--' | sed "s/ TO tunnel;/ TO $FX_APP_USER;/" >"$FX_DIR/grants.sql"
+is "$(grep -c '^GRANT' "$FX_DIR/grants.sql")" 3 "Privileges: three grants for the helper's role"
 psql -qX -v ON_ERROR_STOP=1 -d "$FX_APP_DB" -f "$FX_DIR/grants.sql" >/dev/null
-ok $? "README: the grants run"
-# verify as root, as the README runs it, with the service user's env file and key
+ok $? "Privileges: the grants run"
+# verify as root, as Deploying runs it, with the service user's env file and key
 (cd "$FX_DIR" && timeout 120 "$HELPER" verify --env-file "$ENV") >"$FX_DIR/verify.out" 2>&1
 is "$?" 0 "verify as root reads the service user's env file and key (0600, as OpenSSH's root may)" ||
 	diag "$(tail -3 "$FX_DIR/verify.out")"
@@ -358,7 +359,7 @@ is "$?" 0 "verify as root reads the service user's env file and key (0600, as Op
 # ---------------------------------------------------------------- start, reload, stop
 
 run_block start >"$FX_DIR/start.out" 2>&1
-ok $? "README: systemctl enable --now, as written"
+ok $? "Deploying: systemctl enable --now, as written"
 connected()
 {
 	[ "$(sql "SELECT state FROM chatgenius.tunnel_status WHERE tunnel_name = 'deployed' AND last_heartbeat IS NOT NULL")" = connected ]
@@ -383,7 +384,7 @@ unlike "$(cat "$UNIT_LOG")" "config_warning" "no warning about the filled-in .en
 sed -i 's/^SSH_HEALTH_CHECK_INTERVAL=1000$/SSH_HEALTH_CHECK_INTERVAL=700/' "$ENV"
 run_block reload
 fx_wait_for 10 "reload logged" journal_has 'msg=config_changed .*variable=SSH_HEALTH_CHECK_INTERVAL old=1000 new=700'
-ok $? "README: systemctl reload takes over the changed setting"
+ok $? "Deploying: systemctl reload takes over the changed setting"
 interval_is()
 {
 	[ "$(sql "SELECT heartbeat_interval_ms FROM chatgenius.tunnel_status WHERE tunnel_name = 'deployed'")" = "$1" ]

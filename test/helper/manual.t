@@ -5,8 +5,9 @@
 #  - config.c's settings table (as --help prints it) is the one source:
 #    chatgenius-tunnel.env.5 has every setting with its flag, default, range
 #    and SIGHUP, and nothing else; .env.example has every name with its
-#    default; chatgenius-tunnel.8 has every event the code sends and every
-#    command --help lists.  A failure says what to add, and where;
+#    default; chatgenius-tunnel.8 has every event of helper/event_list.h
+#    (which the code sends), every refusal of helper/refusal_list.h with
+#    its words, and every command --help lists.  A failure says what to add, and where;
 #  - make install puts the pages in man8 and man5 of HELPER_MANDIR (man finds
 #    them there) and the unit, with ExecStart= its own bindir, in HELPER_UNITDIR;
 #  - the unit exists once (debian/ links to helper/), Type=notify, and names
@@ -36,12 +37,13 @@ text5=$(LC_ALL=C MANWIDTH=80 man -l helper/chatgenius-tunnel.env.5 2>/dev/null)
 like "$text5" $'\n   Grammar\n' "chatgenius-tunnel.env(5) describes the grammar"
 
 # ---------------------------------------------------------------- described once
-for kind in env5 example events commands; do
+for kind in env5 example events refusals commands; do
 	out=$(perl test/tools/settings_agree.pl "$HELPER" "$TOP" "$kind" 2>&1)
 	is "$out" "" "settings agree ($kind): $(case $kind in
 		env5) echo "chatgenius-tunnel.env.5 and config.c's table: names, flags, defaults, ranges, SIGHUP" ;;
 		example) echo ".env.example and config.c's table: names and defaults" ;;
-		events) echo "chatgenius-tunnel.8's EVENTS and the event_emit calls in helper/*.c" ;;
+		events) echo "chatgenius-tunnel.8's EVENTS and the event_emit calls in helper/*.c against helper/event_list.h" ;;
+		refusals) echo "chatgenius-tunnel.8's CLIENTS and helper/refusal_list.h: every SQLSTATE and its words" ;;
 		commands) echo "chatgenius-tunnel.8's COMMANDS and --help" ;;
 		esac)"
 done
@@ -51,6 +53,7 @@ like "$help" 'TUNNEL_MAX_WAITING .*default: 64'$'\n'' .*0: none wait.*\(0 to 100
 unlike "$(cat helper/.env.example)" 'at least 1' ".env.example no longer says TUNNEL_MAX_WAITING is at least 1"
 like "$help" 'chatgenius-tunnel\(8\), chatgenius-tunnel.env\(5\)' "--help names the manual pages"
 like "$(cat README.md)" 'chatgenius-tunnel.env\(5\)' "the README links to the manual"
+like "$(cat doc/operations.md)" 'chatgenius-tunnel.env\(5\)' "doc/operations.md points to the manual for the settings"
 
 # ---------------------------------------------------------------- make install
 make -s install DESTDIR="$TMP/dest" HELPER_MANDIR=/usr/local/share/man \
@@ -61,6 +64,18 @@ is "$(MANPATH=$TMP/dest/usr/local/share/man man -w chatgenius-tunnel 2>&1)" \
 is "$(MANPATH=$TMP/dest/usr/local/share/man man -w 5 chatgenius-tunnel.env 2>&1)" \
 	"$TMP/dest/usr/local/share/man/man5/chatgenius-tunnel.env.5" "man finds chatgenius-tunnel.env(5) in man5"
 unit=$TMP/dest/usr/local/lib/systemd/system/chatgenius-tunnel.service
+# The documents, where the unit's Documentation= looks (HELPER_DOCDIR).
+docdir=$(find "$TMP/dest" -type d -path '*/share/doc/chatgenius-tunnel' | head -n 1)
+[ -n "$docdir" ]
+ok $? "make install makes the documents' folder .../share/doc/chatgenius-tunnel"
+for d in README.md NEWS.md doc/*.md; do
+	cmp -s "$d" "$docdir/$d"
+	ok $? "make install installs $d there"
+done
+for uri in $(sed -n 's/^Documentation=//p' "$unit" | tr ' ' '\n' | grep '^file:///usr/share/doc/chatgenius-tunnel/'); do
+	[ -f "$docdir/${uri#file:///usr/share/doc/chatgenius-tunnel/}" ]
+	ok $? "the unit's Documentation=$uri is installed"
+done
 is "$(grep '^ExecStart=' "$unit" 2>&1)" "ExecStart=$(pg_config --bindir)/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env" \
 	"make install's unit runs the installed program by its full path"
 

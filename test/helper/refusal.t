@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A client the tunnel cannot serve is told why, in PostgreSQL's protocol
 # (SSLRequest and GSSENCRequest answered 'N', then an ErrorResponse), as
-# psql and node-postgres show it:
+# psql and node-postgres show it.  The SQLSTATEs and the words each
+# message starts with are helper/refusal_list.h's rows: every row reaches a
+# client here, checked against the row:
 #  - pool full, no waiting (TUNNEL_MAX_WAITING=0): 53300, "chatgenius-tunnel:
 #    no more connections allowed"; after TUNNEL_CLIENT_WAIT: the same, "waited";
 #  - a silent client is dropped after its deadline and holds no one up;
 #  - sshd down while reconnecting: 08001 with the last error ("Connection refused");
 #  - after SSH_MAX_RETRIES: 08001 "max retries exceeded", to the clients waiting then;
+#  - a client waiting at SIGTERM: 57P01 "the tunnel is shutting down";
 #  - served clients see no change, TLS to PostgreSQL inside the channel too.
 #
 #   prove test/helper/refusal.t   (as root; FX_HELPER=... for another build)
@@ -18,6 +21,27 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/app_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
+
+# The list: "SQLSTATE words" a line.
+REFUSALS=$(perl -0ne 'print "$2 $3\n" while /^REFUSAL\((REFUSAL_\w+),\s*"([0-9A-Z]{5})",\s*"\w+",\s*"([^"]+)"\)/mg' \
+	helper/refusal_list.h)
+[ -n "$REFUSALS" ] || bail_out "no REFUSAL rows in helper/refusal_list.h"
+# words CODE: the words (as a regular expression) a refusal with SQLSTATE CODE starts with.
+words()
+{
+	awk -v c="$1" '$1 == c { $1 = ""; sub(/^ /, ""); print; exit }' <<<"$REFUSALS" |
+		sed 's/[][\.*^$(){}+?|]/\\&/g'
+}
+declare -A TOLD
+# told NAME OUT CODE: node-postgres's OUT is the refusal CODE with its listed
+# words (noted for the check that every row reached a client).
+told()
+{
+	like "$2" "\"code\":\"$3\"" "$1: node-postgres err.code is $3" &&
+		like "$2" "\"message\":\"chatgenius-tunnel: $(words "$3")" \
+			"$1: err.message starts with chatgenius-tunnel: and the words listed for $3" &&
+		TOLD[$3]=1
+}
 NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
 export NODE_PATH
 fx_init refusal
@@ -70,19 +94,16 @@ tl_clients_start 1 8
 fx_wait_for 20 "the one channel busy" tl_backends_are '%pg_sleep(8)%' 1
 ok $? "full: one client holds the only channel"
 out=$(psql_err)
-like "$out" 'FATAL: +chatgenius-tunnel: no more connections allowed: the pool is full' \
+like "$out" "FATAL: +chatgenius-tunnel: $(words 53300)" \
 	"full: psql (sslmode=prefer) is told the pool is full"
 like "$out" 'TUNNEL_MAX_WAITING' "full: the message names the setting"
 like "$out" 'rc=2' "full: psql exits 2 (connection failed)"
 unlike "$out" 'closed the connection unexpectedly' "full: not 'server closed the connection unexpectedly'"
 out=$(PGSSLMODE=disable psql_err)
-like "$out" 'FATAL: +chatgenius-tunnel: no more connections allowed' "full: psql without SSLRequest too"
+like "$out" "FATAL: +chatgenius-tunnel: $(words 53300)" "full: psql without SSLRequest too"
 out=$(PGSSLMODE=require psql_err)
 like "$out" 'server does not support SSL' "full: sslmode=require hears 'N' (no TLS on the refusal path)"
-out=$(node_err)
-like "$out" '"code":"53300"' "full: node-postgres err.code is 53300"
-like "$out" '"message":"chatgenius-tunnel: no more connections allowed' \
-	"full: node-postgres err.message starts with chatgenius-tunnel:"
+told full "$(node_err)" 53300
 
 # GSSENCRequest, then SSLRequest, then the StartupMessage, as libpq sends
 # them with gssencmode=prefer and a Kerberos ticket: 'N', 'N', 'E'.
@@ -111,7 +132,7 @@ fx_wait_for 5 "the silent client's refusal under way" \
 t0=$(date +%s%N)
 out=$(node_err)
 told_ms=$((($(date +%s%N) - t0) / 1000000))
-like "$out" '"code":"53300"' "silent: another client is told at once while a silent one waits"
+told silent "$out" 53300
 cmp_ok "$told_ms" -lt 2500 "silent: told in ${told_ms} ms (under the 3000 ms startup deadline)"
 wait "$silent"
 silent_ms=$(cat "$FX_DIR/silent.ms")
@@ -131,8 +152,8 @@ tl_up
 tl_clients_start 1 6
 fx_wait_for 20 "the one channel busy" tl_backends_are '%pg_sleep(6)%' 1
 out=$(node_err)
-like "$out" '"code":"53300".*waited [0-9]+ ms \(TUNNEL_CLIENT_WAIT=500\)' \
-	"waited: after TUNNEL_CLIENT_WAIT, 53300 and how long it waited"
+told waited "$out" 53300
+like "$out" 'waited [0-9]+ ms \(TUNNEL_CLIENT_WAIT=500\)' "waited: after TUNNEL_CLIENT_WAIT, how long it waited"
 tl_clients_wait
 tl_stop
 tl_fault pool_full_told
@@ -144,15 +165,36 @@ tl_up
 ok $? "pgdown: connected"
 fx_pg_stop
 out=$(psql_err)
-like "$out" 'FATAL: +chatgenius-tunnel: cannot reach the database: open failed: connect failed: the SSH server cannot reach 127\.0\.0\.1 port [0-9]+' \
+like "$out" "FATAL: +chatgenius-tunnel: $(words 08006): open failed: connect failed: the SSH server cannot reach 127\\.0\\.0\\.1 port [0-9]+" \
 	"pgdown: psql is told the SSH server cannot reach PostgreSQL"
-out=$(node_err)
-like "$out" '"code":"08006"' "pgdown: node-postgres err.code is 08006"
+told pgdown "$(node_err)" 08006
 fx_pg_start_again
 like "$(node_err 'SELECT 8')" '"ok":true,"value":8' "pgdown: served again once PostgreSQL is back"
 tl_stop
 is "$TL_RC" 0 "pgdown: exit 0"
 tl_fault database_down_told
+
+# ---------------------------------------------------------------- stopping
+tl_section
+tl_start stopping SSH_POOL_SIZE=1 SSH_CHANNELS_PER_SESSION=1 TUNNEL_MAX_WAITING=4 \
+	TUNNEL_CLIENT_WAIT=30000 SSH_HEALTH_CHECK_INTERVAL=60000 TUNNEL_LOG_LEVEL=debug
+tl_up
+ok $? "stopping: connected"
+tl_clients_start 1 6
+fx_wait_for 20 "the one channel busy" tl_backends_are '%pg_sleep(6)%' 1
+ok $? "stopping: one client holds the only channel"
+node_err >"$FX_DIR/stopping.node" &
+npid=$!
+fx_wait_for 20 "a client waiting for room" tl_has 'msg=client_waiting '
+ok $? "stopping: another client waits for room"
+kill -TERM "$TL_PID"
+wait "$npid"
+told stopping "$(cat "$FX_DIR/stopping.node")" 57P01
+tl_wait_exit 30
+is "$TL_RC" 0 "stopping: exit 0"
+tl_clients_wait
+tl_sanitizer_clean stopping
+tl_fault stopping_told
 
 # ---------------------------------------------------------------- sshd down: reconnecting
 tl_section
@@ -163,11 +205,11 @@ fx_sshd_stop
 fx_wait_for 30 "a failed reconnection attempt" tl_has 'event=reconnecting .*attempt=2'
 ok $? "down: reconnecting"
 out=$(psql_err)
-like "$out" 'FATAL: +chatgenius-tunnel: cannot reach the database, reconnecting' \
+like "$out" "FATAL: +chatgenius-tunnel: $(words 08001), reconnecting" \
 	"down: psql is told the tunnel is reconnecting"
 like "$out" 'connect to host 127.0.0.1 port [0-9]+: Connection refused' "down: with the last error (psql)"
 out=$(node_err)
-like "$out" '"code":"08001"' "down: node-postgres err.code is 08001"
+told down "$out" 08001
 like "$out" '"message":"chatgenius-tunnel: .*Connection refused' \
 	"down: err.message includes 'Connection refused', as the app tests"
 fx_sshd_start
@@ -196,10 +238,15 @@ wait "$ppid"
 like "$(cat "$FX_DIR/gaveup.psql")" 'FATAL: +chatgenius-tunnel: .*max retries exceeded' \
 	"gaveup: a waiting psql is told 'max retries exceeded'"
 out=$(cat "$FX_DIR/gaveup.node")
-like "$out" '"code":"08001"' "gaveup: node-postgres err.code is 08001"
+told gaveup "$out" 08001
 like "$out" '"message":"chatgenius-tunnel: .*max retries exceeded' \
 	"gaveup: err.message includes 'max retries exceeded', as the app tests"
 tl_sanitizer_clean gaveup
 tl_fault max_retries_told
+
+# ---------------------------------------------------------------- every row
+while read -r code _; do
+	is "${TOLD[$code]:-0}" 1 "helper/refusal_list.h's $code ($(words "$code" | tr -d '\\')) reached a client, as listed"
+done <<<"$REFUSALS"
 
 done_testing

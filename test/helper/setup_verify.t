@@ -9,6 +9,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
 . "$TOP/test/lib/fixture.sh"
 . "$TOP/test/lib/app_lib.sh"
+. "$TOP/test/lib/health_checks.sh"
 fx_init setup
 
 [ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"
@@ -134,9 +135,13 @@ hcmd verify fresh "POSTGRES_USER=$FX_APP_USER" "POSTGRES_PASSWORD=$FX_APP_PASSWO
 is "$RC" 0 "verify on a healthy database: exit 0"
 like "$OUT" "server version: +PostgreSQL 15" "verify prints the server version"
 like "$OUT" "extension version: +$NEWEST" "verify prints the extension version"
-for check in connections tunnel schema wraparound long_transactions locks; do
+# verify prints health() as it is: every check of src/health_checks.h, in
+# its order, and no other name.
+for check in $(health_check_names); do
 	like "$OUT" $'\n'" $check +\\| (ok|warn) +\\|" "verify prints the $check check"
 done
+is "$(printf '%s\n' "$OUT" | sed -n 's/^ \([a-z_]*\) *| \(ok\|warn\|critical\) *|.*/\1/p' | uniq | paste -sd ' ')" \
+	"$(health_check_names | paste -sd ' ')" "verify's table has the checks of src/health_checks.h, in order, and no other"
 like "$OUT" "verify: ok" "verify says ok"
 
 hcmd verify norights

@@ -167,7 +167,7 @@ unlike "$(cat "$TL_LOG")" 'invalid format' "not reported as an invalid format"
 fault_end refused-input key-unreadable
 
 # ------------------------------------------------ private key owned by another user
-# Root may use another user's key, as OpenSSH's root may (the README's setup
+# Root may use another user's key, as OpenSSH's root may (doc/operations.md's setup
 # and verify as root, with the service user's key); a loose mode is still
 # refused.  Any other user may not: a key it reads through its group.
 cp "$FX_SSH_KEY" "$FX_DIR/other_owner_key"

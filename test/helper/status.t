@@ -101,7 +101,7 @@ is "$(stat -c %a "$FX_DIR/state")" 700 "socket: in a 0700 folder"
 # Opened up by hand, the socket still answers only root and the helper's user.
 chmod 755 "$FX_DIR/state"
 chmod 666 "$sock"
-other=$(runuser -u nobody -- perl -MIO::Socket::UNIX -e '$SIG{PIPE} = "IGNORE";
+other=$(fx_as nobody perl -MIO::Socket::UNIX -e '$SIG{PIPE} = "IGNORE";
 	my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or do { print "connect: $!"; exit };
 	print $s "text\n"; local $/; my $a = <$s>; print defined $a && length $a ? $a : "no answer";' "$sock")
 chmod 700 "$FX_DIR/state"

@@ -5,6 +5,9 @@
 #   # reliability: attack=NAME held        (or: attack=NAME succeeded)
 # Source after test/lib/tap.sh and test/lib/fixture.sh, once fx_pg_start ran.
 
+# shellcheck source=doc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/doc.sh"
+
 # The kinds of install: a fresh CREATE EXTENSION, and 1.0 updated to the newest.
 # shellcheck disable=SC2034 # used by the tests that source this file
 SEC_KINDS="fresh updated"
@@ -49,14 +52,22 @@ sec_db()
 	su_sql postgres "DROP DATABASE IF EXISTS \"$1\"" "CREATE DATABASE \"$1\" OWNER \"$FX_APP_USER\"" >/dev/null
 }
 
-# app_grants ROLE: APP_GRANTS, the README's grants to the app's role ROLE
-# (quoted as SQL wants it), one su_sql argument per statement.
+# app_grants ROLE: APP_GRANTS, the documented grants to the app's role (the
+# "-- the app's role" part of the Privileges block in doc/extension.md, read
+# from it) given to ROLE (quoted as SQL wants it), one su_sql argument per
+# statement.  A documentation without them is a setup error (bail_out).
 app_grants()
 {
-	APP_GRANTS=("GRANT USAGE ON SCHEMA chatgenius TO $1"
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON chatgenius.users, chatgenius.channels, chatgenius.messages,
-			chatgenius.reactions, chatgenius.channel_members, chatgenius.files, chatgenius.user_settings,
-			chatgenius.user_status, chatgenius.message_reads, chatgenius.sync_state TO $1")
+	local sql stmt
+	APP_GRANTS=()
+	sql=$(doc_block test/security/helper_roles.t | sed -n "/^-- the app's role/,/^\$/p" | grep -v '^--')
+	while IFS= read -r -d ';' stmt; do
+		stmt=$(printf '%s' "$stmt" | tr '\n' ' ' | sed 's/^ *//; s/  */ /g; s/ *$//')
+		[ -n "$stmt" ] || continue
+		APP_GRANTS+=("${stmt% TO app} TO $1")
+	done <<<"$sql"
+	[ "${#APP_GRANTS[@]}" -ge 2 ] ||
+		bail_out "app_grants: no grants to the app's role in the Privileges block of the documentation"
 }
 
 # as_role ROLE DB [PSQL ARGS...]: psql as ROLE (trust on the socket).

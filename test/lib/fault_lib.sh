@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Reliability tally lines, in the runner's format (README, Tests), written
+# Reliability tally lines, in the runner's format (doc/hacking.md, The tests), written
 # with diag (stderr) so that prove shows them and the runner tallies them.
 # Sourced after test/lib/tap.sh (test/lib/tunnel_lib.sh sources it too).
 #

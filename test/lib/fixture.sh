@@ -161,11 +161,57 @@ fx_bg()
 
 # ---------------------------------------------------------------- PostgreSQL
 
-# fx_as_postgres CMD...: run CMD as user postgres from / (the caller's folder
-# may be closed to that user).
+# ------------------------------------------------------- other users' work
+# A checkout may be readable by its owner alone (a clone in /root, mode
+# 0700), so nothing that runs as another user (postgres, nobody, a service
+# user) may read it or start in it.  Such work starts in a folder of that
+# user's own under FX_DIR, and any file of the checkout it needs is copied
+# there first (fx_copy_for).
+
+# fx_user_dir USER: print USER's own folder under FX_DIR (made on first use,
+# mode 0700, owned by USER).
+fx_user_dir()
+{
+	local d=$FX_DIR/as-$1
+	if [ ! -d "$d" ]; then
+		mkdir -p "$d" && chown "$1": "$d" && chmod 700 "$d" ||
+			fx_die "cannot make a folder for user $1"
+	fi
+	printf '%s\n' "$d"
+}
+
+# fx_copy_for USER FILE: copy FILE (a tool of the checkout) into USER's
+# folder, readable by USER; print the copy's path.
+fx_copy_for()
+{
+	local d
+	d=$(fx_user_dir "$1") || return 1
+	install -o "$1" -m 0500 "$2" "$d/$(basename "$2")" || fx_die "cannot copy $2 for user $1"
+	printf '%s\n' "$d/$(basename "$2")"
+}
+
+# fx_as USER CMD...: run CMD as USER, started in USER's own folder.
+fx_as()
+{
+	fx_as_prefix "$1" || return 1
+	"${FX_AS[@]}" "${@:2}"
+}
+
+# fx_as_prefix USER: set FX_AS to the words that run a command as USER in
+# USER's own folder, for a caller that starts it in the background and keeps
+# its pid: fx_bg LOG "${FX_AS[@]}" CMD... gives runuser's pid (env executes
+# it), whose child is CMD, and runuser passes a TERM on to CMD.
+fx_as_prefix()
+{
+	local d
+	d=$(fx_user_dir "$1") || return 1
+	FX_AS=(env -C "$d" runuser -u "$1" --)
+}
+
+# fx_as_postgres CMD...: run CMD as user postgres (see fx_as).
 fx_as_postgres()
 {
-	(cd / && runuser -u postgres -- "$@")
+	fx_as postgres "$@"
 }
 
 # fx_pg_start: initdb (as postgres) and start a cluster on a free port,

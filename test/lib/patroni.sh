@@ -144,7 +144,8 @@ pt_wait_leader()
 # pt_node_start N: start node N's Patroni (as postgres), its pid in PT_PID_N.
 pt_node_start()
 {
-	fx_bg "$PT_DIR/n$1.log" runuser -u postgres -- patroni "$PT_DIR/n$1.yml"
+	fx_as_prefix postgres
+	fx_bg "$PT_DIR/n$1.log" "${FX_AS[@]}" patroni "$PT_DIR/n$1.yml"
 	eval "PT_PID_$1=$FX_BG_PID"
 }
 
@@ -181,7 +182,8 @@ pt_cluster_start()
 	pt_node_config 2
 	chown -R postgres: "$PT_DIR"
 	chmod 700 "$PT_DIR"/n1 "$PT_DIR"/n2
-	fx_bg "$PT_DIR/etcd.log" runuser -u postgres -- etcd --name e0 --data-dir "$PT_DIR/etcd" \
+	fx_as_prefix postgres
+	fx_bg "$PT_DIR/etcd.log" "${FX_AS[@]}" etcd --name e0 --data-dir "$PT_DIR/etcd" \
 		--listen-client-urls "http://127.0.0.1:$PT_ETCD_PORT" \
 		--advertise-client-urls "http://127.0.0.1:$PT_ETCD_PORT" \
 		--listen-peer-urls "http://127.0.0.1:$PT_ETCD_PEER" \
@@ -205,7 +207,7 @@ pt_cluster_start()
 # pt_patronictl ARGS...: patronictl against this cluster's etcd.
 pt_patronictl()
 {
-	runuser -u postgres -- patronictl -c "$PT_DIR/n1.yml" "$@"
+	fx_as postgres patronictl -c "$PT_DIR/n1.yml" "$@"
 }
 
 # pt_switchover: a planned switchover from the leader to the other node.

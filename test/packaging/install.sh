@@ -65,7 +65,9 @@ ok $? "dpkg -i installs both packages" || diag "$(tail -10 "$FX_DIR/dpkg-i.log")
 ok "$(getent passwd chatgenius-tunnel >/dev/null && echo 0 || echo 1)" "postinst made the system user chatgenius-tunnel"
 is "$(stat -c '%a %U' /etc/chatgenius-tunnel)" "700 chatgenius-tunnel" "/etc/chatgenius-tunnel is 0700, owned by the service user"
 ok "$([ -f /lib/systemd/system/chatgenius-tunnel.service ] && echo 0 || echo 1)" "the unit is installed"
-ok "$([ -f /usr/share/doc/chatgenius-tunnel/README.md ] && echo 0 || echo 1)" "the unit's Documentation= file is installed"
+for uri in $(sed -n 's/^Documentation=//p' /lib/systemd/system/chatgenius-tunnel.service | tr ' ' '\n' | grep '^file://'); do
+	ok "$([ -f "${uri#file://}" ] && echo 0 || echo 1)" "the unit's Documentation=$uri is installed"
+done
 NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
 like "$(/usr/bin/chatgenius-tunnel --version)" "^chatgenius-tunnel $NEWEST " "/usr/bin/chatgenius-tunnel runs"
 

@@ -51,10 +51,17 @@ for f in "$TOP"/sql/chatgenius--*.sql; do
 	has_line "$EXT_C" " \\./usr/share/postgresql/15/extension/$(basename "$f")\$" \
 		"postgresql-15-chatgenius ships $(basename "$f")"
 done
+has_line "$EXT_C" " \\./usr/share/postgresql/15/extension/chatgenius-postgres-exporter\\.yaml\$" \
+	"postgresql-15-chatgenius ships the queries file for prometheus-postgres-exporter"
 unlike "$EXT_C" "chatgenius-tunnel" "the extension package does not carry the helper"
 has_line "$HELPER_C" "^-rwxr-xr-x root/root \\./usr/bin/chatgenius-tunnel\$" "chatgenius-tunnel ships /usr/bin/chatgenius-tunnel"
 has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.service\$" "and the unit (dh_installsystemd)"
 has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/README.md\$" "and README.md uncompressed"
+for d in NEWS.md "$TOP"/doc/*.md; do
+	d=${d#"$TOP"/}
+	has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/$d\$" "and $d uncompressed, where the README links it"
+	has_line "$EXT_C" " \\./usr/share/doc/postgresql-15-chatgenius/$d\$" "postgresql-15-chatgenius ships $d too"
+done
 has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/examples/.env.example\$" "and .env.example"
 has_line "$HELPER_C" "^drwx.* \\./etc/chatgenius-tunnel/\$" "and /etc/chatgenius-tunnel/"
 has_line "$HELPER_C" " \\./usr/share/man/man8/chatgenius-tunnel\\.8\\.gz\$" "and chatgenius-tunnel(8)"
@@ -69,6 +76,10 @@ unlike "$POSTINST" "deb-systemd-invoke start" "the service is not started before
 UNIT=$(dpkg-deb --fsys-tarfile "$HELPER_DEB" | tar -xOf - ./lib/systemd/system/chatgenius-tunnel.service)
 DOC=$(printf '%s\n' "$UNIT" | sed -n 's/^Documentation=//p')
 like "$DOC" "file:///usr/share/doc/chatgenius-tunnel/README.md" "the unit's Documentation= names the installed README"
+like "$DOC" "file:///usr/share/doc/chatgenius-tunnel/doc/operations.md" "and the operators' document"
+for uri in $(printf '%s\n' "$DOC" | tr ' ' '\n' | grep '^file://'); do
+	has_line "$HELPER_C" " \\.${uri#file://}\$" "the package ships the unit's Documentation=$uri"
+done
 like "$(printf '%s\n' "$UNIT" | grep '^ExecStart=')" "^ExecStart=/usr/bin/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env\$" \
 	"the unit runs /usr/bin/chatgenius-tunnel by its full path, with the env file"
 like "$(printf '%s\n' "$UNIT" | grep '^Type=')" "^Type=notify\$" "the unit is Type=notify"
@@ -95,7 +106,7 @@ like "$("$FX_HELPER" --version)" "^chatgenius-tunnel $NEWEST " "the packaged hel
 fx_env_file "$FX_DIR/setup.env" POSTGRES_USER=postgres "POSTGRES_PASSWORD=$FX_SUPER_PASSWORD"
 (cd "$FX_DIR" && timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/setup.env") >"$FX_DIR/setup.out" 2>&1
 is "$?" 0 "the packaged helper's setup creates the packaged extension through the tunnel"
-app_install_extension # the README's grants for the app role (the extension exists: setup made it)
+app_install_extension # the documented grants for the app role (the extension exists: setup made it)
 is "$(psql -qXAt -d "$FX_APP_DB" -c "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" "$NEWEST" \
 	"the extension is at $NEWEST"
 is "$(psql -qXAt -d "$FX_APP_DB" -c "SELECT chatgenius.health_summary() IN ('ok', 'warn', 'critical')")" t \

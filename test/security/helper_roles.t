@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The helper against hostile databases, and with the least privilege the
-# README grants (items 2 and 5 of issue 14), through a real tunnel:
+# The helper against hostile databases, and with the least privilege that
+# doc/extension.md grants (Privileges; items 2 and 5 of issue 14), through a
+# real tunnel:
 #  - setup (a superuser) refuses a pre-created schema chatgenius of the
 #    database owner's, in its own words, before CREATE EXTENSION runs;
 #  - setup runs no hostile operator of the database owner's when the
 #    database's search_path puts public first;
-#  - with the README's grants block run word for word and nothing more,
+#  - with the documented grants block run word for word and nothing more,
 #    the tunnel role keeps the tunnel up (run: status row and events) and
 #    verify passes; it is not pg_monitor and reads no other session's
 #    query text.
@@ -64,7 +65,7 @@ held=0
 evil_logged hpath public && held=1
 owner_attack verify_hostile_search_path $held "verify runs none of the owner's operators as the superuser"
 [ $held = 0 ] || diag "$(su_sql hpath 'SELECT who, what FROM public.evil_log LIMIT 5')"
-# run as the superuser (not what the README advises, but an operator may):
+# run as the superuser (not what the documentation advises, but an operator may):
 # the health check's status writes and event flushes.
 APP_PORT=$(fx_free_port)
 FX_TUNNEL_PORT=$APP_PORT fx_env_file "$FX_DIR/hrun.env" TUNNEL_NAME=hrun POSTGRES_DB=hpath \
@@ -82,18 +83,15 @@ evil_logged hpath public && held=1
 owner_attack run_hostile_search_path $held "run's own statements use none of the owner's operators"
 [ $held = 0 ] || diag "$(su_sql hpath 'SELECT who, what FROM public.evil_log LIMIT 5')"
 
-# 3. The README's grants, and nothing more.
+# 3. The documented grants (doc/extension.md, Privileges), and nothing more.
 GRANTS=$FX_DIR/grants.sql
-awk '/^<!-- test\/security\/helper_roles.t runs the block below/ {on = 1; next}
-	on && /^```sql$/ {inside = 1; next}
-	inside && /^```$/ {exit}
-	inside {print}' "$TOP/README.md" >"$GRANTS"
-cmp_ok "$(grep -c GRANT "$GRANTS")" -ge 4 "the README's grants block is found"
+doc_block test/security/helper_roles.t >"$GRANTS"
+cmp_ok "$(grep -c GRANT "$GRANTS")" -ge 4 "the documented grants block is found"
 hcmd setup "$FX_APP_DB" postgres "$FX_SUPER_PASSWORD"
 is "$RC" 0 "setup (as the superuser) installs the extension"
 su_sql postgres "CREATE ROLE app LOGIN" "CREATE ROLE tunnel LOGIN PASSWORD 'tunnel-pw'" >/dev/null
 su_sql "$FX_APP_DB" "\\i $GRANTS" >/dev/null 2>"$FX_DIR/grants.err"
-ok $? "the README's grants run as written"
+ok $? "the documented grants run as written"
 [ -s "$FX_DIR/grants.err" ] && diag "$(cat "$FX_DIR/grants.err")"
 is "$(su_sql "$FX_APP_DB" "SELECT pg_has_role('tunnel', 'pg_monitor', 'MEMBER')")" f "the tunnel role is not pg_monitor"
 

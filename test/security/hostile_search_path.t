@@ -6,7 +6,7 @@
 #  - database: a superuser installs (or updates) the extension, writes to
 #    every table, and calls every function of the extension, in sessions
 #    that take the database's search_path;
-#  - role: the owner, holding the README's app and tunnel grants, drives
+#  - role: the owner, holding the documented app and tunnel grants, drives
 #    every trigger and SECURITY DEFINER function with its own hostile
 #    search_path.
 # The hostile code warns "EVIL RAN as ROLE" and tries ALTER ROLE ...
@@ -23,7 +23,7 @@ A=$FX_APP_USER
 
 # The writes and calls, every name qualified, so that nothing but the
 # extension's own code can pick up the hostile operators.  $1: superuser
-# (all of it) or app (what the README's grants allow).
+# (all of it) or app (what the documented grants allow).
 workload()
 {
 	cat <<-'EOF'

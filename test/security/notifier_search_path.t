@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Attack: the notifier must not run another role's code with its privileges.
 # Issue 14's recipe: the app's role owns the database (as in the fixture and
-# the README's deployment) but is no superuser.  It creates public.>= on
+# the documented deployment) but is no superuser.  It creates public.>= on
 # xid8 and public.= on tid (plpgsql functions that try ALTER ROLE ...
 # SUPERUSER on itself) and puts public before pg_catalog in the database's
 # search_path.  It then posts a message, which the notifier delivers.  The
@@ -48,7 +48,7 @@ no_notifier()
 fx_psql -d postgres -c 'CREATE ROLE chat_ext_owner SUPERUSER LOGIN' >/dev/null
 psql -qX -v ON_ERROR_STOP=1 -U chat_ext_owner -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
 ok $? "CREATE EXTENSION chatgenius (by the superuser chat_ext_owner)"
-# The README's grants for the app's role.
+# The documented grants for the app's role (doc/extension.md, Privileges).
 fx_psql -d "$db" >/dev/null <<SQL
 GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA chatgenius TO "$FX_APP_USER";

@@ -5,7 +5,7 @@
 # so a piece cut short sends nothing and keeps its rows; the postmaster
 # restarts the notifier a second later and it goes on from the outbox.  The
 # attack held if the listener received every change exactly once, in order
-# (the README's bound for duplicates after a termination is zero).
+# (the documented bound for duplicates after a termination is zero).
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

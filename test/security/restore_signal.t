@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hole 3 of issue 14, and every setting the extension reads.
 #  - chatgenius.restoring() lets a restore past the rule and NOTIFY
-#    triggers.  An app role holding only the README's grants, with
+#    triggers.  An app role holding only the documented grants, with
 #    check_function_bodies off (SET, PGOPTIONS, or its own ALTER ROLE ...
 #    SET), must still be refused a post into an archived channel, a reply
 #    to a reply and a move to another channel; session_replication_role,
@@ -28,7 +28,7 @@ OTHER=01E00000000000000000000003
 TOP_MSG=01F00000000000000000000001
 REPLY=01F00000000000000000000002
 
-# prepare DB KIND: the extension, the README's grants to chat, an archived
+# prepare DB KIND: the extension, the documented grants to chat, an archived
 # channel, and a thread of two messages in an open one.
 prepare()
 {

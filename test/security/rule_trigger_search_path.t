@@ -37,7 +37,7 @@ REPLY=01F00000000000000000000002
 OLD_MSG=01F00000000000000000000003
 TOP2=01F00000000000000000000004
 
-# prepare DB KIND: the extension, the README's grants to the attacker, a
+# prepare DB KIND: the extension, the documented grants to the attacker, a
 # thread in an open channel, a message in a channel then archived.
 prepare()
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Item 4 and part of item 5 of issue 14: a tunnel's status belongs to its
 # writer, and LISTEN tells no secrets.
-#  - Two helpers' roles hold the README's grants.  One writes tunnel
+#  - Two helpers' roles hold the documented grants.  One writes tunnel
 #    "west"; the other must not overwrite its status row or add to its
 #    events (through either write path), until a superuser hands it over.
 #  - The writer itself is refused absurd values: a heartbeat interval
@@ -112,7 +112,7 @@ for kind in $SEC_KINDS; do
 	is "$got" 0 "$kind: a listener still learns that west's health check failed"
 	grep -q 'db-secret' "$FX_DIR/nosy.log"
 	attack "listen_detail/$kind" $((1 - $?)) "a listener without USAGE reads no detail text"
-	# The README's way to close LISTEN to other roles: CONNECT for the app's roles only.
+	# The documented way (doc/security.md, Listeners) to close LISTEN to other roles: CONNECT for the app's roles only.
 	su_sql "$db" "REVOKE CONNECT ON DATABASE $db FROM PUBLIC" "GRANT CONNECT ON DATABASE $db TO tunnel_a, tunnel_b" >/dev/null
 	like "$(as_role nosy "$db" -c 'LISTEN chatgenius_tunnel' 2>&1)" 'permission denied for database' \
 		"$kind: after REVOKE CONNECT ... FROM PUBLIC the other role cannot listen"

@@ -4,8 +4,9 @@
 # exactly what to add or mend and where; nothing when they agree.
 #   perl test/tools/settings_agree.pl HELPER TOP KIND
 # KIND: env5 (the variables of chatgenius-tunnel.env.5), example
-# (.env.example), events (chatgenius-tunnel.8's EVENTS against event_emit
-# calls in helper/*.c), commands (chatgenius-tunnel.8's COMMANDS against
+# (.env.example), events (chatgenius-tunnel.8's EVENTS and the event_emit
+# calls in helper/*.c against helper/event_list.h), refusals
+# (chatgenius-tunnel.8's CLIENTS against helper/refusal_list.h), commands (chatgenius-tunnel.8's COMMANDS against
 # --help's usage).
 use strict;
 use warnings;
@@ -100,21 +101,62 @@ if ($kind eq 'env5') {
 			"\" and \"# $name=$def\"\n";
 	}
 } elsif ($kind eq 'events') {
+	# helper/event_list.h is the one list: the manual describes each of its
+	# names, and each is emitted somewhere (the compiler refuses an unlisted
+	# one).
 	my $page = 'helper/chatgenius-tunnel.8';
 	my $man = slurp("$top/$page");
 	my ($ev) = $man =~ /^\.Sh EVENTS\n(.*?)^\.Sh /ms or die "$page: no EVENTS section\n";
 	my %m = map { $_ => 1 } $ev =~ /^\.It Sy ([A-Za-z_]+)$/mg;
-	my %code;
-	for my $f (glob "$top/helper/*.c") {
-		$code{$_} = 1 for slurp($f) =~ /event_emit\(\s*LOG_[A-Z]+,\s*"([A-Za-z_]+)"/g;
+	my (%list, @order);
+	for (split /\n/, slurp("$top/helper/event_list.h")) {
+		next unless /^EVENT_NAME\((EV_\w+),\s*"(\w+)",\s*LOG_\w+,\s*"[\d.]+"\)/;
+		$list{$2} = $1;
+		push @order, $2;
 	}
-	$code{events_dropped} = 1;	# spool.c's own
-	for my $e (sort keys %code) {
+	die "helper/event_list.h: no EVENT_NAME rows\n" unless @order;
+	my $code = join '', map { slurp($_) } glob "$top/helper/*.c";
+	my %used = map { $_ => 1 } $code =~ /\bevent_emit(?:_at)?\((?:\s*LOG_[A-Z]+,)?\s*(EV_\w+)/g;
+	$used{EV_EVENTS_DROPPED} = 1 if $code =~ /event_name\(EV_EVENTS_DROPPED\)/;	# spool.c's own
+	for my $e (@order) {
 		print "$page lacks the event $e: add \".It Sy $e\" and when it happens to its EVENTS list\n"
 			unless $m{$e};
+		print "helper/event_list.h lists $e, which no event_emit in helper/*.c sends: remove the row\n"
+			unless $used{$list{$e}};
 	}
 	for my $e (sort keys %m) {
-		print "$page lists the event $e, which no event_emit in helper/*.c sends\n" unless $code{$e};
+		print "$page lists the event $e, which helper/event_list.h does not have\n" unless $list{$e};
+	}
+} elsif ($kind eq 'refusals') {
+	# helper/refusal_list.h is the one list: the manual's CLIENTS section
+	# has an entry per SQLSTATE that quotes the message's first words.
+	my $page = 'helper/chatgenius-tunnel.8';
+	my $man = slurp("$top/$page");
+	my ($cl) = $man =~ /^\.Sh CLIENTS\n(.*?)^\.Sh /ms or die "$page: no CLIENTS section\n";
+	my %entry;
+	my @items = split /^\.It /m, $cl;
+	shift @items;
+	for (@items) {
+		$entry{$1} = $2 if /^([0-9A-Z]{5})\n(.*?)(?=^\.El|\z)/ms;
+	}
+	my (%rows, @order);
+	my $list = slurp("$top/helper/refusal_list.h");
+	while ($list =~ /^REFUSAL\((REFUSAL_\w+),\s*"([0-9A-Z]{5})",\s*"\w+",\s*"([^"]+)"\)/mg) {
+		$rows{$2} = $3;
+		push @order, $2;
+	}
+	die "helper/refusal_list.h: no REFUSAL rows\n" unless @order;
+	for my $code (@order) {
+		if (!defined $entry{$code}) {
+			print "$page lacks the SQLSTATE $code: add \".It $code\" to CLIENTS, with \".Dq $rows{$code} ...\"\n";
+			next;
+		}
+		print "$page: the CLIENTS entry $code should quote its words: \".Dq $rows{$code} ...\"\n"
+			unless $entry{$code} =~ /^\.Dq \Q$rows{$code}\E/m;
+	}
+	for my $code (sort keys %entry) {
+		print "$page describes the SQLSTATE $code, which helper/refusal_list.h does not have\n"
+			unless defined $rows{$code};
 	}
 } elsif ($kind eq 'commands') {
 	my $page = 'helper/chatgenius-tunnel.8';

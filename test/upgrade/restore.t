@@ -4,7 +4,8 @@
 #   - a plain pg_restore of a dump of the newest version, whose channel was
 #     archived in the same transaction as its last message, and which holds
 #     a thread two levels deep (as the race of 1.0-1.2 could leave);
-#   - the README's procedure ("Backups and restores"), run word for word,
+#   - the documented procedure (doc/extension.md, "Backups and restores"),
+#     run word for word,
 #     from dumps taken at 1.0, 1.1, 1.2 and the newest version;
 #   - the same procedure run by a superuser of another name.
 # Each restored database must hold the source's rows, describe as a fresh
@@ -18,6 +19,8 @@ TOP=$(cd "$HERE/../.." && pwd)
 . "$TOP/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$TOP/test/lib/tap.sh"
+# shellcheck source=../lib/doc.sh
+. "$TOP/test/lib/doc.sh"
 
 fx_init restore
 fx_pg_start
@@ -26,13 +29,10 @@ mkdir -p "$OUT"
 chmod 777 "$OUT"
 NEWEST=$(sed -nE "s/^default_version = '(.*)'/\1/p" "$TOP/chatgenius.control")
 
-# The README's block, exactly as written.
+# The documented block, exactly as written.
 PROCEDURE=$OUT/procedure.sh
-awk '/^<!-- test\/upgrade\/restore.t runs the block below/ {on = 1; next}
-	on && /^```sh$/ {inside = 1; next}
-	inside && /^```$/ {exit}
-	inside {print}' "$TOP/README.md" >"$PROCEDURE"
-cmp_ok "$(wc -l <"$PROCEDURE")" -gt 5 "the README's restore procedure is found"
+doc_block test/upgrade/restore.t >"$PROCEDURE"
+cmp_ok "$(wc -l <"$PROCEDURE")" -gt 5 "the documented restore procedure is found"
 
 q()
 {
@@ -151,7 +151,7 @@ fx_psql -d app_restored -c "INSERT INTO chatgenius.messages (channel_id, user_id
 	>/dev/null 2>"$OUT/plain-archived.err"
 like "$(cat "$OUT/plain-archived.err")" 'channel "general" is archived' "plain: the archive rule holds again after the restore"
 
-# 2. The README's procedure from every shipped version, and 3. by a
+# 2. The documented procedure from every shipped version, and 3. by a
 # superuser of another name.
 fx_psql -d postgres -c 'CREATE ROLE dba LOGIN SUPERUSER' >/dev/null
 for run in 1.0 1.1 1.2 "$NEWEST" 1.1:dba; do
@@ -164,7 +164,7 @@ for run in 1.0 1.1 1.2 "$NEWEST" 1.1:dba; do
 	mkdir -p "$work"
 	chmod 777 "$work"
 	(cd "$work" && PGUSER=$user bash -e "$PROCEDURE") >"$work/log" 2>&1
-	ok $? "$label: the README's procedure runs without error"
+	ok $? "$label: the documented procedure runs without error"
 	grep -q ERROR "$work/log" && diag "$(grep -m5 ERROR "$work/log")"
 	fx_psql -d app -c 'ALTER EXTENSION chatgenius UPDATE' >/dev/null
 	restored_ok "$label" "$v" "$user"
