@@ -145,6 +145,7 @@ drain_step(void)
 
 		drain_until = clock_now_ms() + timeout;
 		listener_drain();
+		pool_drain();
 		board_draining(held, timeout);
 		log_msg(LOG_INFO, "draining", "clients=%d timeout_ms=%d detail=\"%s\"", held, timeout,
 				"served clients may finish; a second SIGTERM or SIGINT stops at once");

@@ -86,6 +86,9 @@ static struct
  */
 static atomic_uint cfg_generation = 1;
 
+/* Set by pool_drain, read by every worker (pool_draining). */
+static atomic_bool draining;
+
 /* Returns the configured pool size, capped to the slot table. */
 static int
 pool_limit(void)
@@ -119,6 +122,7 @@ slot_wake(slot *s)
 int
 pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 {
+	atomic_store(&draining, false);
 	pthread_mutex_lock(&pool.lock);
 	pool.cfg = cfg;
 	pool.wake_janitor = wake_janitor;
@@ -1044,6 +1048,28 @@ pool_close_checked_session(void)
 	pool.checked_id = 0;
 	pthread_mutex_unlock(&pool.lock);
 	return id;
+}
+
+/*
+ * The drain began (the first SIGTERM): every worker is woken to let go of
+ * the clients that already finished sending (pool_draining).
+ */
+void
+pool_drain(void)
+{
+	atomic_store(&draining, true);
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (pool.slots[i].state == SLOT_LIVE)
+			slot_wake(&pool.slots[i]);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Returns true once pool_drain was called. */
+bool
+pool_draining(void)
+{
+	return atomic_load(&draining);
 }
 
 /*

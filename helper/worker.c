@@ -477,6 +477,12 @@ worker_pump(worker *w, int i)
 		if (r != 0 || p->channel == NULL || p->closing)
 			return r;
 	}
+	if (p->client_eof && p->eof_sent && pool_draining())
+	{
+		/* stopping, and the client is gone: nobody waits for the server's close */
+		log_msg(LOG_DEBUG, "channel_let_go", "session=%d client=%s", w->slot->id, p->client);
+		return worker_finish(w, i);
+	}
 	login_due = login_deadline(p, pool_config());
 	if (login_due != 0 && now >= login_due)
 	{
