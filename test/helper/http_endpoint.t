@@ -214,7 +214,11 @@ for batch in 1 2 3; do
 done
 best=$(printf '%s\n' "${medians[@]}" | sort -n | head -1)
 echo "# measured: scrape_ms_at_100_clients medians=${medians[*]// /,} best=$best last_batch_max=$max load=$(cut -d' ' -f1 /proc/loadavg)" >&2
-ok "$(awk -v m="$best" 'BEGIN { print (m < 5) ? 0 : 1 }')" "a scrape at 100 clients takes under 5 ms (medians ${medians[*]} ms)"
+if ldd "$FX_HELPER" 2>/dev/null | grep -qE 'lib(asan|tsan)'; then
+	diag "sanitizer build: the scrape's time is not judged (medians ${medians[*]} ms)"
+else
+	ok "$(awk -v m="$best" 'BEGIN { print (m < 5) ? 0 : 1 }')" "a scrape at 100 clients takes under 5 ms (medians ${medians[*]} ms)"
+fi
 tl_clients_wait
 is "$TL_CLIENTS_FAILED" 0 "the 100 clients all got their answers"
 tl_stop
