@@ -2,12 +2,14 @@
  * cluster.h
  *		Which database host each new client goes to.  POSTGRES_REMOTE_HOST
  *		may list a primary and its standbys (libpq's host=a,b): the prober
- *		(prober.c) tells this module what each host said it is, and the
- *		module decides the one primary (never two: Patroni's leader where
- *		there is one, else the higher timeline), picks a standby for the
- *		read-only listener, and emits primary_changed, standby_down and
- *		standby_lagging.  With one host, that host is the primary from the
- *		start and nothing is probed: the tunnel behaves as it always did.
+ *		(prober.c) tells this module what each host said, and the module
+ *		decides the one primary (never two: with Patroni, the leader that a
+ *		majority of the nodes' DCS views name; else the higher timeline,
+ *		never leaving a primary that still answers as one), picks a standby
+ *		for the read-only listener, and emits primary_changed, split_brain,
+ *		standby_down and standby_lagging.  With one host, that host is the
+ *		primary from the start and nothing is probed: the tunnel behaves as
+ *		it always did.
  */
 #ifndef CHATGENIUS_CLUSTER_H
 #define CHATGENIUS_CLUSTER_H
@@ -30,9 +32,18 @@ typedef enum host_role
 typedef struct host_probe
 {
 	host_role	role;
-	bool		leader;			/* Patroni: GET /primary answered 200 */
+	bool		leader;			/* Patroni: GET /primary answered 200 (the
+								 * node's own word) */
 	int64_t		timeline;		/* a primary's timeline; -1 unknown */
 	int64_t		lag_ms;			/* a standby's replay lag; -1 unknown */
+	/* Patroni: the cluster as this node's GET /cluster tells the DCS */
+	bool		view;			/* a valid answer came */
+	int			view_leader;	/* the host it names as leader; -1: none of
+								 * the hosts (or no leader) */
+	uint32_t	view_replicas;	/* bit i: it lists host i as a running
+								 * replica */
+	bool		view_unlisted;	/* its leader is none of the hosts: */
+	char		view_leader_seen[160];	/* that leader, as the view names it */
 	char		error[512];		/* why ROLE_DOWN */
 } host_probe;
 

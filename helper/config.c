@@ -89,7 +89,7 @@ static const var_def vars[] = {
 	{"POSTGRES_REMOTE_PORT", "--postgres-remote-port", VAR_INT, "5432", 1, 65535, OFF(remote_port), false, false,
 	"PostgreSQL port as seen from the SSH server (for hosts listed without one)"},
 	{"POSTGRES_PATRONI_PORT", "--postgres-patroni-port", VAR_INT, NULL, 1, 65535, OFF(patroni_port), false, false,
-	"Patroni REST API port on each host, asked who leads (GET /primary, /replica); unset: SQL probes"},
+	"Patroni REST API port on each host; the leader most nodes' DCS views name (GET /cluster) is followed; unset: SQL probes"},
 	{"TUNNEL_STANDBY_PORT", "--tunnel-standby-port", VAR_INT, NULL, 1, 65535, OFF(standby_port), false, false,
 	"second local port for read-only sessions, routed to a standby (unset: off)"},
 	{"TUNNEL_STANDBY_MAX_LAG", "--tunnel-standby-max-lag", VAR_INT, "10000", 0, 86400000, OFF(standby_max_lag_ms), false, false,

@@ -9,12 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Exit codes (the public contract). */
-#define EXIT_CLEAN			0
-#define EXIT_FAILURE_OTHER	1
-#define EXIT_BAD_CONFIG		2
-#define EXIT_AUTH			3	/* auth refused, host key unknown or changed */
-#define EXIT_GAVE_UP		4	/* "max retries exceeded" */
+#include "exit_codes.h"			/* the exit codes (the public contract) */
 
 /*
  * Most SSH connections in the pool: SSH_POOL_SIZE is refused above it (the

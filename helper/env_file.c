@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
 #include "env_file.h"
+#include "exit_codes.h"
 
 /* Trim leading and trailing white space in place.  Returns the start. */
 static char *

@@ -18,7 +18,7 @@
 
 /*
  * Called for each KEY=VALUE line (value unquoted; it may be empty).
- * Returns EXIT_CLEAN to go on, or an exit code (config.h) with errbuf
+ * Returns EXIT_CLEAN to go on, or an exit code (exit_codes.h) with errbuf
  * filled to stop the parse there.
  */
 typedef int (*env_assign_fn) (const char *key, const char *value, int lineno,

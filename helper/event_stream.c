@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "escape.h"
 #include "event_stream.h"
 #include "log.h"
 #include "service_thread.h"
@@ -67,25 +68,24 @@ put(char *buf, size_t len, size_t *pos, const char *fmt,...)
 }
 
 /*
- * Appends s: as a JSON string (quotes included), or as text with control
- * bytes written \xNN, so that a line stays one line and a terminal shows
- * no escape sequence.  Returns false when it did not fit.
+ * Appends s as escape.h escapes it: the body of a JSON string (quotes
+ * added), or one line of text that a terminal shows and never obeys.
+ * Returns false when it did not fit.
  */
 static bool
 put_string(char *buf, size_t len, size_t *pos, const char *s, bool json)
 {
-	bool		ok = !json || put(buf, len, pos, "\"");
+	size_t		need;
 
-	for (const unsigned char *p = (const unsigned char *) s; ok && *p; p++)
-	{
-		if (json && (*p == '"' || *p == '\\'))
-			ok = put(buf, len, pos, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			ok = json ? put(buf, len, pos, "\\u%04x", *p) : put(buf, len, pos, "\\x%02x", *p);
-		else
-			ok = put(buf, len, pos, "%c", *p);
-	}
-	return ok && (!json || put(buf, len, pos, "\""));
+	if (json && !put(buf, len, pos, "\""))
+		return false;
+	if (*pos >= len)
+		return false;
+	need = escape_text(buf + *pos, len - *pos, s, json ? ESCAPE_JSON : ESCAPE_TERMINAL);
+	if (need >= len - *pos)
+		return false;
+	*pos += need;
+	return !json || put(buf, len, pos, "\"");
 }
 
 /* See event_stream.h.  Returns the line's length, 0 when it does not fit. */

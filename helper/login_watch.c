@@ -11,12 +11,27 @@
  *		('S'/'G' yes, 'N' no), which is how the server's stream can be told
  *		apart: a NoticeResponse also starts with 'N'.  Server to client,
  *		every message is a type byte then an int32 length that counts itself.
+ *
+ *		Once encryption is accepted, the bytes are opaque: what counts is
+ *		who speaks when.  A server flight is what the server sends before
+ *		the client speaks again; the second one ends the watch.  Only the
+ *		server's first TLS record is read, to tell a HelloRetryRequest (a
+ *		ServerHello whose random is the fixed value of RFC 8446, 4.1.3).
  */
+#include <string.h>
+
 #include "login_watch.h"
 
 #define SSL_REQUEST_CODE	80877103
 #define GSSENC_REQUEST_CODE 80877104
 #define TLS_HANDSHAKE_RECORD 0x16	/* a TLS record of type handshake */
+#define TLS_SERVER_HELLO	0x02	/* a handshake message of type ServerHello */
+
+/* SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest. */
+static const unsigned char hello_retry_random[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c
+};
 
 /* Returns the big-endian int32 at p. */
 static uint32_t
@@ -35,6 +50,78 @@ login_watch_init(login_watch *w)
 	};
 }
 
+/* Enters the encrypted handshake (TLS records, or GSSAPI tokens). */
+static void
+handshake_begin(login_watch *w, bool tls)
+{
+	w->state = LOGIN_HANDSHAKE;
+	w->tls = tls;
+	w->flights = 0;
+	w->client_since = false;
+	w->retry = false;
+	w->hello_len = 0;
+}
+
+/*
+ * Notes that the client spoke during the handshake: the server's next
+ * bytes, if any, answer it.  Before the server's first answer this says
+ * nothing: the client may send what it likes.
+ */
+static void
+handshake_client(login_watch *w)
+{
+	if (w->flights > 0 || w->retry)
+		w->client_since = true;
+}
+
+/*
+ * Reads the server's first TLS record far enough to tell a
+ * HelloRetryRequest, which makes the next ServerHello the first answer
+ * again.
+ */
+static void
+handshake_hello(login_watch *w, const unsigned char *p, size_t len)
+{
+	size_t		n = LOGIN_HELLO_BYTES - (size_t) w->hello_len;
+
+	if (n > len)
+		n = len;
+	memcpy(w->hello + w->hello_len, p, n);
+	w->hello_len += (int) n;
+	if (w->hello_len < LOGIN_HELLO_BYTES)
+		return;
+	/* record header (5), handshake header (4), legacy_version (2), random */
+	if (w->hello[0] == TLS_HANDSHAKE_RECORD && w->hello[5] == TLS_SERVER_HELLO &&
+		memcmp(w->hello + 11, hello_retry_random, sizeof(hello_retry_random)) == 0)
+	{
+		w->retry = true;
+		w->flights = 0;
+		w->client_since = false;
+	}
+}
+
+/*
+ * Takes the server's bytes during the handshake: a new flight when the
+ * client spoke since the last one (or for the first answer); the second
+ * flight ends the watch.
+ */
+static void
+handshake_server(login_watch *w, const unsigned char *p, size_t len)
+{
+	if ((w->flights == 0 && !w->retry) || w->client_since)
+	{
+		w->flights++;
+		w->client_since = false;
+		if (w->flights >= 2)
+		{
+			w->state = LOGIN_ENCRYPTED;
+			return;
+		}
+	}
+	if (w->tls && !w->retry && w->hello_len < LOGIN_HELLO_BYTES)
+		handshake_hello(w, p, len);
+}
+
 /*
  * Reads the client's startup packets up to the StartupMessage (or a
  * CancelRequest, or anything else: the server judges it), counting the
@@ -45,6 +132,12 @@ login_watch_client(login_watch *w, const char *data, size_t len)
 {
 	const unsigned char *p = (const unsigned char *) data;
 
+	if (w->state == LOGIN_HANDSHAKE)
+	{
+		if (len > 0)
+			handshake_client(w);
+		return;
+	}
 	while (len > 0 && !w->client_done && w->state == LOGIN_STARTING)
 	{
 		uint32_t	plen,
@@ -62,7 +155,7 @@ login_watch_client(login_watch *w, const char *data, size_t len)
 		/* PostgreSQL 17's direct TLS: a ClientHello with no SSLRequest. */
 		if (w->chdr_len == 0 && w->answers == 0 && *p == TLS_HANDSHAKE_RECORD)
 		{
-			w->state = LOGIN_ENCRYPTED;
+			handshake_begin(w, true);
 			return;
 		}
 		w->chdr[w->chdr_len++] = *p++;
@@ -81,8 +174,9 @@ login_watch_client(login_watch *w, const char *data, size_t len)
 
 /*
  * Reads the server's one-byte answers and message headers until the first
- * ReadyForQuery (done), an accepted encryption request (encrypted), or
- * bytes that cannot be PostgreSQL's (unreadable).
+ * ReadyForQuery (done), an accepted encryption request (the handshake,
+ * then followed by flights), or bytes that cannot be PostgreSQL's
+ * (unreadable).
  */
 void
 login_watch_server(login_watch *w, const char *data, size_t len)
@@ -106,8 +200,10 @@ login_watch_server(login_watch *w, const char *data, size_t len)
 		{
 			if (*p == 'S' || *p == 'G')
 			{
-				w->state = LOGIN_ENCRYPTED;
-				return;
+				handshake_begin(w, *p == 'S');
+				p++;
+				len--;
+				break;
 			}
 			if (*p == 'N')
 			{
@@ -136,11 +232,14 @@ login_watch_server(login_watch *w, const char *data, size_t len)
 		}
 		w->sskip = mlen - 4;
 	}
+	if (w->state == LOGIN_HANDSHAKE && len > 0)
+		handshake_server(w, p, len);
 }
 
 /* Returns true while the client has not completed its startup. */
 bool
 login_watch_pending(const login_watch *w)
 {
-	return w->state == LOGIN_STARTING || w->state == LOGIN_UNREADABLE;
+	return w->state == LOGIN_STARTING || w->state == LOGIN_HANDSHAKE ||
+		w->state == LOGIN_UNREADABLE;
 }

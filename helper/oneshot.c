@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "pgconn.h"
 #include "reporter.h"
 #include "tunnel.h"
@@ -49,9 +50,11 @@ oneshot_run(tunnel_config *cfg, const char *command, bool explain_down,
 		bool		login = strstr(err, "fe_sendauth:") != NULL ||
 			strstr(err, "password authentication failed") != NULL;
 
-		fprintf(stderr, "chatgenius-tunnel: %s failed: %s: %s\n", command,
+		fprintf(stderr, "chatgenius-tunnel: %s failed: %s: ", command,
 				login ? "the database refused the login through the tunnel" :
-				"database unreachable through the tunnel", err);
+				"database unreachable through the tunnel");
+		escape_print(stderr, err, ESCAPE_TERMINAL);	/* the server's words */
+		fputc('\n', stderr);
 		rc = EXIT_FAILURE_OTHER;
 	}
 	else

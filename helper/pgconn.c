@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "escape.h"
 #include "pgconn.h"
 
 /* A password typed at setup's or verify's prompt (pg_connect_prompting). */
@@ -264,7 +265,19 @@ failed:
 	return NULL;
 }
 
-/* See pgconn.h: psql-like aligned output.  Returns nothing. */
+/* Writes s escaped, padded with spaces to width characters.  Returns nothing. */
+static void
+print_cell(FILE *out, const char *s, int width)
+{
+	escape_print(out, s, ESCAPE_TERMINAL);
+	for (int w = escape_width(s, ESCAPE_TERMINAL); w < width; w++)
+		fputc(' ', out);
+}
+
+/*
+ * See pgconn.h: psql-like aligned output, every name and value escaped
+ * (escape.h: the database's text is shown, never obeyed).  Returns nothing.
+ */
 void
 pg_print_table(FILE *out, const PGresult *res)
 {
@@ -278,17 +291,20 @@ pg_print_table(FILE *out, const PGresult *res)
 		ncols = 64;
 	for (c = 0; c < ncols; c++)
 	{
-		widths[c] = (int) strlen(PQfname(res, c));
+		widths[c] = escape_width(PQfname(res, c), ESCAPE_TERMINAL);
 		for (r = 0; r < nrows; r++)
 		{
-			int			w = PQgetlength(res, r, c);
+			int			w = escape_width(PQgetvalue(res, r, c), ESCAPE_TERMINAL);
 
 			if (w > widths[c])
 				widths[c] = w;
 		}
 	}
 	for (c = 0; c < ncols; c++)
-		fprintf(out, "%s%-*s", c ? " | " : " ", c + 1 < ncols ? widths[c] : 0, PQfname(res, c));
+	{
+		fputs(c ? " | " : " ", out);
+		print_cell(out, PQfname(res, c), c + 1 < ncols ? widths[c] : 0);
+	}
 	fputc('\n', out);
 	for (c = 0; c < ncols; c++)
 	{
@@ -302,8 +318,10 @@ pg_print_table(FILE *out, const PGresult *res)
 	for (r = 0; r < nrows; r++)
 	{
 		for (c = 0; c < ncols; c++)
-			fprintf(out, "%s%-*s", c ? " | " : " ", c + 1 < ncols ? widths[c] : 0,
-					PQgetvalue(res, r, c));
+		{
+			fputs(c ? " | " : " ", out);
+			print_cell(out, PQgetvalue(res, r, c), c + 1 < ncols ? widths[c] : 0);
+		}
 		fputc('\n', out);
 	}
 	fprintf(out, "(%d row%s)\n", nrows, nrows == 1 ? "" : "s");

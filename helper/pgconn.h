@@ -56,7 +56,8 @@ extern const char *pg_one_line(char *buf, size_t len, const char *msg);
 
 /*
  * Print a result as an aligned table (header, rule, rows; NULL as "") to
- * out, the way psql does.  Returns nothing.
+ * out, the way psql does, control characters escaped (escape.h).  Returns
+ * nothing.
  */
 extern void pg_print_table(FILE *out, const PGresult *res);
 

@@ -3,34 +3,29 @@
  *		The probes of every database host (see prober.h).  They run in the
  *		janitor's thread, one host after the other, each bounded, over the
  *		pool's reserved path (never queued behind clients): a Patroni probe
- *		is one end of a socketpair handed to the pool as a channel to
- *		host:POSTGRES_PATRONI_PORT, the other end speaking HTTP/1.0 here;
- *		an SQL probe is a libpq login through the health check's room, sent
- *		to that host (pool_set_check_route).
+ *		asks the node's REST API (patroni.c); an SQL probe is a libpq login
+ *		through the health check's room, sent to that host
+ *		(pool_set_check_route).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "cluster.h"
 #include "health_room.h"
-#include "janitor.h"
 #include "log.h"
+#include "patroni.h"
 #include "pgconn.h"
 #include "pool.h"
 #include "prober.h"
 
-#define PROBE_MAX_MS	2000	/* one host's probe, at most */
+#define PROBE_MAX_MS	2000	/* one request of a probe, at most */
 
 static atomic_int requested;	/* a prober_trigger; 0: none */
+static void (*wake_runner) (void);	/* wakes the thread that runs the rounds */
 static int64_t last_asked_ms = -PROBE_REQUEST_GAP_MS;	/* the janitor's only */
 
 /*
@@ -49,6 +44,13 @@ static const char *const probe_sql =
 "ELSE (extract(epoch FROM pg_catalog.now() - coalesce(pg_catalog.pg_last_xact_replay_timestamp(), "
 "pg_catalog.pg_postmaster_start_time())) * 1000)::bigint END";
 
+/* Returns nothing; keeps the wake-up for prober_request. */
+void
+prober_init(void (*wake) (void))
+{
+	wake_runner = wake;
+}
+
 /* Returns nothing; wakes the janitor for a round at once. */
 void
 prober_request(prober_trigger why)
@@ -56,7 +58,8 @@ prober_request(prober_trigger why)
 	if (!cluster_probing())
 		return;
 	atomic_store(&requested, (int) why);
-	janitor_wake();
+	if (wake_runner != NULL)
+		wake_runner();
 }
 
 /* Returns when the pending request may run, or -1; see prober.h. */
@@ -85,118 +88,6 @@ static int
 probe_ms(const tunnel_config *cfg)
 {
 	return cfg->connect_timeout_ms < PROBE_MAX_MS ? cfg->connect_timeout_ms : PROBE_MAX_MS;
-}
-
-/*
- * GET path from Patroni's REST API on host i, through a channel of the
- * pool; the answer is read to its end (HTTP/1.0: the server closes) or
- * HTTP_MAX bytes, and *timeline is taken from its JSON ("timeline": N),
- * else left alone.  Returns the HTTP status, or -1 with err filled (no
- * answer: the SSH server could not reach the port, or the deadline passed).
- */
-#define HTTP_MAX 4096
-static int
-http_status(const tunnel_config *cfg, int i, const char *path, int64_t *timeline,
-			char *err, size_t errlen)
-{
-	int			sv[2];
-	char		req[512];
-	char		buf[HTTP_MAX];
-	size_t		got = 0;
-	int			status = -1;
-	int64_t		deadline = clock_now_ms() + probe_ms(cfg);
-	char		name[64];
-	int			len;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-	{
-		snprintf(err, errlen, "socketpair: %s", strerror(errno));
-		return -1;
-	}
-	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) != 0)
-	{
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s:%d\r\n"
-				   "User-Agent: chatgenius-tunnel\r\n\r\n", path, cluster_host_name(i),
-				   cfg->patroni_port);
-	/* Written before the channel exists: the socket buffer holds it. */
-	if (write(sv[0], req, (size_t) len) != len)
-	{
-		snprintf(err, errlen, "write: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	snprintf(name, sizeof(name), "patroni-probe:%d", i);
-	pool_submit_reserved_to(sv[1], name, 0, i, cfg->patroni_port);
-	while (got < sizeof(buf) - 1)
-	{
-		struct pollfd pfd = {.fd = sv[0],.events = POLLIN};
-		int64_t		left = deadline - clock_now_ms();
-		ssize_t		n;
-
-		if (left <= 0)
-		{
-			snprintf(err, errlen, "GET %s: no answer in %d ms", path, probe_ms(cfg));
-			break;
-		}
-		if (poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
-			break;
-		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		n = read(sv[0], buf + got, sizeof(buf) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-		{
-			if (got == 0)
-				snprintf(err, errlen, "GET %s: connection closed without an answer "
-						 "(the SSH server could not reach %s:%d)", path, cluster_host_name(i),
-						 cfg->patroni_port);
-			break;
-		}
-		got += (size_t) n;
-		buf[got] = '\0';
-	}
-	if (got > 0)
-	{
-		int			code;
-		const char *tl = strstr(buf, "\"timeline\":");
-
-		if (sscanf(buf, "HTTP/%*d.%*d %d", &code) == 1)
-			status = code;
-		else
-			snprintf(err, errlen, "GET %s: not an HTTP answer", path);
-		if (tl != NULL)
-			*timeline = strtoll(tl + strlen("\"timeline\":"), NULL, 10);
-	}
-	close(sv[0]);
-	return status;
-}
-
-/* Patroni's word on host i into *p.  Returns nothing. */
-static void
-probe_patroni(const tunnel_config *cfg, int i, host_probe *p)
-{
-	int			st = http_status(cfg, i, "/primary", &p->timeline, p->error, sizeof(p->error));
-
-	if (st == 200)
-	{
-		p->role = ROLE_PRIMARY;
-		p->leader = true;
-		return;
-	}
-	if (st < 0)
-		return;					/* ROLE_DOWN, error set */
-	st = http_status(cfg, i, "/replica", &p->timeline, p->error, sizeof(p->error));
-	if (st == 200)
-		p->role = ROLE_STANDBY;
-	else if (st > 0)
-		snprintf(p->error, sizeof(p->error), "Patroni: neither leader nor replica (GET /replica: %d)", st);
 }
 
 /*
@@ -268,9 +159,10 @@ prober_round(const tunnel_config *cfg, int room_port, const char *trigger)
 		p->role = ROLE_DOWN;
 		p->timeline = -1;
 		p->lag_ms = -1;
+		p->view_leader = -1;
 		if (patroni)
 		{
-			probe_patroni(cfg, i, p);
+			patroni_probe(cfg, i, probe_ms(cfg), p);
 			/* Patroni says replica; the lag is PostgreSQL's to tell in ms. */
 			if (p->role == ROLE_STANDBY && cfg->standby_port > 0)
 			{
@@ -284,9 +176,9 @@ prober_round(const tunnel_config *cfg, int room_port, const char *trigger)
 		else
 			probe_sql_host(cfg, room_port, i, p);
 		log_msg(LOG_DEBUG, "probe", "host=%s:%d role=%d leader=%d timeline=%" PRId64
-				" lag_ms=%" PRId64 " trigger=%s error=\"%s\"", cluster_host_name(i),
-				cluster_host_port(i), (int) p->role, (int) p->leader, p->timeline, p->lag_ms,
-				trigger, p->error);
+				" lag_ms=%" PRId64 " view=%d view_leader=%d trigger=%s error=\"%s\"",
+				cluster_host_name(i), cluster_host_port(i), (int) p->role, (int) p->leader,
+				p->timeline, p->lag_ms, (int) p->view, p->view_leader, trigger, p->error);
 	}
 	/* Without a live session no probe could go anywhere: that says nothing of the hosts. */
 	if (pool_live_sessions() == 0)

@@ -17,6 +17,13 @@
 #include "config.h"
 
 /*
+ * Takes the function that wakes the thread running the rounds (the
+ * janitor's janitor_wake, passed in as pool_init takes it: the prober does
+ * not reach back up to the janitor).  Returns nothing.
+ */
+extern void prober_init(void (*wake) (void));
+
+/*
  * One round: probe each host (bounded per host), then cluster_apply, then
  * pool_routes_changed when the routing moved.  room_port is the health
  * check's endpoint; trigger says why ("interval", "channel_failed").

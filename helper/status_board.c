@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "escape.h"
 #include "event_stream.h"
 #include "reporter.h"
 #include "sd_notify.h"
@@ -83,21 +84,33 @@ put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 		*pos = *pos + (size_t) n < len ? *pos + (size_t) n : len - 1;
 }
 
+/*
+ * Appends s escaped for style (escape.h: the text of peers and of the
+ * database is shown, never obeyed), truncating.  Returns nothing.
+ */
+static void
+put_escaped(char *buf, size_t len, size_t *pos, const char *s, escape_style style)
+{
+	if (*pos + 1 >= len)
+		return;
+	(void) escape_text(buf + *pos, len - *pos, s, style);
+	*pos += strlen(buf + *pos);
+}
+
 /* Appends s as a JSON string (quotes included). */
 static void
 put_json(char *buf, size_t len, size_t *pos, const char *s)
 {
 	put(buf, len, pos, "\"");
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			put(buf, len, pos, "\\%c", *p);
-		else if (*p < 0x20)
-			put(buf, len, pos, "\\u%04x", *p);
-		else
-			put(buf, len, pos, "%c", *p);
-	}
+	put_escaped(buf, len, pos, s, ESCAPE_JSON);
 	put(buf, len, pos, "\"");
+}
+
+/* Appends s for a terminal, on one line. */
+static void
+put_text(char *buf, size_t len, size_t *pos, const char *s)
+{
+	put_escaped(buf, len, pos, s, ESCAPE_TERMINAL);
 }
 
 void
@@ -159,13 +172,18 @@ status_word(const stats_snapshot *snap, bool *serving)
 	return "serving";
 }
 
-/* systemd's STATUS= text for the current state.  Board lock held. */
+/*
+ * systemd's STATUS= text for the current state, the last error escaped
+ * (one line, shown by systemctl status).  Board lock held.
+ */
 static void
 status_line(const stats_snapshot *snap, char *buf, size_t len)
 {
 	bool		serving;
 	const char *word = status_word(snap, &serving);
-	const char *err = snap->last_error[0] ? snap->last_error : "none";
+	char		err[sizeof(snap->last_error)];
+
+	escape_text(err, sizeof(err), snap->last_error[0] ? snap->last_error : "none", ESCAPE_TERMINAL);
 
 	if (serving)
 		snprintf(buf, len, "Connected: %d of %d SSH sessions, %d channels active, %d clients waiting",
@@ -510,17 +528,26 @@ board_format(bool json, char *buf, size_t len)
 	}
 	else
 	{
-		put(buf, len, &pos, "%s - %s\n", board.listen, serving ? "serving" : word);
-		put(buf, len, &pos, "tunnel:      %s (pid %d, since %s)\n", board.tunnel, (int) getpid(), started);
+		put_text(buf, len, &pos, board.listen);
+		put(buf, len, &pos, " - %s\ntunnel:      ", serving ? "serving" : word);
+		put_text(buf, len, &pos, board.tunnel);
+		put(buf, len, &pos, " (pid %d, since %s)\n", (int) getpid(), started);
 		put(buf, len, &pos, "state:       %s\n", tunnel_state_name(snap.state));
 		put(buf, len, &pos, "summary:     %s\n", line);
-		put(buf, len, &pos, "path:        %s -> %s -> %s\n", board.listen, board.ssh, board.remote);
-		put(buf, len, &pos, "last check:  %s%s%s%s\n", when,
+		put(buf, len, &pos, "path:        ");
+		put_text(buf, len, &pos, board.listen);
+		put(buf, len, &pos, " -> ");
+		put_text(buf, len, &pos, board.ssh);
+		put(buf, len, &pos, " -> ");
+		put_text(buf, len, &pos, board.remote);
+		put(buf, len, &pos, "\nlast check:  %s%s%s", when,
 			board.check == SEEN_NONE ? "" : board.check == SEEN_OK ? " ok" :
 			board.check == SEEN_DATABASE ? " database fault" : " no answer through the SSH path",
-			board.check_error[0] ? ": " : "", board.check_error);
-		put(buf, len, &pos, "last error:  %s\n", snap.last_error[0] ? snap.last_error : "-");
-		put(buf, len, &pos, "retries:     %d of %d, reconnects %" PRId64 "\n\n",
+			board.check_error[0] ? ": " : "");
+		put_text(buf, len, &pos, board.check_error);
+		put(buf, len, &pos, "\nlast error:  ");
+		put_text(buf, len, &pos, snap.last_error[0] ? snap.last_error : "-");
+		put(buf, len, &pos, "\nretries:     %d of %d, reconnects %" PRId64 "\n\n",
 			snap.retries, board.max_retries, snap.reconnects);
 		put(buf, len, &pos, " pool_size | sessions | cl_active | cl_waiting | refused | channels_total | bytes_in | bytes_out\n");
 		put(buf, len, &pos, "-----------+----------+-----------+------------+---------+----------------+----------+-----------\n");
@@ -536,7 +563,9 @@ board_format(bool json, char *buf, size_t len)
 			char		at[40];
 
 			clock_format_utc(e->wall_us, 3, at, sizeof(at));
-			put(buf, len, &pos, "  %s  %-20s %s\n", at, event_name(e->event), e->detail);
+			put(buf, len, &pos, "  %s  %-20s ", at, event_name(e->event));
+			put_text(buf, len, &pos, e->detail);
+			put(buf, len, &pos, "\n");
 		}
 	}
 	pthread_mutex_unlock(&board.lock);

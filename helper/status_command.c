@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "escape.h"
 #include "status_socket.h"
 
 #define STATUS_WAIT_MS	3000	/* how long the helper gets to answer */
@@ -28,15 +29,7 @@ static void
 print_json(const char *s)
 {
 	putchar('"');
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
+	escape_print(stdout, s, ESCAPE_JSON);
 	putchar('"');
 }
 
@@ -55,7 +48,12 @@ not_running(const tunnel_config *cfg, const char *path, const char *why, bool js
 		printf("}\n");
 	}
 	else
-		printf("%s - not running (%s: %s)\n", cfg->tunnel_name, path, why);
+	{
+		escape_print(stdout, cfg->tunnel_name, ESCAPE_TERMINAL);
+		printf(" - not running (");
+		escape_print(stdout, path, ESCAPE_TERMINAL);
+		printf(": %s)\n", why);
+	}
 	return STATUS_NOT_RUNNING;
 }
 
@@ -144,7 +142,8 @@ status_command(const tunnel_config *cfg)
 		return STATUS_UNKNOWN;
 	}
 	code = answer[5] - '0';
-	fputs(answer + 7, stdout);
+	/* escaped by the helper already; whatever is left is shown, not obeyed */
+	escape_print(stdout, answer + 7, ESCAPE_TERMINAL_LINES);
 	free(answer);
 	return code;
 }

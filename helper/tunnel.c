@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "prober.h"
 #include "refuser.h"
 #include "reporter.h"
 #include "ssh_session.h"
@@ -127,6 +128,7 @@ tunnel_start(tunnel_config *cfg, int *port)
 	cluster_init(cfg);
 	if (pool_init(cfg, janitor_wake) != 0)
 		return start_result = EXIT_FAILURE_OTHER;
+	prober_init(janitor_wake);
 	rc = open_listeners(cfg, port, err, sizeof(err));
 	if (rc != EXIT_CLEAN)
 	{

@@ -11,11 +11,15 @@
 #include <string.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "pgconn.h"
 
 #define VERIFY_TIMEOUT_MS 60000
 
-/* Print why a statement failed (PostgreSQL's words and hint).  Returns 1. */
+/*
+ * Print why a statement failed (PostgreSQL's words and hint, escaped: a
+ * function's error text is the database's).  Returns 1.
+ */
 static int
 verify_failed(const char *what, PGresult *res, const char *err)
 {
@@ -23,9 +27,15 @@ verify_failed(const char *what, PGresult *res, const char *err)
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	fprintf(stderr, "chatgenius-tunnel: verify failed: %s: %s\n", what, primary ? primary : err);
+	fprintf(stderr, "chatgenius-tunnel: verify failed: %s: ", what);
+	escape_print(stderr, primary ? primary : err, ESCAPE_TERMINAL);
+	fputc('\n', stderr);
 	if (hint)
-		fprintf(stderr, "HINT:  %s\n", hint);
+	{
+		fputs("HINT:  ", stderr);
+		escape_print(stderr, hint, ESCAPE_TERMINAL);
+		fputc('\n', stderr);
+	}
 	if (state && strcmp(state, "42501") == 0)
 		fprintf(stderr, "HINT:  verify needs EXECUTE on chatgenius.health() and SELECT on "
 				"chatgenius.tunnel_status and chatgenius.schema_migrations for the POSTGRES_USER role "
@@ -55,21 +65,30 @@ verify_through(PGconn *conn, const tunnel_config *cfg, int port)
 		PQclear(res);
 		return r;
 	}
-	printf("tunnel:             %s -> %s:%d (through 127.0.0.1:%d)\n", cfg->tunnel_name,
-		   cfg->remote_host, cfg->remote_port, port);
-	printf("server version:     PostgreSQL %s\n", PQgetvalue(res, 0, 0));
+	printf("tunnel:             ");
+	escape_print(stdout, cfg->tunnel_name, ESCAPE_TERMINAL);
+	printf(" -> %s:%d (through 127.0.0.1:%d)\n", cfg->remote_host, cfg->remote_port, port);
+	printf("server version:     PostgreSQL ");
+	escape_print(stdout, PQgetvalue(res, 0, 0), ESCAPE_TERMINAL);
+	putchar('\n');
 	if (PQgetisnull(res, 0, 1))
 	{
 		printf("extension version:  not installed\n");
 		PQclear(res);
-		fprintf(stderr, "chatgenius-tunnel: verify failed: extension \"chatgenius\" is not installed in database \"%s\"\n"
-				"HINT:  Run \"chatgenius-tunnel setup\".\n", cfg->postgres_db);
+		fprintf(stderr, "chatgenius-tunnel: verify failed: extension \"chatgenius\" is not installed in database \"");
+		escape_print(stderr, cfg->postgres_db, ESCAPE_TERMINAL);
+		fprintf(stderr, "\"\nHINT:  Run \"chatgenius-tunnel setup\".\n");
 		return EXIT_FAILURE_OTHER;
 	}
-	printf("extension version:  %s%s%s%s\n\n", PQgetvalue(res, 0, 1),
-		   PQgetisnull(res, 0, 2) ? "" : " (newest available: ",
-		   PQgetisnull(res, 0, 2) ? "" : PQgetvalue(res, 0, 2),
-		   PQgetisnull(res, 0, 2) ? "" : ")");
+	printf("extension version:  ");
+	escape_print(stdout, PQgetvalue(res, 0, 1), ESCAPE_TERMINAL);
+	if (!PQgetisnull(res, 0, 2))
+	{
+		printf(" (newest available: ");
+		escape_print(stdout, PQgetvalue(res, 0, 2), ESCAPE_TERMINAL);
+		putchar(')');
+	}
+	printf("\n\n");
 	PQclear(res);
 
 	res = pg_exec(conn, "SELECT check_name, status, detail FROM chatgenius.health()",
@@ -98,7 +117,9 @@ verify_through(PGconn *conn, const tunnel_config *cfg, int port)
 	fflush(stdout);
 	if (critical[0])
 	{
-		fprintf(stderr, "chatgenius-tunnel: verify failed: critical checks: %s\n", critical);
+		fprintf(stderr, "chatgenius-tunnel: verify failed: critical checks: ");
+		escape_print(stderr, critical, ESCAPE_TERMINAL);
+		fputc('\n', stderr);
 		return EXIT_FAILURE_OTHER;
 	}
 	printf("\nverify: ok (%d warning%s)\n", nwarn, nwarn == 1 ? "" : "s");

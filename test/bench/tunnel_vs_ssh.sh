@@ -77,13 +77,7 @@ export PGPASSWORD=$FX_APP_PASSWORD
 	>"$FX_DIR/init.log" 2>&1 || fx_die "pgbench -i failed: $(tail -3 "$FX_DIR/init.log")"
 
 # OpenSSH's own forwarding, same sshd, same key, strict host key checking.
-SSH_L_PORT=$(fx_free_port)
-fx_bg "$FX_DIR/ssh.log" ssh -N -o BatchMode=yes -o StrictHostKeyChecking=yes \
-	-o UserKnownHostsFile="$FX_KNOWN_HOSTS" -o ExitOnForwardFailure=yes \
-	-i "$FX_SSH_KEY" -p "$FX_SSH_PORT" -L "127.0.0.1:$SSH_L_PORT:127.0.0.1:$FX_PG_PORT" \
-	"$FX_SSH_USER@127.0.0.1"
-SSH_PID=$FX_BG_PID
-fx_wait_for 20 "ssh -L port" fx_port_open "$SSH_L_PORT" || fx_die "ssh -L failed: $(cat "$FX_DIR/ssh.log")"
+fx_ssh_l || fx_die "ssh -L failed"
 
 # chatgenius-tunnel with its defaults, but room for the 100-client RSS run
 # and no idle reaping during the bench (a reaped session's CPU would leave

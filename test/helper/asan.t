@@ -13,18 +13,9 @@
 #   prove test/helper/asan.t      (as root; takes a few minutes)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/tap.sh
+. test/lib/tunnel_lib.sh
 
-top=$(pwd)
-build=$(mktemp -d /tmp/chatgenius-asan.XXXXXX)
-trap 'rm -rf "$build"' EXIT
-mkdir -p "$build/helper"
-cp "$top"/helper/*.c "$top"/helper/*.h "$top"/helper/Makefile "$build/helper/"
-cp "$top/chatgenius.control" "$build/"
-make -s -C "$build/helper" SANITIZE=1 >"$build/make.log" 2>&1
-ok $? "ASan/UBSan build of the helper" || { diag "$(tail -20 "$build/make.log")"; done_testing; exit 1; }
-
-export FX_HELPER=$build/helper/chatgenius-tunnel
+tl_sanitized_build 1 ASan/UBSan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 reports=0

@@ -10,15 +10,10 @@
 #   prove test/helper/channel_open.t        (as root)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init chopen
-fx_pg_start
-fx_sshd_start
+tl_begin chopen
 app_install_extension
 
 GATE_PORT=$(fx_free_port)

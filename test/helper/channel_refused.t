@@ -12,15 +12,9 @@
 #   prove test/helper/channel_refused.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
-. test/lib/fault_lib.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init chanrefused
-fx_pg_start
-fx_sshd_start
+tl_begin chanrefused
 
 sshd_conns()
 {

@@ -7,16 +7,10 @@
 #   prove test/helper/emfile.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
-. test/lib/fault_lib.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v prlimit >/dev/null || bail_out "prlimit (util-linux) is needed"
-fx_init emfile
-fx_pg_start
-fx_sshd_start
+tl_begin emfile
 
 # cpu_ticks PID: user + system clock ticks the process used so far.
 cpu_ticks()

@@ -18,8 +18,6 @@
 #   prove test/helper/event_names.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
@@ -44,9 +42,7 @@ names_since()
 out=$(perl test/tools/settings_agree.pl "$FX_HELPER" "$PWD" events 2>&1)
 is "$out" "" "chatgenius-tunnel(8)'s EVENTS and the event_emit calls agree with helper/event_list.h"
 
-fx_init eventnames
-fx_pg_start
-fx_sshd_start
+tl_begin eventnames
 mkdir -p "$FX_DIR/state"
 chmod 700 "$FX_DIR/state"
 

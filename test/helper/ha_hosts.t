@@ -10,14 +10,9 @@
 #   prove test/helper/ha_hosts.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init hahosts
-fx_pg_start
-fx_sshd_start
+tl_begin hahosts
 DEAD_PORT=$(fx_free_port)
 STANDBY_PORT=$(fx_free_port)
 

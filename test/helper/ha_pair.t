@@ -6,19 +6,20 @@
 #    standby_lagging, reads fall back to the primary, and come back;
 #  - the standby stopped: standby_down, reads on the primary, nothing else
 #    disturbed; started again: reads back on it;
-#  - pg_ctl promote with the old primary still up (both claim primary): the
-#    higher timeline is followed (primary_changed detected=sql), the other
-#    logged as split_brain, every new client goes to the promoted node, and
-#    the session still open on the old primary is closed at once (HAProxy's
-#    on-marked-down shutdown-sessions), not left writing there.
+#  - pg_ctl promote with the old primary still up (both claim primary): a
+#    primary that still answers as one is never left, so the promoted node
+#    is logged as split_brain (its higher timeline named), every new client
+#    still goes to the old primary and the session open there is not cut;
+#  - the old primary then stops (fenced, as a failover without a manager
+#    must do): the promoted node, on the higher timeline, is followed
+#    (primary_changed detected=sql) at once, and every new client goes
+#    there.
 # On a helper that takes one host only, the list is one unknown host name.
 #
 #   prove test/helper/ha_pair.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
 . test/lib/standby.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
@@ -109,28 +110,43 @@ rm -f "$FX_DIR/stop" "$FX_DIR/acked"
 writer=$!
 # A session open on the primary through the tunnel, as an app pool keeps one.
 PGPASSWORD=$FX_APP_PASSWORD psql -qXAt -h 127.0.0.1 -p "$FX_TUNNEL_PORT" -U "$FX_APP_USER" \
-	-d "$FX_APP_DB" -c "SELECT pg_sleep(60)" >"$FX_DIR/long.out" 2>&1 &
+	-d "$FX_APP_DB" -c "SELECT pg_sleep(120)" >"$FX_DIR/long.out" 2>&1 &
 long=$!
-fx_wait_for 10 "the long session" tl_backends_are 'SELECT pg_sleep(60)' 1
+fx_wait_for 10 "the long session" tl_backends_are 'SELECT pg_sleep(120)' 1
 ok $? "promote: a session is open on the primary through the tunnel"
 sleep 1
-t0=${EPOCHREALTIME/./}
 sb_promote
-t_promoted=$SECONDS
-fx_wait_for 10 "primary_changed" tl_has "WARN event=primary_changed .*old=$PRIMARY new=$STANDBY detected=sql"
-ok $? "promote: primary_changed from $PRIMARY to $STANDBY, detected=sql"
-fx_wait_for 10 "the long session closed" fx_exited "$long"
-ok $? "promote: the session left on the old primary is closed"
-cmp_ok $((SECONDS - t_promoted)) -le 5 "promote: at once ($((SECONDS - t_promoted)) s after the promotion), not after its 60 s"
-like "$(grep -m1 'event=split_brain' "$TL_LOG")" "host=$PRIMARY timeline=1 followed=$STANDBY followed_timeline=2" \
-	"promote: the old primary, still writable, is logged as split_brain; the higher timeline is followed"
-[ "$(fx_psql -d "$FX_APP_DB" -Atc 'SELECT pg_is_in_recovery()')" = f ]
-ok $? "promote: the old primary does take writes (a real split brain)"
+fx_wait_for 10 "split_brain" tl_has "event=split_brain .*host=$STANDBY"
+ok $? "promote: split_brain is logged for the promoted node"
+like "$(grep -m1 'event=split_brain' "$TL_LOG")" "host=$STANDBY timeline=2 followed=$PRIMARY followed_timeline=1" \
+	"promote: the promoted node's higher timeline is named; the primary that still answers is followed"
+sb_takes_writes
+ok $? "promote: the promoted node does take writes (a real split brain)"
+n=0
+for i in 1 2 3 4 5; do
+	primary_port_on "$PRIMARY" && n=$((n + 1))
+done
+is "$n" 5 "promote: 5 of 5 new sessions still reach the old primary"
+fx_exited "$long"
+ok $((!$?)) "promote: the session open on the old primary is not cut"
+is "$(tl_count 'event=primary_changed ')" 0 "promote: no primary_changed while the old primary answers"
+tl_fault pair_split_brain_kept
+
+# ---------------------------------------------------------------- the old primary stops
+tl_section
+t0=${EPOCHREALTIME/./}
+t_stopped=$SECONDS
+sb_primary_crash
+fx_wait_for 15 "primary_changed" tl_has "WARN event=primary_changed .*old=$PRIMARY new=$STANDBY detected=sql"
+ok $? "old primary stopped: primary_changed from $PRIMARY to $STANDBY, detected=sql"
+cmp_ok $((SECONDS - t_stopped)) -le 5 "old primary stopped: followed at once ($((SECONDS - t_stopped)) s)"
+fx_wait_for 10 "the long session ended" fx_exited "$long"
+ok $? "old primary stopped: the session left there ended with it"
 n=0
 for i in 1 2 3 4 5; do
 	primary_port_on "$STANDBY" && n=$((n + 1))
 done
-is "$n" 5 "promote: 5 of 5 new sessions reach the promoted node, none the old one"
+is "$n" 5 "old primary stopped: 5 of 5 new sessions reach the promoted node"
 sleep 1
 touch "$FX_DIR/stop"
 wait "$writer"
@@ -140,8 +156,8 @@ lost=$(awk -v have="$present" 'BEGIN { n = split(have, a, " "); for (i = 1; i <=
 	!($1 in h) { lost++ } END { print lost + 0 }' "$FX_DIR/acked")
 gap=$(awk -v t0="$t0" '$2 >= t0 { if (prev == "") prev = t0; g = $2 - prev; if (g > m) m = g; prev = $2 }
 	END { printf "%d", m / 1000 }' "$FX_DIR/acked")
-diag "reliability: split_brain writes_acked=$acked writes_lost=$lost no_writable_primary_ms=$gap (asynchronous pair: writes acknowledged by the old primary after the promotion are not on the new one)"
-tl_fault pair_split_brain
+diag "reliability: split_brain writes_acked=$acked writes_lost=$lost no_writable_primary_ms=$gap (asynchronous pair: writes the old primary acknowledged after the promotion, until it stopped, are not on the new one)"
+tl_fault pair_old_primary_stops
 
 tl_stop
 is "$TL_RC" 0 "exit 0 on SIGTERM"

@@ -18,26 +18,13 @@
 #   prove test/helper/ha_patroni.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
 . test/lib/patroni.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-command -v patroni >/dev/null || bail_out "patroni is not installed (test/deps.sh)"
-fx_init hapatroni
-fx_sshd_start
+pt_begin hapatroni
 PT_SYNC=1 pt_cluster_start
+pt_install_extension || bail_out "could not prepare the database"
 pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "could not prepare the database"
-	SET client_min_messages = warning;
-	CREATE EXTENSION chatgenius;
-	GRANT EXECUTE ON FUNCTION chatgenius.report_status(text, text, integer, integer, bigint, text,
-		integer, integer, integer, bigint, integer, bigint, bigint, integer, text, text,
-		timestamptz, boolean) TO "$FX_APP_USER";
-	GRANT EXECUTE ON FUNCTION chatgenius.report_event(text, text, text, timestamptz, text)
-		TO "$FX_APP_USER";
-	GRANT EXECUTE ON FUNCTION chatgenius.report_routes(text, text, text[]) TO "$FX_APP_USER";
-	GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
 	CREATE TABLE public.ha_writes (n integer PRIMARY KEY, at timestamptz DEFAULT now());
 	ALTER TABLE public.ha_writes OWNER TO "$FX_APP_USER";
 EOF

@@ -13,9 +13,7 @@
 #   prove test/helper/ha_read_only.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
 . test/lib/standby.sh
-. test/lib/tap.sh
 . test/lib/attack.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh

@@ -15,14 +15,9 @@
 #   prove test/helper/keepalive.t        (as root; about a minute)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init keepalive
-fx_pg_start
-fx_sshd_start
+tl_begin keepalive
 PGBENCH=$FX_PGBIN/pgbench
 export PGPASSWORD=$FX_APP_PASSWORD
 

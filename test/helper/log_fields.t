@@ -6,15 +6,9 @@
 #   prove test/helper/log_fields.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
-. test/lib/fault_lib.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init logfields
-fx_pg_start
-fx_sshd_start
+tl_begin logfields
 
 # well_formed FILE: print the lines of FILE that are not one log line each:
 # a timestamp and level first, and quotes that pair up once \" and \\ are

@@ -11,15 +11,10 @@
 #   prove test/helper/notify.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init notify
-fx_pg_start
-fx_sshd_start
+tl_begin notify
 app_install_extension
 
 NSOCK=$FX_DIR/notify.sock

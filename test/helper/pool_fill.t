@@ -10,14 +10,9 @@
 #   prove test/helper/pool_fill.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init poolfill
-fx_pg_start
-fx_sshd_start
+tl_begin poolfill
 
 # loads: the live sessions' channel counts, ascending, space-separated.
 loads()

@@ -7,15 +7,10 @@
 #   prove test/helper/pool_idle.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init poolidle
-fx_pg_start
-fx_sshd_start
+tl_begin poolidle
 app_install_extension
 
 # status_sessions: sessions_open of the helper's row in tunnel_status.

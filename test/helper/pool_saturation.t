@@ -11,15 +11,10 @@
 #   prove test/helper/pool_saturation.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init saturation
-fx_pg_start
-fx_sshd_start
+tl_begin saturation
 app_install_extension
 
 POOL="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=2 SSH_HEALTH_CHECK_INTERVAL=1000"

@@ -8,15 +8,10 @@
 # check critical.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
+. "$TOP/test/lib/tunnel_lib.sh"
 . "$TOP/test/lib/app_lib.sh"
-fx_init reporter
-
-[ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"
-fx_pg_start
-fx_sshd_start
+tl_begin reporter
+NEWEST=$FX_NEWEST
 app_install_extension
 
 # log_events NAME: the event names of the helper's log, in order.

@@ -6,15 +6,9 @@
 #   prove test/helper/setup_slow.t   (as root; FX_HELPER=... for another build)
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fault_lib.sh"
-. "$TOP/test/lib/fixture.sh"
-fx_init setupslow
-
-[ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"
-fx_pg_start
-fx_sshd_start
-NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
+. "$TOP/test/lib/tunnel_lib.sh"
+tl_begin setupslow
+NEWEST=$FX_NEWEST
 
 dbsql()
 {

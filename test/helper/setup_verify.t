@@ -6,16 +6,11 @@
 # missing or a check is critical.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
+. "$TOP/test/lib/tunnel_lib.sh"
 . "$TOP/test/lib/app_lib.sh"
 . "$TOP/test/lib/health_checks.sh"
-fx_init setup
-
-[ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"
-fx_pg_start
-fx_sshd_start
-NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")
+tl_begin setup
+NEWEST=$FX_NEWEST
 # One version per script: chatgenius--1.0.sql and one update script each.
 NVERSIONS=$(find "$TOP/sql" -name 'chatgenius--*.sql' | wc -l)
 

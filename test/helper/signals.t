@@ -6,14 +6,9 @@
 # value is refused and the old settings stay); SIGUSR1 logs the pool figures.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
+. "$TOP/test/lib/tunnel_lib.sh"
 . "$TOP/test/lib/app_lib.sh"
-fx_init signals
-
-[ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"
-fx_pg_start
-fx_sshd_start
+tl_begin signals
 app_install_extension
 
 # stop_with SIGNAL: one helper, stopped by SIGNAL.

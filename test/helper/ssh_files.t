@@ -9,9 +9,6 @@
 #   prove test/helper/ssh_files.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
-. test/lib/fault_lib.sh
 . test/lib/tunnel_lib.sh
 
 [ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"

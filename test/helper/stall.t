@@ -25,8 +25,6 @@
 #   STALL_ROUNDS=10 STALL_SECS=10 prove test/helper/stall.t   (longer)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
 ROUNDS=${STALL_ROUNDS:-2}
@@ -102,14 +100,7 @@ burst_run()
 run_burst()
 {
 	local round order path prefix n w worst_t=0 worst_s=0 ratio
-	SSH_L_PORT=$(fx_free_port)
-	fx_bg "$FX_DIR/ssh.log" ssh -N -o BatchMode=yes -o StrictHostKeyChecking=yes \
-		-o UserKnownHostsFile="$FX_KNOWN_HOSTS" -o ExitOnForwardFailure=yes \
-		-i "$FX_SSH_KEY" -p "$FX_SSH_PORT" -L "127.0.0.1:$SSH_L_PORT:127.0.0.1:$FX_PG_PORT" \
-		"$FX_SSH_USER@127.0.0.1"
-	SSH_PID=$FX_BG_PID
-	fx_wait_for 20 "ssh -L port" fx_port_open "$SSH_L_PORT" ||
-		bail_out "ssh -L failed: $(cat "$FX_DIR/ssh.log")"
+	fx_ssh_l 2>"$FX_DIR/ssh_l.err" || bail_out "ssh -L failed: $(cat "$FX_DIR/ssh_l.err")"
 	for ((round = 1; round <= ROUNDS; round++)); do
 		if ((round % 2)); then order="tunnel ssh_l"; else order="ssh_l tunnel"; fi
 		for path in $order; do

@@ -14,15 +14,10 @@
 #   prove test/helper/stall_log.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init stalllog
-fx_pg_start
-fx_sshd_start
+tl_begin stalllog
 app_install_extension
 
 # unjustified LOG: the handshake stall lines of LOG that the rule does not

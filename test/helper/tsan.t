@@ -15,18 +15,11 @@
 #   TSAN_SCENARIOS="tunnel session_fault" prove test/helper/tsan.t   (others)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/tap.sh
+. test/lib/tunnel_lib.sh
 
-top=$(pwd)
-build=$(mktemp -d /tmp/chatgenius-tsan.XXXXXX)
-trap 'rm -rf "$build"' EXIT
-mkdir -p "$build/helper" "$build/reports"
-cp "$top"/helper/*.c "$top"/helper/*.h "$top"/helper/Makefile "$build/helper/"
-cp "$top/chatgenius.control" "$build/"
-make -s -C "$build/helper" SANITIZE=thread >"$build/make.log" 2>&1
-ok $? "ThreadSanitizer build of the helper" || { diag "$(tail -20 "$build/make.log")"; done_testing; exit 1; }
-
-export FX_HELPER=$build/helper/chatgenius-tunnel
+tl_sanitized_build thread ThreadSanitizer
+build=$TL_BUILD
+mkdir -p "$build/reports"
 export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$build/reports/tsan"
 for t in ${TSAN_SCENARIOS:-pool_saturation pool_idle tunnel_recovery signals http_endpoint events_follow drain}; do
 	out=$(bash "test/helper/$t.t" 2>&1)

@@ -6,14 +6,9 @@
 #   prove test/helper/tunnel_security.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init security
-fx_pg_start
-fx_sshd_start
+tl_begin security
 
 sshd_conns()
 {

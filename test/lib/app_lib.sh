@@ -1,6 +1,10 @@
 # shellcheck shell=bash
 # Helpers shared by the helper's application-side tests (signals.t,
-# reporter.t, setup_verify.t), on top of test/lib/fixture.sh.
+# reporter.t, setup_verify.t), on top of test/lib/fixture.sh, which it
+# sources.
+
+# shellcheck source=fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
 
 # app_install_extension [DB]: CREATE EXTENSION chatgenius as the superuser and
 # grant the app role what the helper needs: the write path and pg_monitor.

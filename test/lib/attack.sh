@@ -3,8 +3,13 @@
 # the two kinds of install every attack is tried against, the attacker's
 # hostile code, and the verdict line that run-tests.sh's reliability_summary counts:
 #   # reliability: attack=NAME held        (or: attack=NAME succeeded)
-# Source after test/lib/tap.sh and test/lib/fixture.sh, once fx_pg_start ran.
+# Sources test/lib/tap.sh and test/lib/fixture.sh; its functions need
+# fx_pg_start to have run.
 
+# shellcheck source=fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
+# shellcheck source=tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 # shellcheck source=doc.sh
 . "$(dirname "${BASH_SOURCE[0]}")/doc.sh"
 
@@ -183,3 +188,4 @@ evil_ran()
 {
 	grep -E 'EVIL RAN as ' "$1" | grep -vqE "EVIL RAN as ${2:-$FX_APP_USER}:"
 }
+

@@ -1,13 +1,17 @@
 # shellcheck shell=bash
 # Reliability tally lines, in the runner's format (doc/hacking.md, The tests), written
 # with diag (stderr) so that prove shows them and the runner tallies them.
-# Sourced after test/lib/tap.sh (test/lib/tunnel_lib.sh sources it too).
+# Sources test/lib/tap.sh (test/lib/tunnel_lib.sh sources this file too).
 #
 #   tl_section; ...assertions...; tl_fault NAME    "fault=NAME survived"
 #   tl_section; ...assertions...; tl_input NAME    "input=NAME refused"
 #
 # A scenario any of whose checks since tl_section failed prints "failed"
 # (or "accepted") instead, which fails the run.
+
+# shellcheck source=tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+
 tl_section()
 {
 	TL_SECTION_FAILED=$TAP_FAILED

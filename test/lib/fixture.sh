@@ -13,8 +13,15 @@
 # Must run as root: the cluster runs as user postgres (initdb refuses root),
 # sshd needs root to authenticate.
 
+# Sourced once (the libraries below source it too): a second time would
+# forget the processes to clean up.
+[ -n "${FX_FIXTURE_SH:-}" ] && return 0
+FX_FIXTURE_SH=1
+
 FX_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FX_PGBIN=${FX_PGBIN:-$(pg_config --bindir)}
+# The extension's newest version: chatgenius.control's default_version.
+FX_NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$FX_TOP/chatgenius.control")
 FX_SSHD=${FX_SSHD:-/usr/sbin/sshd}
 # The role and database the app (and the tunnel's health check) uses.
 FX_APP_USER=${FX_APP_USER:-chat}
@@ -394,6 +401,24 @@ fx_sshd_stop()
 fx_port_closed()
 {
 	! fx_port_open "$1"
+}
+
+# fx_ssh_l: OpenSSH's own forwarding to this fixture's cluster, for a
+# comparison: ssh -N -L on a free port (SSH_L_PORT), same sshd, same key,
+# strict host key checking, in the background (SSH_PID).  Returns once the
+# port accepts, or 1 with ssh's words on stderr.
+fx_ssh_l()
+{
+	SSH_L_PORT=$(fx_free_port)
+	fx_bg "$FX_DIR/ssh.log" ssh -N -o BatchMode=yes -o StrictHostKeyChecking=yes \
+		-o UserKnownHostsFile="$FX_KNOWN_HOSTS" -o ExitOnForwardFailure=yes \
+		-i "$FX_SSH_KEY" -p "$FX_SSH_PORT" -L "127.0.0.1:$SSH_L_PORT:127.0.0.1:$FX_PG_PORT" \
+		"$FX_SSH_USER@127.0.0.1"
+	SSH_PID=$FX_BG_PID
+	fx_wait_for 20 "ssh -L port" fx_port_open "$SSH_L_PORT" || {
+		cat "$FX_DIR/ssh.log" >&2
+		return 1
+	}
 }
 
 # fx_sshd_freeze / fx_sshd_thaw: SIGSTOP / SIGCONT this fixture's sshd and its

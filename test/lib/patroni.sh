@@ -1,14 +1,14 @@
 # shellcheck shell=bash
 # A Patroni cluster on loopback: one etcd member and two Patroni-managed
 # PostgreSQL 15 nodes on 127.0.0.2 and 127.0.0.3 with the same PostgreSQL and
-# REST API ports, standing for two database hosts.  Sourced after
+# REST API ports, standing for two database hosts.  Sources
 # test/lib/fixture.sh; everything runs as user postgres in FX_DIR (no systemd)
 # and is killed by fx_cleanup (the processes are in FX_PIDS).
 #
-#   . test/lib/fixture.sh
 #   . test/lib/patroni.sh
 #   fx_init NAME
-#   pt_cluster_start          # etcd + node 1 (leader) + node 2 (streaming replica)
+#   pt_cluster_start          # etcd + node 1 (leader) + node 2 (streaming replica);
+#                             # PT_NODES=1: node 1 alone (127.0.0.3 left free)
 #   pt_leader                 # prints 1 or 2: who holds the leader lock (GET /primary)
 #   pt_psql N ARGS...         # psql as postgres on node N's socket
 #   pt_switchover             # patronictl switchover to the other node (no wait)
@@ -20,6 +20,11 @@
 # PT_ETCD_PORT, PT_DIR.  PT_SYNC=1 before pt_cluster_start turns on Patroni's
 # synchronous_mode.  Timing (ttl=10, loop_wait=2, retry_timeout=4): up in
 # 5-10 s, a switchover ~2.5 s, a failover 8-10 s.
+
+# shellcheck source=fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
+# shellcheck source=tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 PT_HOST1=127.0.0.2
 PT_HOST2=127.0.0.3
@@ -157,6 +162,36 @@ pt_psql()
 	psql -qX -v ON_ERROR_STOP=1 -h "$PT_DIR/n$n" -p "$PT_PG_PORT" -U postgres -d postgres "$@"
 }
 
+# pt_begin NAME: how a tunnel test over Patroni starts: the helper built
+# and patroni installed, then a fixture named NAME with its sshd (the
+# cluster is pt_cluster_start's, with the settings the test gives it).
+pt_begin()
+{
+	[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
+	command -v patroni >/dev/null || bail_out "patroni is not installed (test/deps.sh)"
+	fx_init "$1"
+	fx_sshd_start
+}
+
+# pt_install_extension: CREATE EXTENSION chatgenius on node 1 (the leader)
+# and the grants the tunnel's role needs there (the write path,
+# tunnel_routes, the schema), as app_install_extension does on the
+# fixture's cluster.  Returns psql's status.
+pt_install_extension()
+{
+	pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF
+		SET client_min_messages = warning;
+		CREATE EXTENSION chatgenius;
+		GRANT EXECUTE ON FUNCTION chatgenius.report_status(text, text, integer, integer, bigint, text,
+			integer, integer, integer, bigint, integer, bigint, bigint, integer, text, text,
+			timestamptz, boolean) TO "$FX_APP_USER";
+		GRANT EXECUTE ON FUNCTION chatgenius.report_event(text, text, text, timestamptz, text)
+			TO "$FX_APP_USER";
+		GRANT EXECUTE ON FUNCTION chatgenius.report_routes(text, text, text[]) TO "$FX_APP_USER";
+		GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
+	EOF
+}
+
 # pt_streaming: node 2 (or whichever is the replica) streams from the leader.
 pt_streaming()
 {
@@ -197,6 +232,10 @@ pt_cluster_start()
 		CREATE ROLE "$FX_APP_USER" LOGIN PASSWORD '$FX_APP_PASSWORD';
 		CREATE DATABASE "$FX_APP_DB" OWNER "$FX_APP_USER";
 	EOF
+	if [ "${PT_NODES:-2}" = 1 ]; then
+		fx_log "patroni cluster up: leader $PT_HOST1 alone, postgres :$PT_PG_PORT, api :$PT_API_PORT"
+		return 0
+	fi
 	pt_node_start 2
 	fx_wait_for 60 "node 2 to stream" pt_streaming ||
 		fx_die "node 2 did not stream: $(tail -5 "$PT_DIR/n2.log")"

@@ -1,11 +1,10 @@
 # shellcheck shell=bash
 # A plain streaming pair (no Patroni): the fixture's cluster as the primary and
 # a hot standby made from it with pg_basebackup -R, on two loopback addresses
-# with the same port, standing for two database hosts.  Sourced after
+# with the same port, standing for two database hosts.  Sources
 # test/lib/fixture.sh; everything runs as user postgres in FX_DIR and is
 # stopped by fx_cleanup.
 #
-#   . test/lib/fixture.sh
 #   . test/lib/standby.sh
 #   fx_init NAME
 #   sb_pair_start            # primary + standby, streaming; see the variables below
@@ -37,6 +36,9 @@
 # replication as role "replicator" (password SB_REPL_PASSWORD).
 # After sb_promote the standby is a primary and the old primary, if still up,
 # a second one (a split brain); the names keep meaning the two hosts.
+
+# shellcheck source=fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
 
 SB_STANDBY_NAME=${SB_STANDBY_NAME:-standby1}
 SB_REPL_PASSWORD=${SB_REPL_PASSWORD:-replicator-secret}

@@ -5,10 +5,14 @@
 #   ok "$cond_exit_status" "name"      is "$got" "$want" "name"
 #   like "$got" "regex" "name"         unlike "$got" "regex" "name"
 #   cmp_ok "$a" -lt "$b" "name"        diag "text"
+#   same "name" FILE1 FILE2            (identical files; the diff shown)
 #   done_testing                        (prints the plan; exit 1 on any failure)
 #   bail_out "reason"                   (this file fails alone)
 #   skip_all "reason"                   (this machine lacks what the file needs)
 
+# Sourced once (the libraries source it too): a second time would reset the count.
+[ -n "${TAP_SH:-}" ] && return 0
+TAP_SH=1
 TAP_N=0
 TAP_FAILED=0
 
@@ -84,6 +88,19 @@ cmp_ok()
 		_tap_result 1 "$4"
 		diag "    '$1' $2 '$3' is false"
 		return 1
+	fi
+}
+
+# same NAME FILE1 FILE2: pass when the two files are identical; else the
+# start of their diff -u as diagnostics.
+same()
+{
+	local d
+	if d=$(diff -u "$2" "$3"); then
+		ok 0 "$1"
+	else
+		ok 1 "$1"
+		diag "$(printf '%s\n' "$d" | head -60)"
 	fi
 }
 

@@ -1,9 +1,49 @@
 # shellcheck shell=bash
-# Shared steps of the tunnel tests (test/helper/tunnel*.t): start the helper
-# against the fixture, talk through it, read its log, stop it.  Sourced after
-# test/lib/fixture.sh and test/lib/tap.sh.
+# Shared steps of the tunnel tests (test/helper/*.t): start the helper
+# against the fixture, talk through it, read its log, stop it.  Sources
+# test/lib/fixture.sh, tap.sh and fault_lib.sh.
+#
+#   tl_begin NAME      the helper built, a fixture NAME: its cluster and sshd
+
+# shellcheck source=fixture.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fixture.sh"
+# shellcheck source=tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+# shellcheck source=fault_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"
 
 TL_N=0
+
+# tl_sanitized_build KIND WHAT: the helper built apart with `make
+# SANITIZE=KIND` (1: ASan and UBSan; thread: TSan) in a temp folder of its
+# own, TL_BUILD (removed at exit; the normal build is left alone), and
+# FX_HELPER exported to name it.  One TAP test; a build that fails ends the
+# file, with the compiler's last lines.
+tl_sanitized_build()
+{
+	TL_BUILD=$(mktemp -d /tmp/chatgenius-sanitize.XXXXXX)
+	# shellcheck disable=SC2064 # the folder is known now
+	trap "rm -rf '$TL_BUILD'" EXIT
+	mkdir -p "$TL_BUILD/helper"
+	cp "$FX_TOP"/helper/*.c "$FX_TOP"/helper/*.h "$FX_TOP"/helper/Makefile "$TL_BUILD/helper/"
+	cp "$FX_TOP/chatgenius.control" "$TL_BUILD/"
+	make -s -C "$TL_BUILD/helper" SANITIZE="$1" >"$TL_BUILD/make.log" 2>&1
+	ok $? "$2 build of the helper" || { diag "$(tail -20 "$TL_BUILD/make.log")"; done_testing; exit 1; }
+	export FX_HELPER=$TL_BUILD/helper/chatgenius-tunnel
+}
+
+# tl_begin NAME [SSHD_CONFIG_LINE...]: how a tunnel test starts: the helper
+# must be built (FX_HELPER), then a fixture named NAME with its cluster and
+# its sshd (with these sshd_config lines).
+tl_begin()
+{
+	local name=$1
+	shift
+	[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
+	fx_init "$name"
+	fx_pg_start
+	fx_sshd_start "$@"
+}
 
 # tl_start NAME [KEY=VALUE...]: write an env file and start the helper in
 # the background; TL_PID, TL_LOG, TL_ENV.  The port is fresh each time.
@@ -140,6 +180,3 @@ tl_clients_wait()
 		grep -q "^$i|" "$FX_DIR/client.$i" || TL_CLIENTS_FAILED=$((TL_CLIENTS_FAILED + 1))
 	done
 }
-
-# The reliability tally lines (tl_section, tl_fault, tl_input).
-. "$(dirname "${BASH_SOURCE[0]}")/fault_lib.sh"

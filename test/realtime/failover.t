@@ -22,31 +22,22 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../lib/fixture.sh
-. "$top/test/lib/fixture.sh"
-# shellcheck source=../lib/standby.sh
-. "$top/test/lib/standby.sh"
-# shellcheck source=../lib/tap.sh
-. "$top/test/lib/tap.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$top/test/lib/rt_lib.sh"
+# shellcheck source=../lib/standby.sh
+. "$top/test/lib/standby.sh"
 
 fx_init realtime-failover
 db=$FX_APP_DB
-CHANNEL=01C00000000000000000000001
-USER0=01A00000000000000000000000
+CHANNEL=$RT_CHANNEL
+USER0=$RT_USER
 
 # pair: a fresh streaming pair with the extension, a user and a channel,
 # synchronous replication on.
 pair()
 {
 	sb_pair_start
-	fx_psql -d "$db" >/dev/null <<SQL
-CREATE EXTENSION chatgenius;
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
-INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
-SQL
+	rt_seed
 	sb_sync_on
 }
 
@@ -62,56 +53,21 @@ listen_on()
 		fx_die "listener $1 did not start: $(cat "$FX_DIR/$1.log")"
 }
 
-# msg_id PREFIX N: a message id (26 characters).
-msg_id()
-{
-	printf '01M00000000000000000%s%04d' "$1" "$2"
-}
-
-# post N PREFIX: N messages on the primary, one transaction each, committed
-# with synchronous_commit on (so each is flushed on the standby when it returns).
-post()
-{
-	local i sql=""
-	for ((i = 0; i < $1; i++)); do
-		sql+="INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
-			VALUES ('$(msg_id "$2" "$i")', '$CHANNEL', '$USER0', 'm');"
-	done
-	psql -qX -v ON_ERROR_STOP=1 -d "$db" <<<"$sql" >/dev/null
-}
-
-# ids NAME PREFIX: the message ids with PREFIX that NAME received, in order.
-ids()
-{
-	rt_lines "$1" | grep -oE "01M00000000000000000$2[0-9]{4}" | tr '\n' ' '
-}
-
-expect_ids()
-{
-	local i
-	for ((i = 0; i < $2; i++)); do printf '%s ' "$(msg_id "$1" "$i")"; done
-}
-
-notifier_pid()
-{
-	rt_q "SELECT notifier_pid FROM chatgenius.realtime_status()"
-}
-
 # ------------------------------------------------- 1. the notifier paused
 
 pair
 listen_on old "$FX_PG_DIR" "$FX_PG_PORT"
-post 1 AA
+rt_post 1 AA
 fx_wait_for 20 "the first change on the primary" rt_count_is old 1
 ok $? "the primary's notifier delivers a change"
 fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 ok $? "and deletes its row with its next transaction"
-pid=$(notifier_pid)
+pid=$(rt_notifier_pid)
 # A change sent whose row the notifier has not deleted yet: its row locked
 # (FOR UPDATE, by a session left open) while the notifier is paused, so that
 # the NOTIFY goes out and the DELETE in the next transaction waits.
 kill -STOP "${pid:-0}"
-post 1 AB
+rt_post 1 AB
 fx_bg "$FX_DIR/locker.log" psql -qX -d "$db" -c BEGIN -c "SELECT 1 FROM chatgenius.realtime_outbox FOR UPDATE" -c "SELECT pg_sleep(600)"
 locker=$FX_BG_PID
 locker_sleeps()
@@ -128,7 +84,7 @@ is "$(rt_q "SELECT unacked || ' ' || (server_id <> 0) FROM chatgenius.realtime_s
 	"realtime_sent: one row sent and not deleted, with the server that sent it"
 kill -STOP "${pid:-0}"
 ok $? "the notifier paused (SIGSTOP)"
-post 20 BB
+rt_post 20 BB
 ok $? "20 changes committed, each acknowledged after the standby flushed it"
 is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 21 "they wait in the outbox, after the one sent last"
 is "$(sb_q_standby "SELECT unacked FROM chatgenius.realtime_sent")" 1 "the standby knows which row was sent last"
@@ -140,14 +96,14 @@ t0=$(date +%s%N)
 sb_promote
 ok $? "the standby promoted"
 listen_on new "$SB_STANDBY_DIR" "$SB_STANDBY_PORT"
-is "$(sb_q_standby "SELECT count(*) FROM chatgenius.messages WHERE id > '$(msg_id AB 0)'")" 20 \
+is "$(sb_q_standby "SELECT count(*) FROM chatgenius.messages WHERE id > '$(rt_msg_id AB 0)'")" 20 \
 	"the app catching up by id since its last seen change finds all 20 on the new primary"
 fx_wait_for 30 "the 20 changes on the new primary, without another write" rt_count_is new 20 BB
 ok $? "the new primary's notifier starts by itself and the app receives every committed change"
 t1=$(date +%s%N)
-is "$(ids new BB)" "$(expect_ids BB 20)" "once each, in commit order"
-is "$(ids new AB)" "$(expect_ids AB 1)" "the change sent last on the old primary is sent again (at least once), once"
-like "$(rt_lines new | head -1)" "$(msg_id AB 0)" "first, before the changes committed after it"
+is "$(rt_ids new BB)" "$(rt_expect_ids BB 20)" "once each, in commit order"
+is "$(rt_ids new AB)" "$(rt_expect_ids AB 1)" "the change sent last on the old primary is sent again (at least once), once"
+like "$(rt_lines new | head -1)" "$(rt_msg_id AB 0)" "first, before the changes committed after it"
 is "$(rt_count new AA)" 0 "what the old primary had delivered and deleted is not sent again"
 cmp_ok "$(((t1 - t0) / 1000000))" -ge 10000 "not before chatgenius.realtime_resume_delay (10 s): the app had time to reconnect"
 got=$(rt_count new BB)
@@ -157,12 +113,12 @@ diag "reliability: failover_paused_notifier_delivery_ms=$(((t1 - t0) / 1000000))
 post_new()
 {
 	psql -qX -v ON_ERROR_STOP=1 -h "$SB_STANDBY_DIR" -p "$SB_STANDBY_PORT" -d "$db" -c \
-		"INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$(msg_id CC 0)', '$CHANNEL', '$USER0', 'm')" >/dev/null
+		"INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$(rt_msg_id CC 0)', '$CHANNEL', '$USER0', 'm')" >/dev/null
 }
 post_new
 fx_wait_for 20 "a change written on the new primary" rt_count_is new 1 CC
 ok $? "a change written on the new primary arrives"
-is "$(rt_lines new | tail -1 | grep -oE "$(msg_id CC 0)")" "$(msg_id CC 0)" "after those of before the failover"
+is "$(rt_lines new | tail -1 | grep -oE "$(rt_msg_id CC 0)")" "$(rt_msg_id CC 0)" "after those of before the failover"
 rt_stop_listener old
 rt_stop_listener new
 
@@ -209,7 +165,7 @@ listen_on new2 "$SB_STANDBY_DIR" "$SB_STANDBY_PORT"
 # received: what the app got on either side, sorted, with repeats
 received()
 {
-	{ ids old2 DD; ids new2 DD; } | tr ' ' '\n' | { grep . || true; } | sort
+	{ rt_ids old2 DD; rt_ids new2 DD; } | tr ' ' '\n' | { grep . || true; } | sort
 }
 # missing: acknowledged changes the app got no notification of
 missing()
@@ -228,14 +184,14 @@ none_missing()
 }
 fx_wait_for 10 "a notification of every acknowledged change" none_missing
 acked=$(wc -l <"$FX_DIR/acked")
-old_last=$(ids old2 DD | tr ' ' '\n' | { grep . || true; } | tail -1)
+old_last=$(rt_ids old2 DD | tr ' ' '\n' | { grep . || true; } | tail -1)
 # The app's catch-up after it reconnected: every message since the last it saw.
 b_ids=$(sb_q_standby "SELECT id FROM chatgenius.messages WHERE id > '${old_last:-0}' ORDER BY id")
 # unreached: acknowledged changes neither notified by the old primary nor
 # found by the re-read on the new one
 unreached()
 {
-	comm -23 "$FX_DIR/acked" <(sort <<<"$b_ids") | comm -23 - <(ids old2 DD | tr ' ' '\n' | sort)
+	comm -23 "$FX_DIR/acked" <(sort <<<"$b_ids") | comm -23 - <(rt_ids old2 DD | tr ' ' '\n' | sort)
 }
 is "$(unreached | wc -l)" 0 \
 	"every acknowledged change reached the app: notified by the old primary, or found by its re-read on the new one"
@@ -243,17 +199,17 @@ lost_notifications=$(missing | wc -l)
 is "$lost_notifications" 0 "no acknowledged change lost its notification (at least once)"
 [ "$lost_notifications" = 0 ] || diag "lost: $(missing | tr '\n' ' ')"
 dups=$(received | uniq -d | wc -l)
-old_got=$(ids old2 DD | wc -w)
+old_got=$(rt_ids old2 DD | wc -w)
 diag "reliability: rows_lost=$(unreached | wc -l)"
 diag "reliability: failover_burst_acked=$acked failover_burst_sent_before=$old_got failover_burst_notifications_lost=$lost_notifications failover_burst_duplicates=$dups failover_burst_unacked=$unacked failover_burst_resent_unread=$((unacked - dups)) (sent by the old primary, not read before it died: lost before 1.9)"
 # Duplicates can only be the tail of what the old primary sent: the rows of
 # its last transaction, whose DELETE the standby had not received.
 cmp_ok "$dups" -le "$unacked" "duplicates ($dups) are at most the rows the old notifier sent last and had not deleted ($unacked)"
 cmp_ok "$unacked" -le 2000 "which are one notifier transaction at most (2000 rows)"
-tail_of_old=$(ids old2 DD | tr ' ' '\n' | { grep . || true; } | tail -n "$dups" | sort | tr '\n' ' ')
+tail_of_old=$(rt_ids old2 DD | tr ' ' '\n' | { grep . || true; } | tail -n "$dups" | sort | tr '\n' ' ')
 dup_ids=$(received | uniq -d | tr '\n' ' ')
 is "$dup_ids" "$tail_of_old" "duplicates ($dups) are only the last changes the old primary sent"
-is "$(ids new2 DD | tr ' ' '\n' | { grep . || true; } | sort -c && echo sorted)" sorted \
+is "$(rt_ids new2 DD | tr ' ' '\n' | { grep . || true; } | sort -c && echo sorted)" sorted \
 	"the new primary sends the rest in order"
 rt_stop_listener old2
 rt_stop_listener new2
@@ -274,7 +230,7 @@ CREATE EXTENSION chatgenius;
 INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
 VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
 INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
-INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$(msg_id EE 99)', '$CHANNEL', '$USER0', 'm');
+INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$(rt_msg_id EE 99)', '$CHANNEL', '$USER0', 'm');
 SQL
 late_notifier()
 {
@@ -294,7 +250,7 @@ pid=$(late_notifier)
 kill -STOP "${pid:-0}"
 sql="SET synchronous_commit = on;"
 for ((i = 0; i < 10; i++)); do
-	sql+="INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$(msg_id EE "$i")', '$CHANNEL', '$USER0', 'm');"
+	sql+="INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$(rt_msg_id EE "$i")', '$CHANNEL', '$USER0', 'm');"
 done
 b_psql -d late <<<"$sql" >/dev/null
 is "$(b_psql -Atd late -c 'SELECT count(*) FROM chatgenius.realtime_outbox')" 10 \
@@ -305,7 +261,7 @@ sb_standby_start
 listen_on late "$SB_STANDBY_DIR" "$SB_STANDBY_PORT" late
 fx_wait_for 60 "the 10 changes in database late after the restart" rt_count_is late 10 EE
 ok $? "after a crash restart the backlog of the 73rd database is sent without another write"
-is "$(ids late EE)" "$(expect_ids EE 10)" "once each, in order"
+is "$(rt_ids late EE)" "$(rt_expect_ids EE 10)" "once each, in order"
 diag "reliability: rows_lost=$((10 - $(rt_count late EE)))"
 rt_stop_listener late
 

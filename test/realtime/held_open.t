@@ -9,29 +9,16 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../lib/fixture.sh
-. "$top/test/lib/fixture.sh"
-# shellcheck source=../lib/tap.sh
-. "$top/test/lib/tap.sh"
-# shellcheck source=../lib/fault_lib.sh
-. "$top/test/lib/fault_lib.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-held-open
 fx_pg_start
 db=$FX_APP_DB
-CHANNEL=01C00000000000000000000001
+CHANNEL=$RT_CHANNEL
 DEAD=${DEAD_ROWS:-200000}
 
-fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
-fx_psql -d "$db" >/dev/null <<SQL
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-SELECT '01A' || lpad(i::text, 23, '0'), 'auth0|' || i, i || '@example.com', 'u' || i, 'User ' || i
-  FROM generate_series(0, 4) i;
-INSERT INTO chatgenius.channels (id, name, type, created_by)
-VALUES ('$CHANNEL', 'general', 'public', '01A00000000000000000000000');
-SQL
+rt_seed "$db" 5
 cat >"$FX_DIR/post.sql" <<SQL
 INSERT INTO chatgenius.messages (channel_id, user_id, content)
 VALUES ('$CHANNEL', '01A' || lpad(:client_id::text, 23, '0'), 'post');

@@ -9,20 +9,14 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../lib/fixture.sh
-. "$top/test/lib/fixture.sh"
-# shellcheck source=../lib/tap.sh
-. "$top/test/lib/tap.sh"
-# shellcheck source=../lib/fault_lib.sh
-. "$top/test/lib/fault_lib.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-health
 fx_pg_start
 db=$FX_APP_DB
-CHANNEL=01C00000000000000000000001
-USER0=01A00000000000000000000000
+CHANNEL=$RT_CHANNEL
+USER0=$RT_USER
 
 # post N: N messages, one transaction each.
 post()
@@ -44,12 +38,7 @@ realtime_ok()
 	[[ $(realtime_health) == ok* ]]
 }
 
-fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
-fx_psql -d "$db" >/dev/null <<SQL
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
-INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
-SQL
+rt_seed
 rt_listen a message_change
 post 1
 fx_wait_for 20 "the first change" rt_count_is a 1

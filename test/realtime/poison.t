@@ -10,20 +10,14 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../lib/fixture.sh
-. "$top/test/lib/fixture.sh"
-# shellcheck source=../lib/tap.sh
-. "$top/test/lib/tap.sh"
-# shellcheck source=../lib/fault_lib.sh
-. "$top/test/lib/fault_lib.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-poison
 fx_pg_start
 db=$FX_APP_DB
-CHANNEL=01C00000000000000000000001
-USER0=01A00000000000000000000000
+CHANNEL=$RT_CHANNEL
+USER0=$RT_USER
 
 insert_message()
 {
@@ -41,13 +35,8 @@ realtime_health()
 	rt_q "SELECT status || ' ' || detail FROM chatgenius.health() WHERE check_name = 'realtime'"
 }
 
-fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
-fx_psql -d "$db" >/dev/null <<SQL
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
-INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
-GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
-SQL
+rt_seed
+fx_psql -d "$db" -c "GRANT USAGE ON SCHEMA chatgenius TO \"$FX_APP_USER\"" >/dev/null
 rt_listen a message_change
 
 tl_section

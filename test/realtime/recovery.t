@@ -13,94 +13,53 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../lib/fixture.sh
-. "$top/test/lib/fixture.sh"
-# shellcheck source=../lib/tap.sh
-. "$top/test/lib/tap.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$top/test/lib/rt_lib.sh"
 
 fx_init realtime-recovery
 fx_pg_start
 db=$FX_APP_DB
-CHANNEL=01C00000000000000000000001
-USER0=01A00000000000000000000000
-
-# post N PREFIX: N messages, one transaction each, with ids PREFIX00..,
-# committed with synchronous_commit on (the fixture turns it off, and an
-# immediate stop may lose an asynchronous commit).
-post()
-{
-	local i sql="SET synchronous_commit = on;"
-	for ((i = 0; i < $1; i++)); do
-		sql+="INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
-			VALUES ('01M0000000000000000000$2$(printf %02d "$i")', '$CHANNEL', '$USER0', 'm');"
-	done
-	# (PREFIX is two Crockford base32 letters: the ids must be ULIDs)
-	psql -qX -v ON_ERROR_STOP=1 -d "$db" <<<"$sql" >/dev/null
-}
-
-# ids NAME PREFIX: the message ids with PREFIX NAME received, in order.
-ids()
-{
-	rt_lines "$1" | grep -o "01M0000000000000000000$2[0-9][0-9]" | tr '\n' ' '
-}
-
-# expect_ids PREFIX N: the ids post N PREFIX made, in order.
-expect_ids()
-{
-	local i
-	for ((i = 0; i < $2; i++)); do printf '01M0000000000000000000%s%02d ' "$1" "$i"; done
-}
-
-notifier_pid()
-{
-	rt_q "SELECT notifier_pid FROM chatgenius.realtime_status()"
-}
+CHANNEL=$RT_CHANNEL
+USER0=$RT_USER
 
 notifier_running()
 {
-	[ -n "$(notifier_pid)" ]
+	[ -n "$(rt_notifier_pid)" ]
 }
 
 notifier_other_than()
 {
 	local pid
-	pid=$(notifier_pid)
+	pid=$(rt_notifier_pid)
 	[ -n "$pid" ] && [ "$pid" != "$1" ]
 }
 
-fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
-fx_psql -d "$db" >/dev/null <<SQL
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
-INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
-SQL
+rt_seed
 rt_listen a message_change
 
 # ------------------------------------------------- the notifier terminated
 
-post 1 AA
+rt_post 1 AA
 fx_wait_for 20 "the first message" rt_count_is a 1
 ok $? "a change is delivered (the first commit starts the notifier)"
-pid=$(notifier_pid)
+pid=$(rt_notifier_pid)
 cmp_ok "${pid:-0}" -gt 0 "realtime_status() shows the notifier's pid"
 is "$(rt_q "SELECT backend_type FROM pg_stat_activity WHERE pid = ${pid:-0}")" "chatgenius notifier" \
 	"pg_stat_activity shows it as a chatgenius notifier"
 is "$(rt_q "SELECT pg_terminate_backend(${pid:-0})")" t "the notifier terminated"
-post 10 BB
+rt_post 10 BB
 fx_wait_for 30 "a new notifier" notifier_other_than "$pid"
 ok $? "the postmaster started a new notifier"
 fx_wait_for 30 "the messages posted meanwhile" rt_count_is a 11
-is "$(ids a BB)" "$(expect_ids BB 10)" "the changes committed while it was down arrive once, in order"
+is "$(rt_ids a BB)" "$(rt_expect_ids BB 10)" "the changes committed while it was down arrive once, in order"
 fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 ok $? "the outbox is empty (the rows sent last are deleted with the notifier's next transaction)"
 
 # ------------------------------------------------- a server crash
 
-pid=$(notifier_pid)
+pid=$(rt_notifier_pid)
 kill -STOP "$pid"
-post 10 CC
+rt_post 10 CC
 is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
 	"with the notifier stopped, committed changes wait in the outbox"
 rt_stop_listener a
@@ -111,13 +70,13 @@ fx_pg_start_again
 is "$(rt_q "SELECT count(*) FROM chatgenius.realtime_outbox")" 10 \
 	"after crash recovery the committed changes are still in the outbox"
 rt_listen b message_change
-post 1 DD
+rt_post 1 DD
 fx_wait_for 30 "the messages of before the crash and the new one" rt_count_is b 11
 ok $? "after the restart the listener receives them, with the next change"
-is "$(ids b CC)" "$(expect_ids CC 10)" "the changes committed before the crash arrive once, in order"
-is "$(rt_lines b | tail -1 | grep -o '01M0000000000000000000DD00')" 01M0000000000000000000DD00 \
+is "$(rt_ids b CC)" "$(rt_expect_ids CC 10)" "the changes committed before the crash arrive once, in order"
+is "$(rt_lines b | tail -1 | grep -o "$(rt_msg_id DD 0)")" "$(rt_msg_id DD 0)" \
 	"and before the change committed after the restart"
-is "$(rt_count b '01M0000000000000000000BB')" 0 "nothing delivered before the crash is sent again"
+is "$(rt_count b '01M0+BB')" 0 "nothing delivered before the crash is sent again"
 rt_stop_listener b
 
 # ------------------------------------------------- the change sent last
@@ -130,11 +89,11 @@ rt_stop_listener b
 sent_unacked()
 {
 	local pid
-	post 1 "$1"
+	rt_post 1 "$1"
 	fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
-	pid=$(notifier_pid)
+	pid=$(rt_notifier_pid)
 	kill -STOP "${pid:-0}"
-	post 1 "$2"
+	rt_post 1 "$2"
 	fx_bg "$FX_DIR/locker.log" psql -qX -d "$db" -c BEGIN \
 		-c "SELECT 1 FROM chatgenius.realtime_outbox FOR UPDATE" -c "SELECT pg_sleep(600)"
 	LOCKER=$FX_BG_PID
@@ -156,17 +115,17 @@ fx_wait_for 20 "the change sent last" rt_count_is e 1 HH
 ok $? "a change is delivered while its row waits in the outbox"
 is "$(rt_q "SELECT count(*) || ' ' || (SELECT unacked FROM chatgenius.realtime_sent) FROM chatgenius.realtime_outbox")" "1 1" \
 	"realtime_sent names its row as sent and not deleted"
-pid=$(notifier_pid)
+pid=$(rt_notifier_pid)
 is "$(rt_q "SELECT pg_terminate_backend(${pid:-0})")" t "the notifier terminated while it waits to delete it"
 fx_wait_for 30 "a new notifier" notifier_other_than "$pid"
 ok $? "the postmaster started a new notifier"
 unlock
 fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
 ok $? "the new notifier deletes the row"
-post 1 MM
+rt_post 1 MM
 fx_wait_for 20 "the next change" rt_count_is e 1 MM
 ok $? "the next change is delivered"
-is "$(ids e HH)" "$(expect_ids HH 1)" "the change sent last is not sent again by a notifier of the same server (exactly once)"
+is "$(rt_ids e HH)" "$(rt_expect_ids HH 1)" "the change sent last is not sent again by a notifier of the same server (exactly once)"
 
 sent_unacked GB JJ
 fx_wait_for 20 "the change sent last" rt_count_is e 1 JJ
@@ -177,12 +136,12 @@ fx_as_postgres "$FX_PGBIN/pg_ctl" -D "$FX_PG_DIR/data" -m immediate -w -t 60 sto
 ok $? "pg_ctl stop -m immediate (the listeners cut, the notification queue gone)"
 fx_pg_start_again
 rt_listen f message_change
-post 1 KK
+rt_post 1 KK
 fx_wait_for 30 "the change sent last before the crash and the next one" rt_count_is f 1 KK
-is "$(ids f JJ)" "$(expect_ids JJ 1)" "after a crash restart the change sent last is sent again (at least once)"
-is "$(rt_lines f | head -1 | grep -o '01M0000000000000000000JJ00')" 01M0000000000000000000JJ00 \
+is "$(rt_ids f JJ)" "$(rt_expect_ids JJ 1)" "after a crash restart the change sent last is sent again (at least once)"
+is "$(rt_lines f | head -1 | grep -o "$(rt_msg_id JJ 0)")" "$(rt_msg_id JJ 0)" \
 	"first, before the change committed after the restart"
-is "$(rt_count f '01M0000000000000000000HH')" 0 "what was deleted before the crash is not sent again"
+is "$(rt_count f '01M0+HH')" 0 "what was deleted before the crash is not sent again"
 diag "reliability: crash_restart_duplicates=$(rt_count f JJ) (the change sent last, its row not yet deleted)"
 rt_stop_listener f
 
@@ -192,9 +151,9 @@ rt_stop_listener f
 # every session ends, shared memory is reset, the server recovers and starts
 # the notifier again at once (no listener can have stayed connected).
 fx_wait_for 20 "the outbox to drain" rt_q_is "SELECT count(*) FROM chatgenius.realtime_outbox" 0
-pid=$(notifier_pid)
+pid=$(rt_notifier_pid)
 kill -STOP "$pid"
-post 5 FF
+rt_post 5 FF
 kill -KILL "$pid"
 gone()
 {
@@ -207,7 +166,7 @@ ok $? "after the crash restart a new notifier sends what the killed one had not"
 is "$(rt_q "SELECT delivered FROM chatgenius.realtime_status()")" 5 \
 	"it sent those 5 changes once (its counters start at the crash)"
 rt_listen d message_change
-post 1 GG
+rt_post 1 GG
 fx_wait_for 30 "the next change" rt_count_is d 1
 ok $? "and delivers the next change"
 rt_stop_listener d
@@ -218,14 +177,9 @@ rt_stop_listener d
 # message, so that its notifier runs.
 dbstart()
 {
-	fx_psql -d postgres -c "CREATE DATABASE $1" >/dev/null &&
-		psql -qX -v ON_ERROR_STOP=1 -d "$1" >/dev/null <<SQL
-CREATE EXTENSION chatgenius;
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
-INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
-INSERT INTO chatgenius.messages (channel_id, user_id, content) VALUES ('$CHANNEL', '$USER0', 'hi');
-SQL
+	fx_psql -d postgres -c "CREATE DATABASE $1" >/dev/null && rt_seed "$1" &&
+		psql -qX -v ON_ERROR_STOP=1 -d "$1" -c \
+			"INSERT INTO chatgenius.messages (channel_id, user_id, content) VALUES ('$CHANNEL', '$USER0', 'hi')" >/dev/null
 }
 db_notifier_running()
 {
@@ -263,7 +217,7 @@ INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
 VALUES ('$USER0', 'auth0|0', '0@example.com', 'u0', 'User 0');
 INSERT INTO chatgenius.channels (id, name, type, created_by) VALUES ('$CHANNEL', 'general', 'public', '$USER0');
 INSERT INTO chatgenius.messages (id, channel_id, user_id, content)
-VALUES ('01M0000000000000000000EE00', '$CHANNEL', '$USER0', 'direct');
+VALUES ('$(rt_msg_id EE 0)', '$CHANNEL', '$USER0', 'direct');
 SQL
 fx_wait_for 20 "the direct notification" rt_count_is c 1
 ok $? "the change is delivered by NOTIFY in the writing transaction"

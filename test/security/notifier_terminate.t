@@ -9,10 +9,6 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../lib/fixture.sh
-. "$top/test/lib/fixture.sh"
-# shellcheck source=../lib/tap.sh
-. "$top/test/lib/tap.sh"
 # shellcheck source=../lib/rt_lib.sh
 . "$top/test/lib/rt_lib.sh"
 
@@ -21,13 +17,7 @@ fx_pg_start
 db=$FX_APP_DB
 N=300000
 
-fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' >/dev/null
-fx_psql -d "$db" >/dev/null <<SQL
-INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name)
-VALUES ('01A00000000000000000000000', 'auth0|0', '0@example.com', 'u0', 'User 0');
-INSERT INTO chatgenius.channels (id, name, type, created_by)
-VALUES ('01C00000000000000000000001', 'general', 'public', '01A00000000000000000000000');
-SQL
+rt_seed
 rt_listen a bulk_change
 fx_psql -d "$db" >/dev/null <<SQL
 INSERT INTO chatgenius.realtime_outbox (xid, seq, channel, payload, created_at)

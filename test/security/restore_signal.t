@@ -12,8 +12,6 @@
 # Against a fresh install and one of 1.0 updated to the newest.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
 . "$TOP/test/lib/attack.sh"
 . "$TOP/test/lib/rt_lib.sh"
 fx_init sec_restore

@@ -9,15 +9,10 @@
 #   prove test/security/tunnel_env_file.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init envfile
-fx_pg_start
-fx_sshd_start
+tl_begin envfile
 app_install_extension
 
 # refused MODE FILE SECRET: the helper, run on FILE at MODE, exits 2 naming

@@ -14,15 +14,10 @@
 #   prove test/security/tunnel_login_timeout.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init logintimeout
-fx_pg_start
-fx_sshd_start
+tl_begin logintimeout
 app_install_extension
 HOSTILE=test/tools/tunnel_hostile_clients.pl
 

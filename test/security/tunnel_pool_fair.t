@@ -17,15 +17,10 @@
 #   prove test/security/tunnel_pool_fair.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init poolfair
-fx_pg_start
-fx_sshd_start
+tl_begin poolfair
 app_install_extension
 HOSTILE=$FX_TOP/test/tools/tunnel_hostile_clients.pl
 

@@ -81,18 +81,6 @@ rows()
 	} >"$OUT/$db.rows.$at"
 }
 
-# same NAME FILE1 FILE2: a TAP test that the files are identical (diff shown).
-same()
-{
-	local d
-	if d=$(diff -u "$2" "$3"); then
-		ok 0 "$1"
-	else
-		ok 1 "$1"
-		diag "$(printf '%s\n' "$d" | head -60)"
-	fi
-}
-
 setup()
 {
 	fx_psql -d postgres -c "CREATE DATABASE $1" >/dev/null

@@ -67,17 +67,6 @@ rows()
 	q "$db" "SELECT last_value || ' ' || is_called FROM chatgenius.tunnel_events_id_seq"
 }
 
-same()
-{
-	local d
-	if d=$(diff -u "$2" "$3"); then
-		ok 0 "$1"
-	else
-		ok 1 "$1"
-		diag "$(printf '%s\n' "$d" | head -40)"
-	fi
-}
-
 # source VERSION: database app with data in every table (loaded at 1.0),
 # updated to VERSION; from
 # 1.1 on a channel archived in the same transaction as its last message.

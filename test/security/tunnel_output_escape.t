@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# What the database or a peer wrote reaches the operator's terminal escaped,
+# never as control sequences.  The hostile text: ESC ]0;owned BEL (sets the
+# terminal's title), CR and ESC [2K (rewind and erase the line), a forged
+# "verify: ok (0 warnings)", a line feed and a second forged "verify: ok",
+# and a C1 CSI (U+009B).  It is put
+#  - in a tunnel row's last_error, which health()'s tunnel check quotes:
+#    `verify` prints it in its health table;
+#  - in a migration history row: `setup` prints the history table;
+#  - in the error the database returns to the running helper's health
+#    check (its login fails loading a session_preload_libraries entry named
+#    with the text): `status` and `status --json` print it.
+# Each output's bytes are checked: no control character but the line feeds
+# of the layout, no line that starts with the forged verdict, the escapes
+# as psql writes them, and --json valid JSON that carries the text intact.
+#
+#   prove test/security/tunnel_output_escape.t   (as root; FX_HELPER=... for another build)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. test/lib/tunnel_lib.sh
+. test/lib/app_lib.sh
+. test/lib/attack.sh
+
+tl_begin escape
+app_install_extension
+fx_psql -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "setup error: grants"
+	GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
+	GRANT SELECT ON chatgenius.tunnel_status, chatgenius.schema_migrations TO "$FX_APP_USER";
+	GRANT EXECUTE ON FUNCTION chatgenius.health() TO "$FX_APP_USER";
+EOF
+
+# The hostile text as an SQL literal, and the escaped form that must show.
+HOSTILE="E'\\x1b]0;owned\\x07\\r\\x1b[2Kverify: ok (0 warnings)\\nverify: ok \\u009b2J'"
+SHOWN='\x1B]0;owned\x07\r\x1B[2Kverify: ok (0 warnings)\nverify: ok \u009B2J'
+
+# raw_controls FILE: how many control bytes FILE holds, line feeds aside
+# (C0, DEL, and C1 as UTF-8).
+raw_controls()
+{
+	perl -0777 -ne 'my $n = () = /[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]/g; print $n' "$1"
+}
+
+# forged FILE: lines that start with the forged verdict.
+forged()
+{
+	grep -c '^verify: ok' "$1"
+}
+
+# hcmd NAME COMMAND [KEY=VALUE...]: run a one-shot COMMAND through the
+# tunnel; stdout in $FX_DIR/NAME.out, stderr in .err, the status in RC.
+hcmd()
+{
+	local name=$1 cmd=$2
+	shift 2
+	fx_env_file "$FX_DIR/$name.env" "TUNNEL_NAME=esc-$name" "$@"
+	(cd "$FX_DIR" && timeout 120 "$FX_HELPER" "$cmd" --env-file "$FX_DIR/$name.env") \
+		>"$FX_DIR/$name.out" 2>"$FX_DIR/$name.err"
+	RC=$?
+}
+
+# ---------------------------------------------------------------- verify
+tl_section
+fx_psql -d "$FX_APP_DB" -c "SELECT chatgenius.report_status_json(jsonb_build_object(
+	'tunnel_name', 'evil', 'state', 'failed', 'heartbeat_interval_ms', 1000,
+	'last_error', $HOSTILE::text))" >/dev/null || bail_out "setup error: the hostile tunnel row"
+hcmd verify verify
+diag "verify printed (cat -v):" "$(cat -v "$FX_DIR/verify.out")"
+is "$RC" 1 "verify: exit 1 (the hostile tunnel row is critical)"
+grep -qF "evil: failed" "$FX_DIR/verify.out"
+ok $? "verify: the health table shows the hostile row"
+is "$(raw_controls "$FX_DIR/verify.out")" 0 "verify: no control byte on stdout"
+is "$(raw_controls "$FX_DIR/verify.err")" 0 "verify: none on stderr"
+is "$(forged "$FX_DIR/verify.out")" 0 "verify: no line starts with the forged 'verify: ok'"
+grep -qF "$SHOWN" "$FX_DIR/verify.out"
+ok $? "verify: the text is shown escaped, as psql shows it"
+tl_attack verify_output_control_sequences
+
+# ---------------------------------------------------------------- setup's history
+tl_section
+fx_psql -d "$FX_APP_DB" -c "INSERT INTO chatgenius.schema_migrations (version, description, script)
+	VALUES ('0.0', $HOSTILE, 'none')" >/dev/null || bail_out "setup error: the hostile history row"
+hcmd setup setup POSTGRES_USER=postgres "POSTGRES_PASSWORD=$FX_SUPER_PASSWORD"
+diag "setup printed (cat -v):" "$(cat -v "$FX_DIR/setup.out")"
+is "$RC" 0 "setup: exit 0"
+grep -qF "0.0" "$FX_DIR/setup.out"
+ok $? "setup: the history shows the hostile row"
+is "$(raw_controls "$FX_DIR/setup.out")" 0 "setup: no control byte on stdout"
+is "$(forged "$FX_DIR/setup.out")" 0 "setup: no line starts with the forged 'verify: ok'"
+grep -qF "$SHOWN" "$FX_DIR/setup.out"
+ok $? "setup: the text is shown escaped"
+fx_psql -d "$FX_APP_DB" -c "DELETE FROM chatgenius.schema_migrations WHERE version = '0.0'" >/dev/null
+tl_attack setup_history_control_sequences
+
+# ---------------------------------------------------------------- status
+tl_section
+fx_psql -c "ALTER ROLE \"$FX_APP_USER\" SET session_preload_libraries = $HOSTILE" >/dev/null ||
+	bail_out "setup error: the hostile login error"
+tl_start esc-run TUNNEL_NAME=esc-run SSH_HEALTH_CHECK_INTERVAL=500
+tl_up || bail_out "setup error: the helper did not connect"
+status_cmd()
+{
+	(cd "$FX_DIR" && timeout 30 "$FX_HELPER" status "$@" --env-file "$TL_ENV")
+}
+status_has_error()
+{
+	status_cmd --json | grep -q owned
+}
+fx_wait_for 20 "the hostile error in status" status_has_error ||
+	bail_out "setup error: the database's error did not reach the status"
+status_cmd >"$FX_DIR/status.out" 2>&1
+status_cmd --json >"$FX_DIR/status.json" 2>&1
+diag "status printed (cat -v):" "$(cat -v "$FX_DIR/status.out")"
+grep -q owned "$FX_DIR/status.out"
+ok $? "status: shows the database's error"
+is "$(raw_controls "$FX_DIR/status.out")" 0 "status: no control byte on stdout"
+is "$(forged "$FX_DIR/status.out")" 0 "status: no line starts with the forged 'verify: ok'"
+grep -qF '\x1B]0;owned\x07' "$FX_DIR/status.out"
+ok $? "status: the text is shown escaped"
+is "$(raw_controls "$FX_DIR/status.json")" 0 "status --json: no control byte"
+got=$(perl -MJSON::PP -0777 -e 'my $j = eval { JSON::PP->new->utf8->decode(<STDIN>) };
+	print $j ? (index($j->{last_check}{error} // "", "\e]0;owned\a") >= 0 ? "intact" : "altered") : "invalid"' \
+	<"$FX_DIR/status.json")
+is "$got" intact "status --json: valid JSON, the error carried intact in JSON escapes"
+tl_stop
+fx_psql -c "ALTER ROLE \"$FX_APP_USER\" RESET session_preload_libraries" >/dev/null
+tl_attack status_output_control_sequences
+
+done_testing
