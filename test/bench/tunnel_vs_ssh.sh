@@ -285,13 +285,13 @@ data=$OUT/tunnel_vs_ssh.dat
 	printf '# (COPY: per 1000 rows, throughput in rows/s, latency = the whole copy)\n'
 	printf '# busy: runs during which other work took over %d%% of a core (of %d runs); every run: tunnel_vs_ssh.rounds\n' \
 		"$OTHER_BUSY_PCT" "$(wc -l <"$FX_DIR/results")"
-	printf '%-5s %-7s %10s %9s %8s %8s %8s %8s %9s %9s %5s\n' \
+	printf '%-5s %-11s %10s %9s %8s %8s %8s %8s %9s %9s %5s\n' \
 		work path tps vs_ssh_L helper ssh sshd p50_ms p99_ms worst_ms busy
 	for w in $WORKLOADS; do
 		s_tps=$(med "$w" ssh_l '$3')
 		for p in "${names[@]}"; do
 			tps=$(med "$w" "$p" '$3')
-			printf '%-5s %-7s %10.0f %9.2f %8.1f %8.1f %8.1f %8s %9s %9s %5s\n' "$w" "$p" "$tps" \
+			printf '%-5s %-11s %10.0f %9.2f %8.1f %8.1f %8.1f %8s %9s %9s %5s\n' "$w" "$p" "$tps" \
 				"$(awk -v a="$tps" -v b="$s_tps" 'BEGIN {print a / b}')" \
 				"$(med "$w" "$p" "\$5 * 1e6 / $HZ / \$4")" \
 				"$(med "$w" "$p" "\$6 * 1e6 / $HZ / \$4")" \
