@@ -47,8 +47,10 @@ tl_input http_addr_bad
 
 # ---------------------------------------------------------------- the probes
 tl_section
+# (100 clients arrive at once below: all of them may wait for the sessions
+# that carry them to open, as long as a slow build needs.)
 tl_start http TUNNEL_HTTP_ADDR=127.0.0.1:$HP SSH_HEALTH_CHECK_INTERVAL=$INTERVAL \
-	SSH_MAX_RETRIES=50 SSH_RETRY_DELAY=100
+	SSH_MAX_RETRIES=50 SSH_RETRY_DELAY=100 TUNNEL_MAX_WAITING=200 TUNNEL_CLIENT_WAIT=60000
 fx_wait_for 20 "the endpoint" http_code_is "$HP" /liveness 200
 ok $? "/liveness: 200 while the helper runs"
 is "$HTTP_BODY" ok "/liveness: body ok"
@@ -196,7 +198,7 @@ fx_psql -c 'ALTER SYSTEM SET max_connections = 160' >/dev/null
 fx_pg_stop
 fx_pg_start_again
 fx_wait_for 30 "ready again" http_code_is "$HP" /readiness 200
-tl_clients_start 100 30
+tl_clients_start 100 45
 fx_wait_for 60 "100 clients active" eval \
 	'[ "$(http_metric "$HP" chatgenius_tunnel_clients_active)" -ge 100 ] 2>/dev/null'
 ok $? "100 clients are forwarded ($(http_metric "$HP" chatgenius_tunnel_clients_active) active)"

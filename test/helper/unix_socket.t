@@ -113,9 +113,9 @@ ok $? "TUNNEL_LISTEN_HOST=none: the tunnel is up"
 fx_port_open "$FX_TUNNEL_PORT"
 is "$?" 1 "TUNNEL_LISTEN_HOST=none: nothing listens on TCP port $FX_TUNNEL_PORT"
 is "$(sock_psql -Atc 'SELECT 3' 2>&1)" 3 "TUNNEL_LISTEN_HOST=none: the socket serves"
-"$FX_HELPER" status --env-file "$TL_ENV" >"$FX_DIR/st.out" 2>&1
-st_rc=$?
-like "$(head -1 "$FX_DIR/st.out")" "^$SOCK/\\.s\\.PGSQL\\.$FX_TUNNEL_PORT - serving" "status names the socket ($st_rc)"
+st_serving() { "$FX_HELPER" status --env-file "$TL_ENV" >"$FX_DIR/st.out" 2>&1; }
+fx_wait_for 30 "status serving" st_serving
+like "$(head -1 "$FX_DIR/st.out")" "^$SOCK/\\.s\\.PGSQL\\.$FX_TUNNEL_PORT - serving" "status names the socket"
 
 # ---------------------------------------------------------------- a live socket is never removed
 tl_section
