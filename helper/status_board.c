@@ -388,6 +388,9 @@ board_probe(board_probe_kind kind, char *reason, size_t len)
 		else if (snap.state != STATE_CONNECTED)
 			snprintf(reason, len, "%s: %s", tunnel_state_name(snap.state),
 					 snap.last_error[0] ? snap.last_error : "no SSH connection is up");
+		else if (snap.sessions_open == 0)
+			snprintf(reason, len, "no SSH connection is up%s%s", snap.last_error[0] ? ": " : "",
+					 snap.last_error);
 		else if (board.check == SEEN_NONE)
 			snprintf(reason, len, "starting: no health check has got through the tunnel yet");
 		else if (board.check != SEEN_OK)
