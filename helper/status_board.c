@@ -349,8 +349,8 @@ board_draining(int clients, int timeout_ms)
 	pthread_mutex_lock(&board.lock);
 	board.draining = true;
 	pthread_mutex_unlock(&board.lock);
-	snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: %d clients may finish within %d ms",
-			 clients, timeout_ms);
+	snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: draining %d client%s (at most %d ms)",
+			 clients, clients == 1 ? "" : "s", timeout_ms);
 	(void) sd_notify_send(msg);
 }
 

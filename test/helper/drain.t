@@ -33,7 +33,10 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # ---------------------------------------------------------------- a transaction in flight commits
 tl_section
 HP=$(fx_free_port)
-tl_start inflight TUNNEL_HTTP_ADDR=127.0.0.1:$HP
+NSOCK=$FX_DIR/notify.sock
+fx_bg "$FX_DIR/notify.log" perl test/tools/notify_recv.pl "$NSOCK"
+fx_wait_for 10 "the notification socket" test -S "$NSOCK" || bail_out "no notification socket"
+NOTIFY_SOCKET=$NSOCK tl_start inflight TUNNEL_HTTP_ADDR=127.0.0.1:$HP
 tl_up
 fx_wait_for 20 "ready" http_code_is "$HP" /readiness 200
 tl_psql -v ON_ERROR_STOP=1 >"$FX_DIR/tx.out" 2>&1 <<-'EOF' &
@@ -49,6 +52,8 @@ t0=$(date +%s%N)
 kill -TERM "$TL_PID"
 fx_wait_for 10 "draining" tl_has 'msg=draining .*clients=1'
 ok $? "SIGTERM: the helper drains, with the one client it serves"
+fx_wait_for 10 "STOPPING=1 with the drain" grep -q 'STATUS=Stopping: draining 1 client (at most 30000 ms)' "$FX_DIR/notify.log"
+ok $? "SIGTERM: systemd is told STOPPING=1, and STATUS= says who may finish, in how long"
 err=$(PGCONNECT_TIMEOUT=10 tl_psql -Atc 'SELECT 1' 2>&1)
 like "$err" 'chatgenius-tunnel: the tunnel is shutting down' "during the drain a new client is told the tunnel is shutting down"
 node_out=$(node test/tools/pg_connect.js "$FX_TUNNEL_PORT" "$FX_APP_USER" "$FX_APP_PASSWORD" "$FX_APP_DB" 2>&1)
