@@ -11,19 +11,14 @@
 #   prove test/helper/drain.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v curl >/dev/null || bail_out "curl missing (bash test/deps.sh)"
-fx_init drain
 NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
 export NODE_PATH
-fx_pg_start
-fx_sshd_start
+tl_begin drain
 app_install_extension
 fx_psql -d "$FX_APP_DB" -c "CREATE TABLE drained (n int); GRANT ALL ON drained TO \"$FX_APP_USER\"" >/dev/null
 

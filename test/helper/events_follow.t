@@ -15,16 +15,11 @@
 #   prove test/helper/events_follow.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v node >/dev/null || bail_out "node missing (bash test/deps.sh)"
-fx_init events
-fx_pg_start
-fx_sshd_start
+tl_begin events
 app_install_extension
 
 # follow NAME [--json]: a follower in the background, its output in $FX_DIR/NAME.out

@@ -15,18 +15,13 @@
 #   prove test/helper/http_endpoint.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v promtool >/dev/null || bail_out "promtool missing (Debian's prometheus: bash test/deps.sh)"
 command -v curl >/dev/null || bail_out "curl missing (bash test/deps.sh)"
-fx_init http
-fx_pg_start
-fx_sshd_start
+tl_begin http
 app_install_extension
 
 INTERVAL=1000

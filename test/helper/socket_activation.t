@@ -12,19 +12,14 @@
 #   prove test/helper/socket_activation.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v systemd-socket-activate >/dev/null || bail_out "systemd-socket-activate missing (Debian's systemd: bash test/deps.sh)"
-fx_init activate
 NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
 export NODE_PATH
-fx_pg_start
-fx_sshd_start
+tl_begin activate
 app_install_extension
 fx_psql -c 'ALTER SYSTEM SET max_connections = 160' >/dev/null
 fx_pg_stop

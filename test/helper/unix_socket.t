@@ -13,28 +13,17 @@
 #   prove test/helper/unix_socket.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init unix
 NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
 export NODE_PATH
-fx_pg_start
-fx_sshd_start
+tl_begin unix
 app_install_extension
 
 SOCK=$FX_DIR/run
 mkdir -p "$SOCK"
 chmod 755 "$SOCK"
-# what nobody runs gets its own folder and starts there (the checkout may be closed to it)
-NOBODY_DIR=$(mktemp -d /tmp/chatgenius-unix-nobody.XXXXXX)
-chmod 755 "$NOBODY_DIR"
-cleanup_nobody() { rm -rf "$NOBODY_DIR"; }
-FX_CLEANUP_HOOKS+=(cleanup_nobody)
-
 # sock_psql [psql args...]: psql as the app through the socket folder, as root.
 sock_psql()
 {
@@ -45,8 +34,8 @@ sock_psql()
 # nobody_psql SQL: the same as user nobody, from its own folder; output and rc=N.
 nobody_psql()
 {
-	(cd "$NOBODY_DIR" && PGPASSWORD=$FX_APP_PASSWORD PGCONNECT_TIMEOUT=20 runuser -u nobody -- \
-		psql -qXAt "host=$SOCK port=$FX_TUNNEL_PORT user=$FX_APP_USER dbname=$FX_APP_DB" -c "$1" 2>&1)
+	PGPASSWORD=$FX_APP_PASSWORD PGCONNECT_TIMEOUT=20 fx_as nobody \
+		psql -qXAt "host=$SOCK port=$FX_TUNNEL_PORT user=$FX_APP_USER dbname=$FX_APP_DB" -c "$1" 2>&1
 	echo "rc=$?"
 }
 

@@ -12,18 +12,13 @@
 #   prove test/security/http_hostile.t   (as root; FX_HELPER=... for another build)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. test/lib/fixture.sh
-. test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 . test/lib/attack.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 command -v curl >/dev/null || bail_out "curl missing (bash test/deps.sh)"
-fx_init httphostile
-fx_pg_start
-fx_sshd_start
+tl_begin httphostile
 app_install_extension
 HP=$(fx_free_port)
 tl_start hostile TUNNEL_HTTP_ADDR=127.0.0.1:$HP
