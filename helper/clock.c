@@ -19,6 +19,17 @@ clock_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Returns CLOCK_MONOTONIC in microseconds (latencies), 0 when it cannot be read. */
+int64_t
+clock_now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Returns CLOCK_REALTIME in microseconds, 0 when it cannot be read. */
 int64_t
 clock_wall_us(void)

@@ -11,6 +11,9 @@
 /* Milliseconds on CLOCK_MONOTONIC (0 if the clock cannot be read). */
 extern int64_t clock_now_ms(void);
 
+/* The same clock in microseconds, for latencies. */
+extern int64_t clock_now_us(void);
+
 /* Microseconds since the epoch on CLOCK_REALTIME (0 if it cannot be read). */
 extern int64_t clock_wall_us(void);
 

@@ -7,6 +7,7 @@
 #define CHATGENIUS_CONFIG_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "exit_codes.h"			/* the exit codes (the public contract) */
 
@@ -34,6 +35,7 @@ typedef enum tunnel_command
 	CMD_SETUP,
 	CMD_VERIFY,
 	CMD_STATUS,					/* ask the running helper (status_command.c) */
+	CMD_EVENTS,					/* its events (events_command.c) */
 	CMD_HELP,
 	CMD_VERSION
 } tunnel_command;
@@ -41,7 +43,8 @@ typedef enum tunnel_command
 typedef struct tunnel_config
 {
 	tunnel_command command;
-	bool		json;			/* status --json */
+	bool		json;			/* status --json, events --json */
+	bool		follow;			/* events --follow */
 
 	/* PostgreSQL, as seen through the tunnel */
 	char	   *postgres_db;		/* POSTGRES_DB */
@@ -61,6 +64,12 @@ typedef struct tunnel_config
 	int			standby_port;		/* TUNNEL_STANDBY_PORT (0: off) */
 	int			standby_max_lag_ms; /* TUNNEL_STANDBY_MAX_LAG (10000) */
 	int			patroni_port;		/* POSTGRES_PATRONI_PORT (0: off) */
+	char	   *socket_dir;			/* TUNNEL_SOCKET_DIR (NULL: no Unix socket) */
+	int			socket_mode;		/* TUNNEL_SOCKET_MODE (0770) */
+	char	   *socket_group;		/* TUNNEL_SOCKET_GROUP (NULL: the helper's) */
+	char	   *http_addr;			/* TUNNEL_HTTP_ADDR (NULL: no HTTP endpoint) */
+	int			shutdown_timeout_ms;	/* TUNNEL_SHUTDOWN_TIMEOUT (30000): the
+										 * drain at SIGTERM */
 
 	/* SSH */
 	char	   *ssh_host;			/* SSH_HOST (required) */
@@ -108,6 +117,18 @@ typedef struct tunnel_config
 									 * (unknown names, a dropped password), or
 									 * NULL */
 } tunnel_config;
+
+/*
+ * True when TUNNEL_LISTEN_HOST is "none": no TCP listener (the Unix socket
+ * of TUNNEL_SOCKET_DIR, or sockets passed by systemd, only).  The one-shot
+ * commands still use TCP on 127.0.0.1.
+ */
+#define CONFIG_NO_TCP "none"
+static inline bool
+config_tcp_off(const tunnel_config *cfg)
+{
+	return cfg->listen_host != NULL && strcmp(cfg->listen_host, CONFIG_NO_TCP) == 0;
+}
 
 /*
  * Fill *cfg from argv, the environment and the env file.  argv[0] is the

@@ -36,6 +36,10 @@
 #                                                 STALL_ROUNDS=10 STALL_SECS=10)
 #   FX_HELPER=/path/to/other/chatgenius-tunnel test/bench/tunnel_vs_ssh.sh
 #   TUNNEL_ENV="SSH_POOL_SIZE=2 SSH_CHANNELS_PER_SESSION=64" test/bench/tunnel_vs_ssh.sh
+#   HTTP=1 test/bench/tunnel_vs_ssh.sh           (a fourth path, tunnel_http: a
+#                                                 second helper with TUNNEL_HTTP_ADDR,
+#                                                 /metrics scraped every second,
+#                                                 in the same rotation)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # From a fresh clone: the test packages, gnuplot for the chart, the helper.
@@ -86,6 +90,24 @@ fx_bg "$FX_DIR/tunnel.log" "$FX_HELPER" --env-file "$FX_DIR/env"
 HELPER_PID=$FX_BG_PID
 fx_wait_for 20 "chatgenius-tunnel port" fx_port_open "$FX_TUNNEL_PORT" ||
 	fx_die "chatgenius-tunnel failed: $(cat "$FX_DIR/tunnel.log")"
+
+# HTTP=1: the same helper with its HTTP endpoint on, scraped every second
+# for the whole bench (as Prometheus would), measured in the same rotation.
+if [ "${HTTP:-0}" = 1 ]; then
+	HTTP_PORT=$(fx_free_port)
+	HTTP_TUNNEL_PORT=$(fx_free_port)
+	# shellcheck disable=SC2086
+	FX_TUNNEL_PORT=$HTTP_TUNNEL_PORT fx_env_file "$FX_DIR/env_http" SSH_HEALTH_CHECK_INTERVAL=30000 \
+		TUNNEL_LOG_LEVEL=warn SSH_POOL_SIZE=16 SSH_IDLE_TIMEOUT=3600000 TUNNEL_NAME=bench-http \
+		TUNNEL_HTTP_ADDR=127.0.0.1:$HTTP_PORT ${TUNNEL_ENV:-}
+	fx_bg "$FX_DIR/tunnel_http.log" "$FX_HELPER" --env-file "$FX_DIR/env_http"
+	HTTP_HELPER_PID=$FX_BG_PID
+	fx_wait_for 20 "the second helper's port" fx_port_open "$HTTP_TUNNEL_PORT" ||
+		fx_die "chatgenius-tunnel (HTTP) failed: $(cat "$FX_DIR/tunnel_http.log")"
+	fx_bg "$FX_DIR/scrape.log" bash -c 'while :; do
+		curl -s -o /dev/null -w "%{http_code} %{time_total}\n" "http://127.0.0.1:$1/metrics"; sleep 1; done' \
+		scraper "$HTTP_PORT"
+fi
 
 # ticks PID...: user + system clock ticks of these processes so far.
 ticks()
@@ -152,7 +174,9 @@ run_one()
 		COPY) args="" ;;
 	esac
 	l0=$(loadavg) m0=$(machine_ticks) b0=$(bench_ticks) t0ns=$(date +%s%N)
-	h0=$(ticks "$HELPER_PID") s0=$(ticks "$SSH_PID") d0=$(sshd_ticks)
+	local helper_pid=$HELPER_PID
+	[ "$path" = tunnel_http ] && helper_pid=$HTTP_HELPER_PID
+	h0=$(ticks "$helper_pid") s0=$(ticks "$SSH_PID") d0=$(sshd_ticks)
 	if [ "$w" = COPY ]; then
 		local t0 t1
 		t0=$(date +%s%N)
@@ -180,7 +204,7 @@ run_one()
 				printf "%.2f %.2f %.2f", v[i50] / 1000, v[i99] / 1000, v[NR] / 1000 }')
 		rm -f "$FX_DIR/$tag".[0-9]*
 	fi
-	h1=$(ticks "$HELPER_PID") s1=$(ticks "$SSH_PID") d1=$(sshd_ticks)
+	h1=$(ticks "$helper_pid") s1=$(ticks "$SSH_PID") d1=$(sshd_ticks)
 	m1=$(machine_ticks) b1=$(bench_ticks) t1ns=$(date +%s%N) l1=$(loadavg)
 	# Other work: the machine's busy time less the bench's, in % of one core.
 	other=$(awk -v m=$((m1 - m0)) -v b=$((b1 - b0)) -v ns=$((t1ns - t0ns)) -v hz="$HZ" \
@@ -193,18 +217,23 @@ run_one()
 
 names=(direct ssh_l tunnel)
 ports=("$FX_PG_PORT" "$SSH_L_PORT" "$FX_TUNNEL_PORT")
+if [ "${HTTP:-0}" = 1 ]; then
+	names+=(tunnel_http)
+	ports+=("$HTTP_TUNNEL_PORT")
+fi
+NPATHS=${#names[@]}
 : >"$FX_DIR/results"
 
 # A short unmeasured run through each path first lets the pool grow.
-for k in 0 1 2; do
+for ((k = 0; k < NPATHS; k++)); do
 	"$PGBENCH" -S -n -c 32 -j 2 -T 2 -h 127.0.0.1 -p "${ports[k]}" -U "$FX_APP_USER" \
 		"$FX_APP_DB" >/dev/null 2>&1
 done
 
 for w in $WORKLOADS; do
 	for ((round = 0; round < ROUNDS; round++)); do
-		for ((k = 0; k < 3; k++)); do
-			i=$(((k + round) % 3))
+		for ((k = 0; k < NPATHS; k++)); do
+			i=$(((k + round) % NPATHS))
 			run_one "$w" "${names[i]}" "${ports[i]}" "$w.${names[i]}.$round" "$round"
 		done
 	done
@@ -256,13 +285,13 @@ data=$OUT/tunnel_vs_ssh.dat
 	printf '# (COPY: per 1000 rows, throughput in rows/s, latency = the whole copy)\n'
 	printf '# busy: runs during which other work took over %d%% of a core (of %d runs); every run: tunnel_vs_ssh.rounds\n' \
 		"$OTHER_BUSY_PCT" "$(wc -l <"$FX_DIR/results")"
-	printf '%-5s %-7s %10s %9s %8s %8s %8s %8s %9s %9s %5s\n' \
+	printf '%-5s %-11s %10s %9s %8s %8s %8s %8s %9s %9s %5s\n' \
 		work path tps vs_ssh_L helper ssh sshd p50_ms p99_ms worst_ms busy
 	for w in $WORKLOADS; do
 		s_tps=$(med "$w" ssh_l '$3')
-		for p in direct ssh_l tunnel; do
+		for p in "${names[@]}"; do
 			tps=$(med "$w" "$p" '$3')
-			printf '%-5s %-7s %10.0f %9.2f %8.1f %8.1f %8.1f %8s %9s %9s %5s\n' "$w" "$p" "$tps" \
+			printf '%-5s %-11s %10.0f %9.2f %8.1f %8.1f %8.1f %8s %9s %9s %5s\n' "$w" "$p" "$tps" \
 				"$(awk -v a="$tps" -v b="$s_tps" 'BEGIN {print a / b}')" \
 				"$(med "$w" "$p" "\$5 * 1e6 / $HZ / \$4")" \
 				"$(med "$w" "$p" "\$6 * 1e6 / $HZ / \$4")" \
@@ -276,6 +305,12 @@ data=$OUT/tunnel_vs_ssh.dat
 		"$(awk '{print $13}' "$FX_DIR/results" | sort -g | tail -1)" \
 		"$(awk '{print $14}' "$FX_DIR/results" | median)" \
 		"$(awk '{print $14}' "$FX_DIR/results" | sort -g | tail -1)"
+	if [ "${HTTP:-0}" = 1 ]; then
+		printf 'tunnel_http: /metrics scraped every second meanwhile: %d scrapes, %d not 200, median %s ms, most %s ms\n' \
+			"$(wc -l <"$FX_DIR/scrape.log")" "$(awk '$1 != 200' "$FX_DIR/scrape.log" | wc -l)" \
+			"$(awk '{print $2 * 1000}' "$FX_DIR/scrape.log" | median)" \
+			"$(awk '{print $2 * 1000}' "$FX_DIR/scrape.log" | sort -g | tail -1)"
+	fi
 	printf '\nhelper RSS: %d KiB idle after the runs, %d KiB with 100 clients connected (peak %d KiB); %d of 100 clients failed\n' \
 		"$rss_idle" "$rss_100" "$hwm" "$clients_failed"
 } | tee "$table"

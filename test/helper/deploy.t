@@ -220,6 +220,8 @@ is "$(unit_values RestartPreventExitStatus)" "2 3" "exits 2 and 3 are not restar
 if command -v systemd-analyze >/dev/null; then
 	out=$(systemd-analyze verify "$(unit_file)" 2>&1)
 	is "$?:$out" "0:" "systemd-analyze verify accepts the unit"
+	out=$(systemd-analyze verify "$(dirname "$(unit_file)")/chatgenius-tunnel.socket" 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify accepts the socket unit"
 fi
 # The temporary root stands for /: the example's paths move with it.
 sed -i "s|/etc/chatgenius-tunnel/|$ROOT/etc/chatgenius-tunnel/|g" "$ROOT/etc/chatgenius-tunnel/env"

@@ -56,6 +56,7 @@ has_line "$EXT_C" " \\./usr/share/postgresql/15/extension/chatgenius-postgres-ex
 unlike "$EXT_C" "chatgenius-tunnel" "the extension package does not carry the helper"
 has_line "$HELPER_C" "^-rwxr-xr-x root/root \\./usr/bin/chatgenius-tunnel\$" "chatgenius-tunnel ships /usr/bin/chatgenius-tunnel"
 has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.service\$" "and the unit (dh_installsystemd)"
+has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.socket\$" "and the socket unit"
 has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/README.md\$" "and README.md uncompressed"
 for d in NEWS.md "$TOP"/doc/*.md; do
 	d=${d#"$TOP"/}
