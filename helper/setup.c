@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "log.h"
 #include "pgconn.h"
 
@@ -24,6 +25,18 @@
  * our own hint about rights when the role is not a superuser.  Returns
  * EXIT_FAILURE_OTHER.
  */
+/*
+ * Prints before, the server's text escaped (escape.h: it may carry terminal
+ * control sequences), then after, to f.  Returns nothing.
+ */
+static void
+print_quoted(FILE *f, const char *before, const char *text, const char *after)
+{
+	fputs(before, f);
+	escape_print(f, text, ESCAPE_TERMINAL);
+	fputs(after, f);
+}
+
 static int
 setup_failed(const char *what, PGresult *res, const char *errmsg,
 			 const tunnel_config *cfg, bool superuser)
@@ -33,12 +46,12 @@ setup_failed(const char *what, PGresult *res, const char *errmsg,
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	fprintf(stderr, "chatgenius-tunnel: setup failed: %s: %s\n", what,
-			primary ? primary : errmsg);
+	fprintf(stderr, "chatgenius-tunnel: setup failed: %s: ", what);
+	print_quoted(stderr, "", primary ? primary : errmsg, "\n");
 	if (detail)
-		fprintf(stderr, "DETAIL:  %s\n", detail);
+		print_quoted(stderr, "DETAIL:  ", detail, "\n");
 	if (hint)
-		fprintf(stderr, "HINT:  %s\n", hint);
+		print_quoted(stderr, "HINT:  ", hint, "\n");
 	/* (the install script's own 42501 is about the schema, not the role) */
 	if (!superuser || (state && strcmp(state, "42501") == 0 &&
 					   (primary == NULL || strstr(primary, "schema \"chatgenius\"") == NULL)))
@@ -223,7 +236,7 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 		return rc;
 	if (installed[0] == '\0')
 	{
-		printf("Installing chatgenius %s\n", available);
+		print_quoted(stdout, "Installing chatgenius ", available, "\n");
 		fflush(stdout);
 		res = run(conn, "CREATE EXTENSION chatgenius", 0, NULL, deadline,
 				  "CREATE EXTENSION chatgenius", cfg, superuser, &rc);
@@ -234,7 +247,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 	}
 	else if (strcmp(installed, available) != 0)
 	{
-		printf("Updating chatgenius %s -> %s\n", installed, available);
+		print_quoted(stdout, "Updating chatgenius ", installed, " -> ");
+		print_quoted(stdout, "", available, "\n");
 		fflush(stdout);
 		res = run(conn, "ALTER EXTENSION chatgenius UPDATE", 0, NULL, deadline,
 				  "ALTER EXTENSION chatgenius UPDATE", cfg, superuser, &rc);
@@ -244,7 +258,7 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 		log_msg(LOG_INFO, "extension_updated", "from=%s to=%s", installed, available);
 	}
 	else
-		printf("chatgenius %s is up to date: nothing to do\n", installed);
+		print_quoted(stdout, "chatgenius ", installed, " is up to date: nothing to do\n");
 	if ((rc = give_tunnel_name(conn, cfg, superuser, deadline)) != EXIT_CLEAN)
 		return rc;
 
@@ -256,7 +270,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 			  1, v, deadline, "reading the migration history", cfg, superuser, &rc);
 	if (res == NULL)
 		return rc;
-	printf("Versions applied now: %s\n\n", PQgetvalue(res, 0, 0)[0] ? PQgetvalue(res, 0, 0) : "none");
+	print_quoted(stdout, "Versions applied now: ",
+				 PQgetvalue(res, 0, 0)[0] ? PQgetvalue(res, 0, 0) : "none", "\n\n");
 	PQclear(res);
 
 	res = run(conn,
