@@ -131,6 +131,21 @@ config_tcp_off(const tunnel_config *cfg)
 }
 
 /*
+ * How long one health check may take for SSH_HEALTH_CHECK_INTERVAL: the
+ * interval, within 2 s and 10 s, so that a frozen path fails the check
+ * quickly but a slow server on a long interval is not cut short.  The
+ * reporter bounds each check with it; a check that got through no longer
+ * ago than the interval plus this is current (the readiness probe's rule).
+ */
+static inline int
+config_check_timeout_ms(const tunnel_config *cfg)
+{
+	int			t = cfg->health_interval_ms;
+
+	return t < 2000 ? 2000 : t > 10000 ? 10000 : t;
+}
+
+/*
  * Fill *cfg from argv, the environment and the env file.  argv[0] is the
  * program's name, the rest the settings' flags and --env-file with their
  * values (the command words are main.c's: it sets command and json).

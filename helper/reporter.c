@@ -95,23 +95,6 @@ reporter_set_passive(int on)
 	pthread_mutex_unlock(&reporter_lock);
 }
 
-/*
- * The time allowed for one check: the health interval, within 2 s and
- * 10 s, so that a frozen path fails the check quickly but a slow server
- * on a long interval is not cut short.
- */
-int
-reporter_check_timeout_ms(const tunnel_config *cfg)
-{
-	int			t = cfg->health_interval_ms;
-
-	if (t < 2000)
-		t = 2000;
-	if (t > 10000)
-		t = 10000;
-	return t;
-}
-
 /* The SQLSTATE of a failed result, or "" */
 static const char *
 sqlstate(const PGresult *res)
@@ -792,7 +775,7 @@ reporter_check(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 	int64_t		t0_us = clock_now_us();
 
 	pthread_mutex_lock(&reporter_lock);
-	rc = report(cfg, port, snap, true, reporter_check_timeout_ms(cfg), errbuf, errlen);
+	rc = report(cfg, port, snap, true, config_check_timeout_ms(cfg), errbuf, errlen);
 	pthread_mutex_unlock(&reporter_lock);
 	stats_observe(LATENCY_HEALTH_CHECK, clock_now_us() - t0_us, rc != CHECK_OK);
 	board_checked(rc != CHECK_PATH, rc == CHECK_OK, errbuf);

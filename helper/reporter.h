@@ -41,13 +41,6 @@ extern check_result reporter_check(const tunnel_config *cfg, int port,
 								   char *errbuf, size_t errlen);
 
 /*
- * How long one health check may take for cfg's SSH_HEALTH_CHECK_INTERVAL
- * (2 to 10 s): a check that got through no longer ago than the interval
- * plus this is current (the readiness probe's rule).
- */
-extern int	reporter_check_timeout_ms(const tunnel_config *cfg);
-
-/*
  * Best effort, bounded by timeout_ms: write the status row without a
  * heartbeat and flush pending events (used on stop, after the "stopped"
  * event).  Returns 0 on success, -1 otherwise (events stay spooled).

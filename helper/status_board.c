@@ -14,7 +14,6 @@
 #include "clock.h"
 #include "escape.h"
 #include "event_stream.h"
-#include "reporter.h"
 #include "sd_notify.h"
 #include "stats.h"
 #include "status_board.h"
@@ -127,7 +126,7 @@ board_init(const tunnel_config *cfg, int listen_port)
 				 cfg->socket_dir != NULL ? cfg->socket_dir : "?", listen_port);
 	board.max_retries = cfg->max_retries;
 	board.interval_ms = cfg->health_interval_ms;
-	board.check_timeout_ms = reporter_check_timeout_ms(cfg);
+	board.check_timeout_ms = config_check_timeout_ms(cfg);
 	board.max_waiting = cfg->max_waiting_clients;
 	board.ready_sent = false;
 	board.started = false;
@@ -326,7 +325,7 @@ board_reloaded(const tunnel_config *cfg)
 	pthread_mutex_lock(&board.lock);
 	board.max_retries = cfg->max_retries;
 	board.interval_ms = cfg->health_interval_ms;
-	board.check_timeout_ms = reporter_check_timeout_ms(cfg);
+	board.check_timeout_ms = config_check_timeout_ms(cfg);
 	board.max_waiting = cfg->max_waiting_clients;
 	if (board.ready_sent)
 		(void) sd_notify_send("READY=1");
