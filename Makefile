@@ -44,7 +44,8 @@ PG_TREE_ROOT := $(patsubst %/usr/lib/postgresql/$(MAJORVERSION)/bin,%,$(filter %
 # The helper on PATH (empty: no link) and the documents.
 HELPER_LINKDIR ?= $(PG_TREE_ROOT)/usr/local/bin
 HELPER_DOCDIR ?= $(PG_TREE_ROOT)/usr/share/doc/chatgenius-tunnel
-# Its manual pages and its unit, where local installs go (empty: not installed).
+# Its manual pages and its units (.service, .socket), where local installs go
+# (empty: not installed).
 HELPER_MANDIR ?= $(PG_TREE_ROOT)/usr/local/share/man
 HELPER_UNITDIR ?= $(PG_TREE_ROOT)/usr/local/lib/systemd/system
 
@@ -81,6 +82,7 @@ ifneq ($(HELPER_UNITDIR),)
 	sed 's|^ExecStart=/usr/bin/chatgenius-tunnel |ExecStart=$(bindir)/chatgenius-tunnel |' \
 		helper/chatgenius-tunnel.service >'$(DESTDIR)$(HELPER_UNITDIR)/chatgenius-tunnel.service'
 	chmod 0644 '$(DESTDIR)$(HELPER_UNITDIR)/chatgenius-tunnel.service'
+	$(INSTALL_DATA) helper/chatgenius-tunnel.socket '$(DESTDIR)$(HELPER_UNITDIR)/chatgenius-tunnel.socket'
 endif
 
 helper-clean:

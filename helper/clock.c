@@ -19,7 +19,7 @@ clock_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Returns CLOCK_MONOTONIC in microseconds, 0 when it cannot be read. */
+/* Returns CLOCK_MONOTONIC in microseconds (latencies), 0 when it cannot be read. */
 int64_t
 clock_now_us(void)
 {

@@ -11,7 +11,7 @@
 /* Milliseconds on CLOCK_MONOTONIC (0 if the clock cannot be read). */
 extern int64_t clock_now_ms(void);
 
-/* Microseconds on CLOCK_MONOTONIC (0 if the clock cannot be read). */
+/* The same clock in microseconds, for latencies. */
 extern int64_t clock_now_us(void);
 
 /* Microseconds since the epoch on CLOCK_REALTIME (0 if it cannot be read). */

@@ -38,8 +38,12 @@ typedef enum var_kind
 	VAR_PATH,					/* ~ expanded */
 	VAR_SECRET,					/* may be empty, never printed */
 	VAR_INT,
+	VAR_MODE,					/* file permission bits in octal (0 to 0777) */
 	VAR_LEVEL
 } var_kind;
+
+/* Kinds stored as an int in tunnel_config (the others as a string). */
+#define IS_INT_KIND(k) ((k) == VAR_INT || (k) == VAR_MODE)
 
 typedef struct var_def
 {
@@ -71,7 +75,15 @@ static const var_def vars[] = {
 	{"POSTGRES_PORT", "--postgres-port", VAR_INT, "5432", 0, 65535, OFF(listen_port), false, false,
 	"local port the tunnel listens on (0: any free port)"},
 	{"TUNNEL_LISTEN_HOST", "--tunnel-listen-host", VAR_HOST, "127.0.0.1", 0, 0, OFF(listen_host), false, false,
-	"local address the tunnel listens on"},
+	"local address the tunnel listens on (none: no TCP listener, TUNNEL_SOCKET_DIR only)"},
+	{"TUNNEL_SOCKET_DIR", "--tunnel-socket-dir", VAR_PATH, NULL, 0, 0, OFF(socket_dir), false, false,
+	"folder of a Unix socket .s.PGSQL.<POSTGRES_PORT> beside TCP, as libpq's host=DIR finds it (unset: off)"},
+	{"TUNNEL_SOCKET_MODE", "--tunnel-socket-mode", VAR_MODE, "0770", 0, 0777, OFF(socket_mode), false, false,
+	"permissions of that socket, in octal: who may connect"},
+	{"TUNNEL_SOCKET_GROUP", "--tunnel-socket-group", VAR_HOST, NULL, 0, 0, OFF(socket_group), false, false,
+	"group of that socket (unset: the helper's)"},
+	{"TUNNEL_HTTP_ADDR", "--tunnel-http-addr", VAR_HOST, NULL, 0, 0, OFF(http_addr), false, false,
+	"host:port of the HTTP endpoint: /metrics, /startup, /liveness, /readiness (unset: off)"},
 	{"POSTGRES_REMOTE_HOST", "--postgres-remote-host", VAR_HOST, "localhost", 0, 0, OFF(remote_host), false, false,
 	"PostgreSQL host as seen from the SSH server; a primary and its standbys: host[:port],..."},
 	{"POSTGRES_REMOTE_PORT", "--postgres-remote-port", VAR_INT, "5432", 1, 65535, OFF(remote_port), false, false,
@@ -116,6 +128,8 @@ static const var_def vars[] = {
 	"ms a client waits for room in a full pool before it is refused"},
 	{"TUNNEL_MAX_WAITING", "--tunnel-max-waiting", VAR_INT, "64", 0, 1000000, OFF(max_waiting_clients), false, true,
 	"most clients waiting for room at once (0: none wait; the health check never waits)"},
+	{"TUNNEL_SHUTDOWN_TIMEOUT", "--tunnel-shutdown-timeout", VAR_INT, "30000", 0, 86400000, OFF(shutdown_timeout_ms), false, true,
+	"ms that served clients may go on after SIGTERM before they are cut (0: at once)"},
 	{"TUNNEL_LOGIN_TIMEOUT", "--tunnel-login-timeout", VAR_INT, "60000", 100, 86400000, OFF(login_timeout_ms), false, true,
 	"ms a client has from its channel's open to the end of its startup; keep it at or below the server's authentication_timeout"},
 	{"TUNNEL_NAME", "--tunnel-name", VAR_STRING, NULL, 0, 0, OFF(tunnel_name), false, false,
@@ -138,6 +152,9 @@ typedef struct raw_values
 	char	   *pw_user;		/* POSTGRES_USER where POSTGRES_PASSWORD was
 								 * set (NULL: the default) */
 	const char *pw_source;		/* where POSTGRES_PASSWORD was set */
+	char	   *service_user;	/* POSTGRES_USER of the lowest layer that
+								 * sets it, but the flags (NULL: the
+								 * default) */
 	char	   *notes;			/* see tunnel_config.warnings */
 } raw_values;
 
@@ -193,6 +210,10 @@ var_by_name(const char *name)
 	return -1;
 }
 
+/* Index of POSTGRES_PASSWORD and POSTGRES_USER in vars. */
+#define VAR_PASSWORD var_by_name("POSTGRES_PASSWORD")
+#define VAR_USER var_by_name("POSTGRES_USER")
+
 /*
  * Index of the variable for a flag ("--ssh-port" or "--ssh-port=22"; flen is
  * the length up to '=' or the end), or -1.
@@ -227,6 +248,7 @@ raw_free(raw_values *raw)
 	for (i = 0; i < NVARS; i++)
 		free(raw->value[i]);
 	free(raw->pw_user);
+	free(raw->service_user);
 	free(raw->notes);
 	memset(raw, 0, sizeof(*raw));
 }
@@ -602,6 +624,26 @@ parse_host_list(tunnel_config *cfg, char *errbuf, size_t errlen)
 }
 
 /*
+ * Parse permission bits in octal ("0770", "770").  Returns 0 with *out
+ * set, or -1 when text is not octal or above max.
+ */
+static int
+parse_mode(const char *text, long max, int *out)
+{
+	char	   *end;
+	long		v;
+
+	if (text[0] == '\0' || strspn(text, "01234567") != strlen(text))
+		return -1;
+	errno = 0;
+	v = strtol(text, &end, 8);
+	if (errno != 0 || *end != '\0' || v < 0 || v > max)
+		return -1;
+	*out = (int) v;
+	return 0;
+}
+
+/*
  * Convert every raw value (or default) into cfg.  Returns EXIT_CLEAN or
  * EXIT_BAD_CONFIG with a message naming the variable and the bad value.
  */
@@ -650,6 +692,12 @@ apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
 								"invalid value for %s: \"%s\" (expected an integer from %ld to %ld)",
 								v->name, text, v->min, v->max);
 				break;
+			case VAR_MODE:
+				if (parse_mode(text, v->max, ip) != 0)
+					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
+								"invalid value for %s: \"%s\" (expected permission bits in octal, "
+								"0000 to 0%lo)", v->name, text, v->max);
+				break;
 			case VAR_LEVEL:
 				if (log_parse_level(text, &level) != 0)
 					return fail(errbuf, errlen, EXIT_BAD_CONFIG,
@@ -679,6 +727,11 @@ apply_values(tunnel_config *cfg, raw_values *raw, char *errbuf, size_t errlen)
 
 	if (parse_host_list(cfg, errbuf, errlen) != EXIT_CLEAN)
 		return EXIT_BAD_CONFIG;
+	/* the role the service writes as (a libpq service may name it: unknown) */
+	if (raw->service_user != NULL)
+		snprintf(cfg->tunnel_role, sizeof(cfg->tunnel_role), "%s", raw->service_user);
+	else if (raw->value[var_by_name("POSTGRES_SERVICE")] == NULL)
+		snprintf(cfg->tunnel_role, sizeof(cfg->tunnel_role), "%s", vars[VAR_USER].def);
 	if (cfg->tunnel_name == NULL)
 	{
 		size_t		len = strlen(cfg->ssh_user) + strlen(cfg->ssh_host) + 16;
@@ -710,10 +763,6 @@ check_key_file(const tunnel_config *cfg, char *errbuf, size_t errlen)
 	return EXIT_CLEAN;
 }
 
-/* Index of POSTGRES_PASSWORD and POSTGRES_USER in vars. */
-#define VAR_PASSWORD var_by_name("POSTGRES_PASSWORD")
-#define VAR_USER var_by_name("POSTGRES_USER")
-
 /*
  * After a layer of sources: when it set POSTGRES_PASSWORD, remember the
  * role that password belongs to (the POSTGRES_USER in force at that
@@ -730,6 +779,21 @@ remember_password_role(raw_values *raw, const char *layer)
 	free(raw->pw_user);
 	raw->pw_user = raw->value[user] ? xstrdup(raw->value[user]) : NULL;
 	raw->pw_source = layer;
+}
+
+/*
+ * After the env file, then the environment: the role the service writes
+ * as is the POSTGRES_USER of the lowest layer that sets it (the env file's
+ * for a deployment), which setup outranks with a superuser (its flag, or
+ * its own environment).  Returns nothing.
+ */
+static void
+remember_service_user(raw_values *raw)
+{
+	int			user = VAR_USER;
+
+	if (raw->service_user == NULL && raw->value[user] != NULL)
+		raw->service_user = xstrdup(raw->value[user]);
 }
 
 /*
@@ -782,6 +846,7 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 			if (rc != EXIT_CLEAN)
 				return rc;
 			remember_password_role(raw, env_file);
+			remember_service_user(raw);
 		}
 	}
 	for (i = 0; i < NVARS; i++)
@@ -792,6 +857,7 @@ gather(raw_values *raw, const char *env_file, bool env_file_explicit,
 			raw_set(raw, i, e, "environment");
 	}
 	remember_password_role(raw, "environment");
+	remember_service_user(raw);
 	for (i = 0; i + 1 < nflags; i += 2)
 	{
 		int			v = var_by_flag(flags[i], strlen(flags[i]));
@@ -862,7 +928,7 @@ config_copy(const tunnel_config *src)
 	c->warnings = NULL;
 	c->env_file = src->env_file ? strdup(src->env_file) : NULL;
 	for (i = 0; i < NVARS; i++)
-		if (vars[i].kind != VAR_INT)
+		if (!IS_INT_KIND(vars[i].kind))
 		{
 			char	  **sp = (char **) ((char *) c + vars[i].offset);
 
@@ -1176,7 +1242,7 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 		int		   *newi = (int *) ((char *) &fresh + v->offset);
 		bool		differs;
 
-		if (v->kind == VAR_INT)
+		if (IS_INT_KIND(v->kind))
 			differs = *oldi != *newi;
 		else
 			differs = str_differs(*oldp, *newp);
@@ -1189,7 +1255,7 @@ config_reload(tunnel_config *cfg, char *errbuf, size_t errlen)
 			continue;
 		}
 		changed++;
-		if (v->kind == VAR_INT)
+		if (IS_INT_KIND(v->kind))
 		{
 			log_msg(LOG_INFO, "config_changed", "variable=%s old=%d new=%d", v->name,
 					*oldi, *newi);
@@ -1231,7 +1297,8 @@ config_print_help(void)
 		   "unknown names are reported and ignored.\n\n", DEFAULT_ENV_FILE);
 	printf("Options:\n"
 		   "  --env-file PATH   read settings from PATH instead of ./%s\n"
-		   "  --json            status: the report as JSON\n\n", DEFAULT_ENV_FILE);
+		   "  --json            status, events: the report as JSON\n"
+		   "  --follow          events: each event as it happens\n\n", DEFAULT_ENV_FILE);
 	printf("Variables (flag, default):\n");
 	for (i = 0; i < NVARS; i++)
 	{
@@ -1243,13 +1310,17 @@ config_print_help(void)
 		range[0] = '\0';
 		if (v->kind == VAR_INT)
 			snprintf(range, sizeof(range), " (%ld to %ld)", v->min, v->max);
+		else if (v->kind == VAR_MODE)
+			snprintf(range, sizeof(range), " (octal, 0000 to 0%lo)", v->max);
 		printf("  %-26s %-29s default: %s\n      %s%s%s\n", v->name,
 			   v->flag ? v->flag : "(no flag: a secret)",
 			   v->required ? "(required)" : def ? def : "(none)", v->help, range,
 			   v->reloadable ? " [SIGHUP]" : "");
 	}
-	printf("\nSignals: SIGTERM/SIGINT stop cleanly; SIGHUP re-reads the configuration and\n"
-		   "takes over the settings marked [SIGHUP]; SIGUSR1 logs the pool figures.\n\n");
+	printf("\nSignals: SIGTERM stops taking clients and lets the served ones finish\n"
+		   "(TUNNEL_SHUTDOWN_TIMEOUT); a second SIGTERM, or SIGINT, stops at once; SIGHUP\n"
+		   "re-reads the configuration and takes over the settings marked [SIGHUP];\n"
+		   "SIGUSR1 logs the pool figures.\n\n");
 	printf("Exit status:\n"
 		   "  0  clean stop (or: verify found no critical check)\n"
 		   "  1  other failure (verify: a critical check, or the database is unreachable)\n"
@@ -1267,7 +1338,7 @@ config_free(tunnel_config *cfg)
 
 	for (i = 0; i < NVARS; i++)
 	{
-		if (vars[i].kind != VAR_INT)
+		if (!IS_INT_KIND(vars[i].kind))
 		{
 			char	  **sp = (char **) ((char *) cfg + vars[i].offset);
 

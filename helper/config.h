@@ -7,6 +7,7 @@
 #define CHATGENIUS_CONFIG_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "exit_codes.h"			/* the exit codes (the public contract) */
 
@@ -34,6 +35,7 @@ typedef enum tunnel_command
 	CMD_SETUP,
 	CMD_VERIFY,
 	CMD_STATUS,					/* ask the running helper (status_command.c) */
+	CMD_EVENTS,					/* its events (events_command.c) */
 	CMD_HELP,
 	CMD_VERSION
 } tunnel_command;
@@ -41,7 +43,8 @@ typedef enum tunnel_command
 typedef struct tunnel_config
 {
 	tunnel_command command;
-	bool		json;			/* status --json */
+	bool		json;			/* status --json, events --json */
+	bool		follow;			/* events --follow */
 
 	/* PostgreSQL, as seen through the tunnel */
 	char	   *postgres_db;		/* POSTGRES_DB */
@@ -61,6 +64,12 @@ typedef struct tunnel_config
 	int			standby_port;		/* TUNNEL_STANDBY_PORT (0: off) */
 	int			standby_max_lag_ms; /* TUNNEL_STANDBY_MAX_LAG (10000) */
 	int			patroni_port;		/* POSTGRES_PATRONI_PORT (0: off) */
+	char	   *socket_dir;			/* TUNNEL_SOCKET_DIR (NULL: no Unix socket) */
+	int			socket_mode;		/* TUNNEL_SOCKET_MODE (0770) */
+	char	   *socket_group;		/* TUNNEL_SOCKET_GROUP (NULL: the helper's) */
+	char	   *http_addr;			/* TUNNEL_HTTP_ADDR (NULL: no HTTP endpoint) */
+	int			shutdown_timeout_ms;	/* TUNNEL_SHUTDOWN_TIMEOUT (30000): the
+										 * drain at SIGTERM */
 
 	/* SSH */
 	char	   *ssh_host;			/* SSH_HOST (required) */
@@ -97,12 +106,44 @@ typedef struct tunnel_config
 	int			spool_max_events;	/* TUNNEL_SPOOL_MAX (10000) */
 	char	   *log_level;			/* TUNNEL_LOG_LEVEL (info) */
 
+	char		tunnel_role[64];	/* the role the service writes as:
+									 * POSTGRES_USER of the env file, else of
+									 * the environment (setup outranks it with
+									 * a superuser), "" when a libpq service
+									 * names it */
 	char	   *env_file;			/* the env file read, or NULL */
 	char	   *warnings;			/* notes about the sources, one
 									 * "key=value ..." log field list per line
 									 * (unknown names, a dropped password), or
 									 * NULL */
 } tunnel_config;
+
+/*
+ * True when TUNNEL_LISTEN_HOST is "none": no TCP listener (the Unix socket
+ * of TUNNEL_SOCKET_DIR, or sockets passed by systemd, only).  The one-shot
+ * commands still use TCP on 127.0.0.1.
+ */
+#define CONFIG_NO_TCP "none"
+static inline bool
+config_tcp_off(const tunnel_config *cfg)
+{
+	return cfg->listen_host != NULL && strcmp(cfg->listen_host, CONFIG_NO_TCP) == 0;
+}
+
+/*
+ * How long one health check may take for SSH_HEALTH_CHECK_INTERVAL: the
+ * interval, within 2 s and 10 s, so that a frozen path fails the check
+ * quickly but a slow server on a long interval is not cut short.  The
+ * reporter bounds each check with it; a check that got through no longer
+ * ago than the interval plus this is current (the readiness probe's rule).
+ */
+static inline int
+config_check_timeout_ms(const tunnel_config *cfg)
+{
+	int			t = cfg->health_interval_ms;
+
+	return t < 2000 ? 2000 : t > 10000 ? 10000 : t;
+}
 
 /*
  * Fill *cfg from argv, the environment and the env file.  argv[0] is the

@@ -8,8 +8,10 @@
 #include <stdio.h>
 
 #include "clock.h"
+#include "event_stream.h"
 #include "events.h"
 #include "spool.h"
+#include "stats.h"
 #include "status_board.h"
 
 /*
@@ -39,7 +41,9 @@ emit(log_level level, event_id id, const char *detail, va_list ap)
 	if (detail != NULL)
 		log_vformat(buf, sizeof(buf), detail, ap);
 	log_event_formatted(level, event_name(id), buf, at);
+	stats_count_event(id);
 	board_event(id, buf, at);
+	event_stream_publish(event_name(id), buf, at);
 	if (spool_is_open())
 		(void) spool_add(id, buf, at);
 }

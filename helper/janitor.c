@@ -27,6 +27,7 @@
 #include "cluster.h"
 #include "events.h"
 #include "janitor.h"
+#include "listener.h"
 #include "log.h"
 #include "pool.h"
 #include "service_thread.h"
@@ -38,6 +39,7 @@
 
 #define CONNECT_STOPPED (-1)
 #define NO_PRIMARY_PROBE_MS 250	/* probes while no primary is known */
+#define DRAIN_POLL_MS	50		/* how often a drain looks for the last client */
 
 static tunnel_config *jcfg;
 static int	jport;
@@ -48,8 +50,11 @@ static service_thread jthread = SERVICE_THREAD_INIT;	/* its eventfd exists befor
  * async-signal-safe and free of data races across threads.
  */
 static atomic_int req_stop;
+static atomic_int req_drain;
 static atomic_int req_reload;
 static atomic_int req_stats;
+static bool drain_here;			/* in janitor_main's own pass: a drain may run */
+static int64_t drain_until;		/* the drain's deadline (0: no drain) */
 static bool db_fault;			/* the last check found a database fault */
 static char db_fault_error[1024];
 static int	jresult = EXIT_CLEAN;
@@ -84,6 +89,8 @@ janitor_request(janitor_request_kind kind)
 {
 	if (kind == JANITOR_STOP)
 		atomic_store(&req_stop, 1);
+	else if (kind == JANITOR_DRAIN)
+		atomic_store(&req_drain, 1);
 	else if (kind == JANITOR_RELOAD)
 		atomic_store(&req_reload, 1);
 	else
@@ -91,7 +98,11 @@ janitor_request(janitor_request_kind kind)
 	janitor_wake();
 }
 
-/* Serves the reload and stats requests; returns true when a stop is asked. */
+/*
+ * Serves the reload and stats requests; returns true when a stop is asked,
+ * or a drain while no drain can run (at the first connection, or during a
+ * reconnection: no client is carried then, and waiting ones are told why).
+ */
 static bool
 handle_requests(void)
 {
@@ -114,7 +125,32 @@ handle_requests(void)
 	}
 	if (atomic_exchange(&req_stats, 0))
 		pool_log_stats();
-	return atomic_load(&req_stop) != 0;
+	return atomic_load(&req_stop) != 0 || (atomic_load(&req_drain) != 0 && !drain_here);
+}
+
+/*
+ * The drain (the first SIGTERM): no new client is taken (listener_drain),
+ * the clients held are served on until they close or
+ * TUNNEL_SHUTDOWN_TIMEOUT ends.  Called once per janitor pass.  Returns
+ * true when the drain is over and the tunnel may stop.
+ */
+static bool
+drain_step(void)
+{
+	int			held = pool_clients_held();
+
+	if (drain_until == 0)
+	{
+		int			timeout = jcfg->shutdown_timeout_ms;
+
+		drain_until = clock_now_ms() + timeout;
+		listener_drain();
+		pool_drain();
+		board_draining(held, timeout);
+		log_msg(LOG_INFO, "draining", "clients=%d timeout_ms=%d detail=\"%s\"", held, timeout,
+				"served clients may finish; a second SIGTERM or SIGINT stops at once");
+	}
+	return held == 0 || clock_now_ms() >= drain_until;
 }
 
 /*
@@ -244,7 +280,7 @@ retry_cycle(bool check, char *last_err, size_t errlen, int *attempt_out)
 			return refused(last_err);
 		stats_set_error(last_err);
 		stats_set_retries(n);
-		if (atomic_load(&req_stop))
+		if (atomic_load(&req_stop) || (atomic_load(&req_drain) && !drain_here))
 			return CONNECT_STOPPED;
 	}
 	stats_set_state(STATE_FAILED);
@@ -280,7 +316,7 @@ janitor_first_connect(int listen_port, int port)
 
 	jport = port;
 	stats_set_state(STATE_CONNECTING);
-	if (atomic_load(&req_stop))
+	if (atomic_load(&req_stop) || atomic_load(&req_drain))
 		return CONNECT_STOPPED;
 	r = attempt(false, err, sizeof(err));
 	if (r == SSH_FAIL_AUTH)
@@ -443,11 +479,16 @@ janitor_main(void *arg)
 
 		if (left > 1000)
 			left = 1000;		/* pool upkeep once a second */
+		if (drain_until != 0 && left > DRAIN_POLL_MS)
+			left = DRAIN_POLL_MS;	/* the drain ends as the last client leaves */
 		if (asked_due >= 0 && asked_due - now < left)
 			left = asked_due - now;	/* a probe round asked for, held back by the gap */
 		if (left > 0 && poll(&pfd, 1, (int) left) < 0 && errno != EINTR)
 			log_msg(LOG_ERROR, "poll_failed", "error=\"%s\"", strerror(errno));
+		drain_here = true;
 		if (handle_requests())
+			break;
+		if (atomic_load(&req_drain) && drain_step())
 			break;
 		board_tick();
 		pool_tick();
@@ -460,6 +501,7 @@ janitor_main(void *arg)
 		}
 		if ((asked = prober_take_request()) != NULL)
 			prober_round(jcfg, jport, asked);
+		drain_here = false;		/* a check or a reconnection: a drain waits for it */
 		if (pool_take_lost_all(err, sizeof(err)))
 			rc = reconnect(err);
 		else if (clock_now_ms() >= next_check && no_primary_after_probes("interval"))

@@ -13,7 +13,8 @@
 /* Requests, set from signal handlers. */
 typedef enum janitor_request_kind
 {
-	JANITOR_STOP,
+	JANITOR_STOP,				/* stop now */
+	JANITOR_DRAIN,				/* stop taking clients, stop once they are served */
 	JANITOR_RELOAD,
 	JANITOR_STATS
 } janitor_request_kind;

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <libssh2.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,10 @@
 
 #include "commands.h"
 #include "config.h"
+#include "event_stream.h"
 #include "events.h"
+#include "http_server.h"
+#include "listen_fds.h"
 #include "log.h"
 #include "sd_notify.h"
 #include "spool.h"
@@ -29,14 +33,22 @@
 #endif
 
 /*
- * SIGTERM/SIGINT: ask for a clean stop, and tell systemd at once (the
- * janitor may be in the middle of a health check).  Async-signal-safe.
+ * The first SIGTERM: stop taking clients and let the served ones finish
+ * (TUNNEL_SHUTDOWN_TIMEOUT), as PgBouncer's safe shutdown and Cloud SQL
+ * Auth Proxy's --max-sigterm-delay do; a second SIGTERM, or SIGINT, stops
+ * at once.  systemd is told at once (the janitor may be in the middle of
+ * a health check).  Async-signal-safe.
  */
+static atomic_int stop_signals;
+
 static void
 on_stop(int signo)
 {
 	sd_notify_from_signal("STOPPING=1");
-	tunnel_request_stop();
+	if (signo == SIGTERM && atomic_fetch_add(&stop_signals, 1) == 0)
+		tunnel_request_drain();
+	else
+		tunnel_request_stop();
 }
 
 /* SIGHUP: ask the janitor to re-read the configuration. */
@@ -117,6 +129,7 @@ static const struct
 	{"setup", CMD_SETUP},
 	{"verify", CMD_VERIFY},
 	{"status", CMD_STATUS},
+	{"events", CMD_EVENTS},
 };
 
 /*
@@ -127,13 +140,14 @@ static const struct
  * config_load.  Returns EXIT_CLEAN, or EXIT_BAD_CONFIG with the reason.
  */
 static int
-parse_command(int argc, char **argv, tunnel_command *cmd, bool *json,
+parse_command(int argc, char **argv, tunnel_command *cmd, bool *json, bool *follow,
 			  char **opts, int *nopts, char *errbuf, size_t errlen)
 {
 	bool		seen = false;
 
 	*cmd = CMD_RUN;
 	*json = false;
+	*follow = false;
 	opts[0] = argv[0];
 	*nopts = 1;
 	for (int i = 1; i < argc; i++)
@@ -153,7 +167,12 @@ parse_command(int argc, char **argv, tunnel_command *cmd, bool *json,
 		}
 		if (strcmp(a, "--json") == 0)
 		{
-			*json = true;		/* status's; the other commands ignore it */
+			*json = true;		/* status's and events'; the others ignore it */
+			continue;
+		}
+		if (strcmp(a, "--follow") == 0)
+		{
+			*follow = true;		/* events' */
 			continue;
 		}
 		if (a[0] == '-')
@@ -178,7 +197,7 @@ parse_command(int argc, char **argv, tunnel_command *cmd, bool *json,
 		if (!known)
 		{
 			snprintf(errbuf, errlen,
-					 "unknown command: \"%s\" (expected run, setup, verify or status)", a);
+					 "unknown command: \"%s\" (expected run, setup, verify, status or events)", a);
 			return EXIT_BAD_CONFIG;
 		}
 	}
@@ -202,9 +221,39 @@ print_help(void)
 		   "      exit 0 unless a check is critical or the database is unreachable\n"
 		   "  chatgenius-tunnel status [--json]   ask the running helper how it stands (exit 0 serving,\n"
 		   "      1 degraded or reconnecting, 2 not running, 3 unknown)\n"
+		   "  chatgenius-tunnel events [--follow] [--json]   the running helper's events: the\n"
+		   "      last ones, or each one as it happens until it stops (also while the\n"
+		   "      database is away)\n"
 		   "  chatgenius-tunnel --help | --version\n\n"
 		   "Manual pages: chatgenius-tunnel(8), chatgenius-tunnel.env(5).\n\n");
 	config_print_help();
+}
+
+/* The port of TUNNEL_HTTP_ADDR ("host:port"), 0 when unset or unparsable. */
+static int
+http_port_of(const char *addr)
+{
+	const char *colon = addr != NULL ? strrchr(addr, ':') : NULL;
+
+	return colon != NULL ? atoi(colon + 1) : 0;
+}
+
+/*
+ * The HTTP endpoint's socket: passed by systemd, or bound on
+ * TUNNEL_HTTP_ADDR; nothing when neither.  Returns 0, or -1 with err.
+ */
+static int
+open_http(const tunnel_config *cfg, char *err, size_t errlen)
+{
+	int			fd = listen_fds_get(LISTEN_HTTP);
+
+	if (fd < 0 && cfg->http_addr == NULL)
+		return 0;
+	if (http_server_open(cfg->http_addr, fd, err, errlen) != 0)
+		return -1;
+	log_msg(LOG_INFO, "http_listening", "addr=%s activated=%d",
+			cfg->http_addr != NULL ? cfg->http_addr : "-", fd >= 0);
+	return 0;
 }
 
 /*
@@ -215,12 +264,29 @@ static int
 run_command(tunnel_config *cfg)
 {
 	int			port = cfg->listen_port;
+	char		err[512];
 	int			rc;
 
+	if (listen_fds_take(cfg->standby_port, http_port_of(cfg->http_addr), err, sizeof(err)) < 0)
+	{
+		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		return EXIT_BAD_CONFIG;
+	}
+	if (open_http(cfg, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		listen_fds_close_unused();
+		return EXIT_BAD_CONFIG;
+	}
 	events_init(cfg);
 	board_init(cfg, port);
+	(void) event_stream_start();
 	status_socket_start(cfg);
-	rc = tunnel_start(cfg, &port);
+	if (http_server_start() != 0)
+		rc = EXIT_FAILURE_OTHER;
+	else
+		rc = tunnel_start(cfg, &port);
+	listen_fds_close_unused();
 	if (rc == EXIT_BAD_CONFIG || rc == EXIT_AUTH)
 	{
 		/*
@@ -240,7 +306,9 @@ run_command(tunnel_config *cfg)
 		rc = tunnel_wait();
 	board_stopping();
 	tunnel_stop();
+	http_server_stop();
 	status_socket_stop();
+	event_stream_stop();
 	events_shutdown();
 	return rc;
 }
@@ -255,6 +323,7 @@ main(int argc, char **argv)
 	tunnel_config cfg;
 	tunnel_command cmd;
 	bool		json;
+	bool		follow;
 	char	  **opts;
 	int			nopts;
 	char		err[1024];
@@ -269,7 +338,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "chatgenius-tunnel: out of memory\n");
 		return EXIT_FAILURE_OTHER;
 	}
-	rc = parse_command(argc, argv, &cmd, &json, opts, &nopts, err, sizeof(err));
+	rc = parse_command(argc, argv, &cmd, &json, &follow, opts, &nopts, err, sizeof(err));
 	if (rc == EXIT_CLEAN && (cmd == CMD_HELP || cmd == CMD_VERSION))
 	{
 		free(opts);
@@ -287,14 +356,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
 		if (rc == EXIT_BAD_CONFIG)
 			fprintf(stderr, "Try \"chatgenius-tunnel --help\" for more information.\n");
-		/* status: no attempt made is "unknown", as pg_isready's 3 */
-		return cmd == CMD_STATUS ? 3 : rc;
+		/* status, events: no attempt made is "unknown", as pg_isready's 3 */
+		return cmd == CMD_STATUS || cmd == CMD_EVENTS ? 3 : rc;
 	}
 	cfg.command = cmd;
 	cfg.json = json;
-	if (cfg.command == CMD_STATUS)
+	cfg.follow = follow;
+	if (cfg.command == CMD_STATUS || cfg.command == CMD_EVENTS)
 	{
-		rc = status_command(&cfg);
+		rc = cfg.command == CMD_STATUS ? status_command(&cfg) : events_command(&cfg);
 		config_free(&cfg);
 		return rc;
 	}

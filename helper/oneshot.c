@@ -50,11 +50,16 @@ oneshot_run(tunnel_config *cfg, const char *command, bool explain_down,
 		bool		login = strstr(err, "fe_sendauth:") != NULL ||
 			strstr(err, "password authentication failed") != NULL;
 
-		fprintf(stderr, "chatgenius-tunnel: %s failed: %s: ", command,
+		char		shown[sizeof(err) * 4];
+
+		/*
+		 * One write: stderr is unbuffered, and the tunnel's threads log
+		 * whole lines beside it (a health check failing the same way).
+		 */
+		escape_text(shown, sizeof(shown), err, ESCAPE_TERMINAL);	/* the server's words */
+		fprintf(stderr, "chatgenius-tunnel: %s failed: %s: %s\n", command,
 				login ? "the database refused the login through the tunnel" :
-				"database unreachable through the tunnel");
-		escape_print(stderr, err, ESCAPE_TERMINAL);	/* the server's words */
-		fputc('\n', stderr);
+				"database unreachable through the tunnel", shown);
 		rc = EXIT_FAILURE_OTHER;
 	}
 	else

@@ -4,8 +4,9 @@
  *		one NETLINK_SOCK_DIAG request for that exact connection (as ss(8)
  *		shows uid:), which any user may ask: the client's end is the socket
  *		whose local address is our peer's and whose remote address is ours.
- *		TCP over loopback carries no credentials of its own (SO_PEERCRED is
- *		for Unix sockets).
+ *		TCP over loopback carries no credentials of its own; a client of the
+ *		Unix socket (TUNNEL_SOCKET_DIR) is asked with SO_PEERCRED, as
+ *		PostgreSQL's peer authentication asks.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -77,6 +79,25 @@ client_end(int fd, struct inet_diag_sockid *id)
 	return -1;
 }
 
+/*
+ * True when fd is a Unix socket, with its peer's uid (SO_PEERCRED: the
+ * credentials the kernel took at connect) in *uid, -1 when not told.
+ */
+static bool
+unix_peer_uid(int fd, long *uid)
+{
+	struct sockaddr_storage local;
+	socklen_t	llen = sizeof(local);
+	struct ucred cred;
+	socklen_t	clen = sizeof(cred);
+
+	if (getsockname(fd, (struct sockaddr *) &local, &llen) != 0 || local.ss_family != AF_UNIX)
+		return false;
+	*uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && clen == sizeof(cred) ?
+		(long) cred.uid : -1;
+	return true;
+}
+
 /* See peer_uid.h.  Returns the uid, or -1. */
 long
 peer_uid(int fd)
@@ -99,6 +120,8 @@ peer_uid(int fd)
 	ssize_t		n;
 	long		uid = -1;
 
+	if (unix_peer_uid(fd, &uid))
+		return uid;
 	memset(&msg, 0, sizeof(msg));
 	family = client_end(fd, &msg.req.id);
 	if (family < 0)

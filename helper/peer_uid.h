@@ -9,8 +9,8 @@
 
 /*
  * Returns the uid owning the other end of the accepted socket fd when that
- * end is a socket of this host (a loopback peer), else -1 (a remote peer,
- * or the kernel would not say).
+ * end is a socket of this host (a loopback peer, or a Unix socket's:
+ * SO_PEERCRED), else -1 (a remote peer, or the kernel would not say).
  */
 extern long peer_uid(int fd);
 

@@ -98,7 +98,7 @@ pg_connect(const tunnel_config *cfg, int port, int64_t deadline_ms,
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			n = 0;
 
-	if (host == NULL || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+	if (host == NULL || config_tcp_off(cfg) || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
 		host = "127.0.0.1";
 	else if (strcmp(host, "::") == 0)
 		host = "::1";

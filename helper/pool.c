@@ -117,6 +117,9 @@ static struct
  */
 static atomic_uint cfg_generation = 1;
 
+/* Set by pool_drain, read by every worker (pool_draining). */
+static atomic_bool draining;
+
 /* Returns the configured pool size, capped to the slot table. */
 static int
 pool_limit(void)
@@ -150,6 +153,7 @@ slot_wake(slot *s)
 int
 pool_init(tunnel_config *cfg, void (*wake_janitor) (void))
 {
+	atomic_store(&draining, false);
 	pthread_mutex_lock(&pool.lock);
 	pool.cfg = cfg;
 	pool.wake_janitor = wake_janitor;
@@ -655,7 +659,6 @@ refuse(client *c, const char *why)
 {
 	int64_t		waited = clock_now_ms() - c->since_ms;
 
-	stats_add_refused();
 	pthread_mutex_lock(&refusals.lock);
 	refusals.count++;
 	if (strcmp(why, "too_many_waiting") == 0)
@@ -1161,6 +1164,47 @@ pool_close_checked_session(void)
 	return id;
 }
 
+/*
+ * The drain began (the first SIGTERM): every worker is woken to let go of
+ * the clients that already finished sending (pool_draining).
+ */
+void
+pool_drain(void)
+{
+	atomic_store(&draining, true);
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (pool.slots[i].state == SLOT_LIVE)
+			slot_wake(&pool.slots[i]);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* Returns true once pool_drain was called. */
+bool
+pool_draining(void)
+{
+	return atomic_load(&draining);
+}
+
+/*
+ * Returns the clients the pool holds: those given a session (their
+ * channel opening or open; the health check's aside) and those waiting.
+ * A drain at stop waits for this to reach 0.
+ */
+int
+pool_clients_held(void)
+{
+	int			n;
+
+	pthread_mutex_lock(&pool.lock);
+	n = pool.waiting;
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (pool.slots[i].state != SLOT_EMPTY)
+			n += slot_clients(&pool.slots[i]);
+	pthread_mutex_unlock(&pool.lock);
+	return n;
+}
+
 /* Returns the number of live sessions (not asked to close). */
 int
 pool_live_sessions(void)
@@ -1214,7 +1258,7 @@ pool_log_stats(void)
 			" bytes_in=%" PRId64 " bytes_out=%" PRId64 " reconnects=%" PRId64,
 			tunnel_state_name(st.state), st.sessions_open, st.pool_size,
 			per[0] ? per : "-", st.channels_active, st.clients_waiting,
-			st.channels_total, st.waits_total, st.clients_refused,
+			st.channels_total, st.waits_total, stats_refused_total(&st),
 			st.bytes_in, st.bytes_out, st.reconnects);
 }
 
@@ -1280,7 +1324,11 @@ pool_config(void)
 ssh_result
 pool_handshake(ssh_conn **conn, char *err, size_t errlen)
 {
-	return ssh_conn_open_locked(pool_config(), &pool.handshake, conn, err, errlen);
+	int64_t		t0 = clock_now_us();
+	ssh_result	r = ssh_conn_open_locked(pool_config(), &pool.handshake, conn, err, errlen);
+
+	stats_observe(LATENCY_HANDSHAKE, clock_now_us() - t0, r != SSH_OK);
+	return r;
 }
 
 /* Marks s live (counted, logged) and gives it waiting clients. */

@@ -107,6 +107,20 @@ extern bool pool_take_lost_all(char *err, size_t errlen);
 /* True when a session met an authentication or host key failure. */
 extern bool pool_take_fatal(char *err, size_t errlen);
 
+/*
+ * The drain at stop: a client that finished sending (its EOF passed on)
+ * is let go at once instead of waiting for the server's close, since
+ * nobody is left to serve (PostgreSQL does not notice a client gone during
+ * a long query).  Wakes the workers (pool_draining, pool_slot.h).
+ */
+extern void pool_drain(void);
+
+/*
+ * The clients the pool holds: given a session (opening or open) or
+ * waiting for one; the health check's channel is not counted.
+ */
+extern int	pool_clients_held(void);
+
 /* Live sessions, not counting those asked to close. */
 extern int	pool_live_sessions(void);
 

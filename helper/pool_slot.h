@@ -133,6 +133,9 @@ extern bool pool_requeue(int fd, const char *name, int port);
  */
 extern void pool_slot_finished(slot *s, const char *error);
 
+/* True once the drain began (pool_drain): let go of clients that finished sending. */
+extern bool pool_draining(void);
+
 /* ---- worker.c */
 
 /* The thread of slot arg: open, serve, tear down.  Returns NULL. */

@@ -255,6 +255,8 @@ refuse(int fd, const char *client, refusal_id id, const char *rest, ...)
 		vsnprintf(msg + n, sizeof(msg) - (size_t) n, rest, ap);
 		va_end(ap);
 	}
+	stats_add_refusal(id == REFUSAL_POOL_FULL ? REFUSED_POOL_FULL :
+					  id == REFUSAL_SHUTTING_DOWN ? REFUSED_STOPPING : REFUSED_UNREACHABLE);
 	refuser_submit(fd, client, refusals[id].sqlstate, msg);
 }
 

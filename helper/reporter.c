@@ -95,23 +95,6 @@ reporter_set_passive(int on)
 	pthread_mutex_unlock(&reporter_lock);
 }
 
-/*
- * The time allowed for one check: the health interval, within 2 s and
- * 10 s, so that a frozen path fails the check quickly but a slow server
- * on a long interval is not cut short.
- */
-static int
-check_timeout_ms(const tunnel_config *cfg)
-{
-	int			t = cfg->health_interval_ms;
-
-	if (t < 2000)
-		t = 2000;
-	if (t > 10000)
-		t = 10000;
-	return t;
-}
-
 /* The SQLSTATE of a failed result, or "" */
 static const char *
 sqlstate(const PGresult *res)
@@ -789,10 +772,12 @@ reporter_check(const tunnel_config *cfg, int port, const stats_snapshot *snap,
 {
 	check_result rc;
 	int64_t		t0 = clock_now_ms();
+	int64_t		t0_us = clock_now_us();
 
 	pthread_mutex_lock(&reporter_lock);
-	rc = report(cfg, port, snap, true, check_timeout_ms(cfg), errbuf, errlen);
+	rc = report(cfg, port, snap, true, config_check_timeout_ms(cfg), errbuf, errlen);
 	pthread_mutex_unlock(&reporter_lock);
+	stats_observe(LATENCY_HEALTH_CHECK, clock_now_us() - t0_us, rc != CHECK_OK);
 	board_checked(rc != CHECK_PATH, rc == CHECK_OK, errbuf);
 	if (rc == 0)
 		log_msg(LOG_DEBUG, "health_check", "result=ok ms=%lld pending_events=%d",

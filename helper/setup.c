@@ -2,16 +2,18 @@
  * setup.c
  *		"chatgenius-tunnel setup": through the tunnel, CREATE EXTENSION
  *		chatgenius when it is absent or ALTER EXTENSION chatgenius UPDATE
- *		when it is older than the server's default version, then print the
- *		migration history.  Never drops anything; running it twice is
- *		harmless.  POSTGRES_USER must be a superuser: the extension is
- *		superuser-installed.
+ *		when it is older than the server's default version, give TUNNEL_NAME
+ *		to the service's role (1.11: a tunnel's role writes only the names
+ *		a superuser gave it), then print the migration history.  Never drops
+ *		anything; running it twice is harmless.  POSTGRES_USER must be a
+ *		superuser: the extension is superuser-installed.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "escape.h"
 #include "log.h"
 #include "pgconn.h"
 
@@ -23,6 +25,18 @@
  * our own hint about rights when the role is not a superuser.  Returns
  * EXIT_FAILURE_OTHER.
  */
+/*
+ * Prints before, the server's text escaped (escape.h: it may carry terminal
+ * control sequences), then after, to f.  Returns nothing.
+ */
+static void
+print_quoted(FILE *f, const char *before, const char *text, const char *after)
+{
+	fputs(before, f);
+	escape_print(f, text, ESCAPE_TERMINAL);
+	fputs(after, f);
+}
+
 static int
 setup_failed(const char *what, PGresult *res, const char *errmsg,
 			 const tunnel_config *cfg, bool superuser)
@@ -32,12 +46,12 @@ setup_failed(const char *what, PGresult *res, const char *errmsg,
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	fprintf(stderr, "chatgenius-tunnel: setup failed: %s: %s\n", what,
-			primary ? primary : errmsg);
+	fprintf(stderr, "chatgenius-tunnel: setup failed: %s: ", what);
+	print_quoted(stderr, "", primary ? primary : errmsg, "\n");
 	if (detail)
-		fprintf(stderr, "DETAIL:  %s\n", detail);
+		print_quoted(stderr, "DETAIL:  ", detail, "\n");
 	if (hint)
-		fprintf(stderr, "HINT:  %s\n", hint);
+		print_quoted(stderr, "HINT:  ", hint, "\n");
 	/* (the install script's own 42501 is about the schema, not the role) */
 	if (!superuser || (state && strcmp(state, "42501") == 0 &&
 					   (primary == NULL || strstr(primary, "schema \"chatgenius\"") == NULL)))
@@ -103,6 +117,69 @@ refuse_foreign_schema(PGconn *conn, const tunnel_config *cfg, int64_t deadline)
 	return rc;
 }
 
+/*
+ * Give TUNNEL_NAME to the service's role (the env file's POSTGRES_USER,
+ * which setup's --postgres-user outranks): chatgenius.add_tunnel(), so
+ * that the helper may write its status, events and routes.  This is the
+ * step that 1.11 adds to a deployment, done here for the operator.
+ * Nothing to do for a role that is a superuser (it writes every name), an
+ * extension older than 1.11 (no add_tunnel()), or a setup that does not
+ * run as a superuser (it could not).  A role that does not exist, or a
+ * name that another role writes, fails with the server's hint.  Returns
+ * the exit code.
+ */
+static int
+give_tunnel_name(PGconn *conn, const tunnel_config *cfg, bool superuser, int64_t deadline)
+{
+	const char *v[2] = {cfg->tunnel_role, cfg->tunnel_name};
+	char		what[600];
+	PGresult   *res;
+	bool		can;
+	bool		role_super;
+	int			rc = EXIT_CLEAN;
+
+	if (!superuser)
+		return EXIT_CLEAN;
+	if (cfg->tunnel_role[0] == '\0')
+	{
+		printf("Tunnel \"%s\": its role is the libpq service's; give it the name as a superuser:\n"
+			   "  SELECT chatgenius.add_tunnel('%s', 'ROLE');\n", cfg->tunnel_name, cfg->tunnel_name);
+		return EXIT_CLEAN;
+	}
+	res = run(conn,
+			  "SELECT pg_catalog.to_regprocedure('chatgenius.add_tunnel(text,name)') IS NOT NULL, "
+			  "coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r "
+			  "WHERE r.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.text), false)",
+			  1, v, deadline, "reading the tunnel's role", cfg, superuser, &rc);
+	if (res == NULL)
+		return rc;
+	can = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	role_super = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	if (!can)
+		return EXIT_CLEAN;
+	if (role_super)
+	{
+		printf("Tunnel \"%s\": role \"%s\" is a superuser and writes every tunnel\n",
+			   cfg->tunnel_name, cfg->tunnel_role);
+		return EXIT_CLEAN;
+	}
+	snprintf(what, sizeof(what), "giving tunnel \"%s\" to role \"%s\"", cfg->tunnel_name,
+			 cfg->tunnel_role);
+	res = run(conn, "SELECT chatgenius.add_tunnel($2::pg_catalog.text, $1::pg_catalog.name)",
+			  2, v, deadline, what, cfg, superuser, &rc);
+	if (res == NULL)
+		return rc;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		printf("Tunnel \"%s\" is given to role \"%s\": its helper writes its status and events\n",
+			   cfg->tunnel_name, cfg->tunnel_role);
+	else
+		printf("Tunnel \"%s\" is role \"%s\"'s already\n", cfg->tunnel_name, cfg->tunnel_role);
+	PQclear(res);
+	fflush(stdout);
+	return EXIT_CLEAN;
+}
+
 /* The steps once connected (an oneshot_steps).  Returns the exit code. */
 static int
 setup_through(PGconn *conn, const tunnel_config *cfg, int port)
@@ -159,7 +236,7 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 		return rc;
 	if (installed[0] == '\0')
 	{
-		printf("Installing chatgenius %s\n", available);
+		print_quoted(stdout, "Installing chatgenius ", available, "\n");
 		fflush(stdout);
 		res = run(conn, "CREATE EXTENSION chatgenius", 0, NULL, deadline,
 				  "CREATE EXTENSION chatgenius", cfg, superuser, &rc);
@@ -170,7 +247,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 	}
 	else if (strcmp(installed, available) != 0)
 	{
-		printf("Updating chatgenius %s -> %s\n", installed, available);
+		print_quoted(stdout, "Updating chatgenius ", installed, " -> ");
+		print_quoted(stdout, "", available, "\n");
 		fflush(stdout);
 		res = run(conn, "ALTER EXTENSION chatgenius UPDATE", 0, NULL, deadline,
 				  "ALTER EXTENSION chatgenius UPDATE", cfg, superuser, &rc);
@@ -180,7 +258,9 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 		log_msg(LOG_INFO, "extension_updated", "from=%s to=%s", installed, available);
 	}
 	else
-		printf("chatgenius %s is up to date: nothing to do\n", installed);
+		print_quoted(stdout, "chatgenius ", installed, " is up to date: nothing to do\n");
+	if ((rc = give_tunnel_name(conn, cfg, superuser, deadline)) != EXIT_CLEAN)
+		return rc;
 
 	v[0] = before;
 	res = run(conn,
@@ -190,7 +270,8 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 			  1, v, deadline, "reading the migration history", cfg, superuser, &rc);
 	if (res == NULL)
 		return rc;
-	printf("Versions applied now: %s\n\n", PQgetvalue(res, 0, 0)[0] ? PQgetvalue(res, 0, 0) : "none");
+	print_quoted(stdout, "Versions applied now: ",
+				 PQgetvalue(res, 0, 0)[0] ? PQgetvalue(res, 0, 0) : "none", "\n\n");
 	PQclear(res);
 
 	res = run(conn,

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "service_user.h"
 #include "spool.h"
+#include "stats.h"
 
 static pthread_mutex_t spool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -917,6 +918,7 @@ spool_add(event_id id, const char *detail, int64_t wall_us)
 	if (qlen >= max_events || queue_push(&e) != 0)
 	{
 		dropped++;
+		stats_add_events_dropped(1);
 		rc = -1;
 	}
 	else

@@ -5,6 +5,7 @@
  *		by the reporter and the SIGUSR1 handler.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -145,12 +146,94 @@ stats_add_waiting(int delta)
 	pthread_mutex_unlock(&stats_lock);
 }
 
-/* Counts one client refused after its wait (pool_full). */
+/* Returns the label value of a refusal reason. */
+const char *
+refused_reason_name(refused_reason reason)
+{
+	switch (reason)
+	{
+		case REFUSED_POOL_FULL:
+			return "pool_full";
+		case REFUSED_UNREACHABLE:
+			return "unreachable";
+		case REFUSED_STOPPING:
+			return "stopping";
+		case REFUSED_LOGIN_TIMEOUT:
+			return "login_timeout";
+		case REFUSED_REASONS:
+			break;
+	}
+	return "other";
+}
+
+/*
+ * The histograms' upper bounds in ms: from a loopback round trip (a few
+ * ms) to the 10 s bound of a health check and the 30 s of a handshake.
+ */
+const int	stats_bucket_ms[STATS_BUCKETS - 1] = {
+	1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+};
+
+/* Counts one client not served, for its reason. */
 void
-stats_add_refused(void)
+stats_add_refusal(refused_reason reason)
+{
+	if (reason < 0 || reason >= REFUSED_REASONS)
+		return;
+	pthread_mutex_lock(&stats_lock);
+	stats.refused[reason]++;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+/* Returns the sum of the refusals over every reason. */
+int64_t
+stats_refused_total(const stats_snapshot *snap)
+{
+	int64_t		n = 0;
+
+	for (int i = 0; i < REFUSED_REASONS; i++)
+		n += snap->refused[i];
+	return n;
+}
+
+/* Records one latency of kind (us microseconds), and whether it failed. */
+void
+stats_observe(stats_latency kind, int64_t us, bool failed)
+{
+	stats_histogram *h;
+	int			b = 0;
+
+	if (kind < 0 || kind >= LATENCY_KINDS)
+		return;
+	while (b < STATS_BUCKETS - 1 && us > (int64_t) stats_bucket_ms[b] * 1000)
+		b++;
+	pthread_mutex_lock(&stats_lock);
+	h = &stats.latency[kind];
+	h->bucket[b]++;
+	h->count++;
+	h->sum_us += us < 0 ? 0 : us;
+	if (failed)
+		stats.latency_failed[kind]++;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+/* Counts one event sent (events.c). */
+void
+stats_count_event(event_id id)
+{
+	if (id < 0 || id >= EVENT_COUNT)
+		return;
+	pthread_mutex_lock(&stats_lock);
+	stats.events[id]++;
+	pthread_mutex_unlock(&stats_lock);
+}
+
+/* Counts n events the spool had no room for. */
+void
+stats_add_events_dropped(int64_t n)
 {
 	pthread_mutex_lock(&stats_lock);
-	stats.clients_refused++;
+	stats.events_dropped += n;
 	pthread_mutex_unlock(&stats_lock);
 }
 

@@ -13,9 +13,12 @@
 
 #include "clock.h"
 #include "escape.h"
+#include "event_stream.h"
 #include "sd_notify.h"
 #include "stats.h"
 #include "status_board.h"
+
+#define LIVENESS_STALL_MS 120000	/* as the unit's WatchdogSec= */
 
 typedef enum check_seen
 {
@@ -43,8 +46,17 @@ static struct
 	bool		ready_sent;
 	check_seen	check;
 	int64_t		check_wall_us;
+	int64_t		check_mono_ms;	/* clock_now_ms of the last check */
+	int64_t		ok_mono_ms;		/* of the last one that got through (0: none) */
 	int64_t		checks_ok;
 	int64_t		checks_failed;
+	int64_t		checks_database;	/* of which the database at fault */
+	bool		started;		/* a check got through once: clients can be served */
+	bool		draining;		/* stopping: served clients finish, no new ones */
+	int			interval_ms;	/* SSH_HEALTH_CHECK_INTERVAL */
+	int			check_timeout_ms;	/* how long one check may take */
+	int			max_waiting;	/* TUNNEL_MAX_WAITING */
+	int64_t		tick_mono_ms;	/* the janitor's last pulse */
 	char		check_error[400];
 	board_event_rec events[BOARD_EVENTS];
 	int			nevents;		/* kept, up to BOARD_EVENTS */
@@ -107,9 +119,20 @@ board_init(const tunnel_config *cfg, int listen_port)
 	snprintf(board.tunnel, sizeof(board.tunnel), "%s", cfg->tunnel_name);
 	snprintf(board.ssh, sizeof(board.ssh), "%s@%s:%d", cfg->ssh_user, cfg->ssh_host, cfg->ssh_port);
 	snprintf(board.remote, sizeof(board.remote), "%s:%d", cfg->remote_host, cfg->remote_port);
-	snprintf(board.listen, sizeof(board.listen), "%s:%d", cfg->listen_host, listen_port);
+	if (!config_tcp_off(cfg))
+		snprintf(board.listen, sizeof(board.listen), "%s:%d", cfg->listen_host, listen_port);
+	else
+		snprintf(board.listen, sizeof(board.listen), "%s/.s.PGSQL.%d",
+				 cfg->socket_dir != NULL ? cfg->socket_dir : "?", listen_port);
 	board.max_retries = cfg->max_retries;
+	board.interval_ms = cfg->health_interval_ms;
+	board.check_timeout_ms = config_check_timeout_ms(cfg);
+	board.max_waiting = cfg->max_waiting_clients;
 	board.ready_sent = false;
+	board.started = false;
+	board.draining = false;
+	board.ok_mono_ms = 0;
+	board.tick_mono_ms = clock_now_ms();
 	board.check = SEEN_NONE;
 	board.nevents = board.next_event = 0;
 	board.last_status[0] = '\0';
@@ -138,6 +161,8 @@ status_word(const stats_snapshot *snap, bool *serving)
 		case STATE_CONNECTED:
 			break;
 	}
+	if (board.draining)
+		return "stopping";
 	if (board.check == SEEN_NONE)
 		return "starting";
 	if (board.check == SEEN_DATABASE || snap->last_error[0] != '\0')
@@ -230,10 +255,18 @@ board_checked(bool path_ok, bool database_ok, const char *error)
 	pthread_mutex_lock(&board.lock);
 	board.check = !path_ok ? SEEN_PATH : database_ok ? SEEN_OK : SEEN_DATABASE;
 	board.check_wall_us = clock_wall_us();
+	board.check_mono_ms = clock_now_ms();
 	if (board.check == SEEN_OK)
+	{
 		board.checks_ok++;
+		board.ok_mono_ms = board.check_mono_ms;
+	}
 	else
 		board.checks_failed++;
+	if (board.check == SEEN_DATABASE)
+		board.checks_database++;
+	if (path_ok)
+		board.started = true;
 	snprintf(board.check_error, sizeof(board.check_error), "%s",
 			 board.check == SEEN_OK || error == NULL ? "" : error);
 	squeeze_blanks(board.check_error);	/* libpq's lines, as one line */
@@ -269,6 +302,7 @@ board_tick(void)
 	int64_t		now = clock_now_ms();
 
 	pthread_mutex_lock(&board.lock);
+	board.tick_mono_ms = now;
 	notify_state(false);
 	/* The janitor is alive and ticking: half the interval, as sd_notify(3) advises. */
 	if (wd > 0 && now - board.last_watchdog_ms >= wd / 2)
@@ -290,6 +324,9 @@ board_reloaded(const tunnel_config *cfg)
 {
 	pthread_mutex_lock(&board.lock);
 	board.max_retries = cfg->max_retries;
+	board.interval_ms = cfg->health_interval_ms;
+	board.check_timeout_ms = config_check_timeout_ms(cfg);
+	board.max_waiting = cfg->max_waiting_clients;
 	if (board.ready_sent)
 		(void) sd_notify_send("READY=1");
 	board.last_status[0] = '\0';	/* STATUS= again with the new figures */
@@ -303,6 +340,91 @@ board_stopping(void)
 	(void) sd_notify_send("STOPPING=1\nSTATUS=Stopping");
 }
 
+void
+board_draining(int clients, int timeout_ms)
+{
+	char		msg[160];
+
+	pthread_mutex_lock(&board.lock);
+	board.draining = true;
+	pthread_mutex_unlock(&board.lock);
+	snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=Stopping: draining %d client%s (at most %d ms)",
+			 clients, clients == 1 ? "" : "s", timeout_ms);
+	(void) sd_notify_send(msg);
+}
+
+int
+board_probe(board_probe_kind kind, char *reason, size_t len)
+{
+	stats_snapshot snap;
+	int64_t		now = clock_now_ms();
+	int64_t		bound;
+	bool		ok = true;
+
+	stats_snapshot_take(&snap);
+	pthread_mutex_lock(&board.lock);
+	bound = (int64_t) board.interval_ms + board.check_timeout_ms;
+	if (kind == PROBE_STARTUP)
+	{
+		ok = board.started;
+		snprintf(reason, len, ok ? "ok" : "starting: no health check has got through the tunnel yet");
+	}
+	else if (kind == PROBE_LIVENESS)
+	{
+		/* The janitor's pulse: a second apart, a check or handshake at most ~30 s. */
+		ok = now - board.tick_mono_ms <= LIVENESS_STALL_MS;
+		if (ok)
+			snprintf(reason, len, "ok");
+		else
+			snprintf(reason, len, "stalled: the janitor has not run for %" PRId64 " ms",
+					 now - board.tick_mono_ms);
+	}
+	else
+	{
+		ok = false;
+		if (board.draining || snap.state == STATE_STOPPED)
+			snprintf(reason, len, "stopping: no new clients are taken");
+		else if (snap.state != STATE_CONNECTED)
+			snprintf(reason, len, "%s: %s", tunnel_state_name(snap.state),
+					 snap.last_error[0] ? snap.last_error : "no SSH connection is up");
+		else if (snap.sessions_open == 0)
+			snprintf(reason, len, "no SSH connection is up%s%s", snap.last_error[0] ? ": " : "",
+					 snap.last_error);
+		else if (board.check == SEEN_NONE)
+			snprintf(reason, len, "starting: no health check has got through the tunnel yet");
+		else if (board.check != SEEN_OK)
+			snprintf(reason, len, "health check failed: %s%s",
+					 board.check == SEEN_DATABASE ? "database: " : "",
+					 board.check_error[0] ? board.check_error : "no answer through the SSH path");
+		else if (now - board.ok_mono_ms > bound)
+			snprintf(reason, len, "stale: the last health check got through %" PRId64
+					 " ms ago (SSH_HEALTH_CHECK_INTERVAL=%d)", now - board.ok_mono_ms,
+					 board.interval_ms);
+		else if (snap.clients_waiting > 0 && snap.clients_waiting >= board.max_waiting)
+			snprintf(reason, len, "pool full: %d clients wait already (TUNNEL_MAX_WAITING=%d)",
+					 snap.clients_waiting, board.max_waiting);
+		else
+		{
+			ok = true;
+			snprintf(reason, len, "ok");
+		}
+	}
+	pthread_mutex_unlock(&board.lock);
+	return ok ? 0 : -1;
+}
+
+void
+board_check_figures(int64_t *ok, int64_t *database, int64_t *path, int64_t *last_ok_wall_us)
+{
+	pthread_mutex_lock(&board.lock);
+	*ok = board.checks_ok;
+	*database = board.checks_database;
+	*path = board.checks_failed - board.checks_database;
+	*last_ok_wall_us = board.ok_mono_ms == 0 ? 0 :
+		clock_wall_us() - (clock_now_ms() - board.ok_mono_ms) * 1000;
+	pthread_mutex_unlock(&board.lock);
+}
+
 /* The i-th kept event, oldest first.  Board lock held. */
 static const board_event_rec *
 event_at(int i)
@@ -310,6 +432,24 @@ event_at(int i)
 	int			first = (board.next_event - board.nevents + BOARD_EVENTS) % BOARD_EVENTS;
 
 	return &board.events[(first + i) % BOARD_EVENTS];
+}
+
+int
+board_format_events(bool json, char *buf, size_t len)
+{
+	size_t		pos = 0;
+
+	pthread_mutex_lock(&board.lock);
+	for (int i = 0; i < board.nevents; i++)
+	{
+		const board_event_rec *e = event_at(i);
+
+		pos += event_stream_format(json, event_name(e->event), e->detail, e->wall_us, buf + pos, len - pos);
+	}
+	pthread_mutex_unlock(&board.lock);
+	if (len > 0)
+		buf[pos < len ? pos : len - 1] = '\0';
+	return 0;
 }
 
 int
@@ -349,7 +489,12 @@ board_format(bool json, char *buf, size_t len)
 			"\"cl_waiting\": %d, \"refused\": %" PRId64 ", \"waits_total\": %" PRId64
 			", \"channels_total\": %" PRId64 ", \"bytes_in\": %" PRId64 ", \"bytes_out\": %" PRId64 "},\n",
 			snap.pool_size, snap.sessions_open, snap.channels_active, snap.clients_waiting,
-			snap.clients_refused, snap.waits_total, snap.channels_total, snap.bytes_in, snap.bytes_out);
+			stats_refused_total(&snap), snap.waits_total, snap.channels_total, snap.bytes_in, snap.bytes_out);
+		put(buf, len, &pos, " \"event_followers\": %d,\n", event_stream_followers());
+		put(buf, len, &pos, " \"refused_by\": {");
+		for (int r = 0; r < REFUSED_REASONS; r++)
+			put(buf, len, &pos, "%s\"%s\": %" PRId64, r ? ", " : "", refused_reason_name(r), snap.refused[r]);
+		put(buf, len, &pos, "},\n");
 		put(buf, len, &pos, " \"retries\": %d, \"max_retries\": %d, \"reconnects\": %" PRId64 ", \"last_error\": ",
 			snap.retries, board.max_retries, snap.reconnects);
 		if (snap.last_error[0])
@@ -410,7 +555,7 @@ board_format(bool json, char *buf, size_t len)
 		put(buf, len, &pos, "-----------+----------+-----------+------------+---------+----------------+----------+-----------\n");
 		put(buf, len, &pos, " %9d | %8d | %9d | %10d | %7" PRId64 " | %14" PRId64 " | %8" PRId64 " | %9" PRId64 "\n\n",
 			snap.pool_size, snap.sessions_open, snap.channels_active, snap.clients_waiting,
-			snap.clients_refused, snap.channels_total, snap.bytes_in, snap.bytes_out);
+			stats_refused_total(&snap), snap.channels_total, snap.bytes_in, snap.bytes_out);
 		put(buf, len, &pos, "last events:\n");
 		if (board.nevents == 0)
 			put(buf, len, &pos, "  (none)\n");

@@ -45,9 +45,44 @@ extern void board_reloaded(const tunnel_config *cfg);
 extern void board_stopping(void);
 
 /*
+ * A drain begins (the first SIGTERM): status says stopping, readiness
+ * fails, STOPPING=1 with the clients left and the time they have.
+ */
+extern void board_draining(int clients, int timeout_ms);
+
+/* The HTTP probes, as Cloud SQL Auth Proxy defines them (http_server.h). */
+typedef enum board_probe_kind
+{
+	PROBE_STARTUP,				/* a health check got through once */
+	PROBE_LIVENESS,				/* the janitor runs (it pulses once a second) */
+	PROBE_READINESS				/* a check got through within its interval, and
+								 * a new client would be served */
+} board_probe_kind;
+
+/*
+ * Answer one probe.  Returns 0 (200) or -1 (503); reason gets "ok" or why
+ * not, in one line.
+ */
+extern int	board_probe(board_probe_kind kind, char *reason, size_t len);
+
+/*
+ * The health checks' outcomes since start (ok, database at fault, no answer
+ * through the path) and the wall time of the last one that got through
+ * (microseconds, 0: none).  For the metrics.
+ */
+extern void board_check_figures(int64_t *ok, int64_t *database, int64_t *path,
+								int64_t *last_ok_wall_us);
+
+/*
  * The status reply (json or text) into buf.  Returns the exit code the
  * status command ends with (0 serving, 1 otherwise).
  */
 extern int	board_format(bool json, char *buf, size_t len);
+
+/*
+ * The kept events, one line each as `events --follow` prints them
+ * (event_stream.h), into buf.  Returns 0.
+ */
+extern int	board_format_events(bool json, char *buf, size_t len);
 
 #endif							/* CHATGENIUS_STATUS_BOARD_H */

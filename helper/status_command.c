@@ -24,32 +24,6 @@
 #define STATUS_NOT_RUNNING 2
 #define STATUS_UNKNOWN	3
 
-/*
- * Connects to the socket at path.  Returns the fd, or -1 with errno
- * (ENOENT, ECONNREFUSED: nobody there).
- */
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un a;
-	int			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
-	{
-		int			saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 /* Prints s as a JSON string.  Returns nothing. */
 static void
 print_json(const char *s)
@@ -131,28 +105,18 @@ read_answer(int fd)
 int
 status_command(const tunnel_config *cfg)
 {
-	char		path[200];
-	char		fallback[200];
-	const char *used = path;
+	char		used[200];
 	char	   *answer;
 	const char *req = cfg->json ? "json\n" : "text\n";
 	int			fd;
 	int			code;
 
-	if (status_socket_path(cfg->state_dir, cfg->tunnel_name, path, sizeof(path)) != 0)
+	fd = status_socket_connect(cfg, used, sizeof(used));
+	if (fd < 0 && errno == ENAMETOOLONG)
 	{
 		fprintf(stderr, "chatgenius-tunnel: TUNNEL_STATE_DIR is too long for a unix socket: %s\n",
 				cfg->state_dir);
 		return STATUS_UNKNOWN;
-	}
-	fd = connect_to(path);
-	/* root asking about the packaged service, without its StateDirectory= */
-	if (fd < 0 && errno == ENOENT && strcmp(cfg->state_dir, STATUS_PACKAGED_DIR) != 0 &&
-		status_socket_path(STATUS_PACKAGED_DIR, cfg->tunnel_name, fallback, sizeof(fallback)) == 0 &&
-		access(fallback, F_OK) == 0)
-	{
-		used = fallback;
-		fd = connect_to(fallback);
 	}
 	if (fd < 0)
 	{

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "event_stream.h"
 #include "log.h"
 #include "status_board.h"
 #include "service_thread.h"
@@ -60,6 +61,55 @@ status_socket_path(const char *dir, const char *tunnel_name, char *buf, size_t l
 	/* A long name: the hash alone still tells tunnels apart. */
 	w = snprintf(buf, len, "%s/%08" PRIx32 ".sock", dir, h);
 	return w >= 0 && (size_t) w < len ? 0 : -1;
+}
+
+/*
+ * Connects to the socket at path.  Returns the fd, or -1 with errno
+ * (ENOENT, ECONNREFUSED: nobody there).
+ */
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un a;
+	int			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
+	{
+		int			saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+status_socket_connect(const tunnel_config *cfg, char *used, size_t usedlen)
+{
+	char		fallback[200];
+	int			fd;
+
+	if (status_socket_path(cfg->state_dir, cfg->tunnel_name, used, usedlen) != 0)
+	{
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = connect_to(used);
+	/* root asking about the packaged service, without its StateDirectory= */
+	if (fd < 0 && errno == ENOENT && strcmp(cfg->state_dir, STATUS_PACKAGED_DIR) != 0 &&
+		status_socket_path(STATUS_PACKAGED_DIR, cfg->tunnel_name, fallback, sizeof(fallback)) == 0 &&
+		access(fallback, F_OK) == 0)
+	{
+		snprintf(used, usedlen, "%s", fallback);
+		fd = connect_to(fallback);
+	}
+	return fd;
 }
 
 /*
@@ -121,7 +171,16 @@ serve_one(int fd, char *reply)
 			break;
 	}
 	req[have] = '\0';
-	code = board_format(strncmp(req, "json", 4) == 0, reply + 16, STATUS_REPLY_MAX - 16);
+	if (strncmp(req, "follow ", 7) == 0)
+	{
+		/* events --follow: the stream's thread owns the socket from here */
+		(void) event_stream_add(fd, strncmp(req + 7, "json", 4) == 0);
+		return;
+	}
+	if (strncmp(req, "events ", 7) == 0)
+		code = board_format_events(strncmp(req + 7, "json", 4) == 0, reply + 16, STATUS_REPLY_MAX - 16);
+	else
+		code = board_format(strncmp(req, "json", 4) == 0, reply + 16, STATUS_REPLY_MAX - 16);
 	len = strlen(reply + 16);
 	/* "exit=N\n" right before the report, in the room kept for it */
 	memcpy(reply + 16 - 7, "exit=0\n", 7);

@@ -9,6 +9,9 @@
  *
  *		The exchange: the client sends "text\n" or "json\n"; the server
  *		answers "exit=N\n" (the status command's exit code) and the report.
+ *		"events text\n" (or json) answers "exit=0\n" and the kept events;
+ *		"follow text\n" (or json) answers "follow\n" and then each event as
+ *		it happens (event_stream.h), until the helper stops.
  */
 #ifndef CHATGENIUS_STATUS_SOCKET_H
 #define CHATGENIUS_STATUS_SOCKET_H
@@ -32,7 +35,18 @@ extern void status_socket_start(const tunnel_config *cfg);
 /* Stop serving and remove the socket. */
 extern void status_socket_stop(void);
 
+/*
+ * Connect to the running helper's socket for cfg (or, for root, the
+ * packaged service's under STATUS_PACKAGED_DIR); the path tried is left
+ * in used.  Returns the fd, or -1 with errno (ENOENT, ECONNREFUSED: not
+ * running; ENAMETOOLONG: TUNNEL_STATE_DIR too long).
+ */
+extern int	status_socket_connect(const tunnel_config *cfg, char *used, size_t usedlen);
+
 /* The status command (status_command.c).  Returns its exit code. */
 extern int	status_command(const tunnel_config *cfg);
+
+/* The events command (events_command.c).  Returns its exit code. */
+extern int	events_command(const tunnel_config *cfg);
 
 #endif							/* CHATGENIUS_STATUS_SOCKET_H */

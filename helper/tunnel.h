@@ -37,7 +37,9 @@ extern int	tunnel_wait(void);
 extern void tunnel_stop(void);
 
 /* Async-signal-safe requests, handled by the janitor thread. */
-extern void tunnel_request_stop(void);
+extern void tunnel_request_stop(void);	/* stop now */
+extern void tunnel_request_drain(void); /* SIGTERM: no new clients, stop once
+										 * served (TUNNEL_SHUTDOWN_TIMEOUT) */
 extern void tunnel_request_reload(void);	/* SIGHUP: config_reload */
 extern void tunnel_request_stats_log(void); /* SIGUSR1: log the pool figures */
 

@@ -497,6 +497,12 @@ worker_pump(worker *w, int i)
 		if (r != 0 || p->channel == NULL || p->closing)
 			return r;
 	}
+	if (p->client_eof && p->eof_sent && pool_draining())
+	{
+		/* stopping, and the client is gone: nobody waits for the server's close */
+		log_msg(LOG_DEBUG, "channel_let_go", "session=%d client=%s", w->slot->id, p->client);
+		return worker_finish(w, i);
+	}
 	login_due = login_deadline(p, pool_config());
 	if (login_due != 0 && now >= login_due)
 	{
@@ -504,6 +510,7 @@ worker_pump(worker *w, int i)
 		log_msg(LOG_INFO, "login_timeout", "session=%d client=%s timeout_ms=%" PRId64 " "
 				"detail=\"the client did not complete its startup in time\"",
 				w->slot->id, p->client, login_due - p->opened_ms);
+		stats_add_refusal(REFUSED_LOGIN_TIMEOUT);
 		return worker_finish(w, i);
 	}
 	st = pump_step(p, session, w->io);

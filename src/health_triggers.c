@@ -51,11 +51,13 @@ typedef struct TriggerRole
 
 static const TriggerRole trigger_roles[] = {
 	{"messages_rules",
-	"the message rules stop: replies may nest deeper than one level or cross channels, archived channels take posts and edits, and updated_at is not kept"},
+	"the message rules stop: messages may move to another channel or reply to themselves, archived channels take posts, edits and hard deletes, and updated_at is not kept"},
+	{"messages_thread_rules",
+	"a reply's parent is no longer checked: replies may nest deeper than one level or cross channels"},
 	{"reactions_rules",
-	"archived channels take reactions and their removal"},
+	"archived channels take reactions, their changes and their removal"},
 	{"channels_rules",
-	"an archived channel's row may change in any way, and updated_at is not kept"},
+	"an archived channel's row may change in any way or be deleted, and updated_at is not kept"},
 	{"set_updated_at",
 	"updated_at is not kept"},
 	{"notify_message_change",

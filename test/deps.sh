@@ -44,7 +44,8 @@ TEST_PACKAGES=(
 	clang libclang-rt-14-dev # test/helper/asan.t, tsan.t, test/fuzz/
 	dpkg-dev fakeroot lintian # test/packaging/
 	patroni etcd-server haproxy curl # test/helper/ha_*.t (Patroni failover)
-	prometheus prometheus-postgres-exporter # test/extension/exporter.t (promtool, the exporter)
+	prometheus prometheus-postgres-exporter # test/extension/exporter.t, test/helper/http_endpoint.t (promtool, the exporter)
+	systemd # test/helper/socket_activation.t (systemd-socket-activate), deploy.t (systemd-analyze)
 )
 
 # build_depends CONTROL: the source paragraph's Build-Depends (and -Arch,

@@ -50,22 +50,15 @@ fx_sshd_start
 PT_LOG_LEVEL=DEBUG pt_cluster_start
 export PGPASSWORD=$FX_APP_PASSWORD
 
-# The extension, the tunnel role's rights, HOSTS tunnel rows (made by a
-# superuser, as a deployment registers its names), EVENTS events spread
-# over them, and pgbench's tables for the clients.
+# The extension and the tunnel role's rights (pt_install_extension), HOSTS
+# tunnel names given to the tunnel role (add_tunnel, as a superuser
+# registers a deployment's names), EVENTS events spread over them, and
+# pgbench's tables for the clients.
 fx_log "loading $HOSTS tunnels and $EVENTS tunnel events"
+pt_install_extension || fx_die "could not install the extension"
 pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || fx_die "could not prepare the database"
-	SET client_min_messages = warning;
-	CREATE EXTENSION chatgenius;
-	GRANT EXECUTE ON FUNCTION chatgenius.report_status(text, text, integer, integer, bigint, text,
-		integer, integer, integer, bigint, integer, bigint, bigint, integer, text, text,
-		timestamptz, boolean) TO "$FX_APP_USER";
-	GRANT EXECUTE ON FUNCTION chatgenius.report_event(text, text, text, timestamptz, text)
-		TO "$FX_APP_USER";
-	GRANT EXECUTE ON FUNCTION chatgenius.report_routes(text, text, text[]) TO "$FX_APP_USER";
-	GRANT USAGE ON SCHEMA chatgenius TO "$FX_APP_USER";
-	INSERT INTO chatgenius.tunnel_status (tunnel_name, state, heartbeat_interval_ms)
-	SELECT 'host-' || lpad(i::text, 3, '0'), 'stopped', 30000 FROM generate_series(1, $HOSTS) i;
+	SELECT chatgenius.add_tunnel('host-' || lpad(i::text, 3, '0'), '$FX_APP_USER')
+	  FROM generate_series(1, $HOSTS) i;
 	INSERT INTO chatgenius.tunnel_events (tunnel_name, event, detail, occurred_at, event_key)
 	SELECT 'host-' || lpad((1 + i % $HOSTS)::text, 3, '0'),
 		(ARRAY['connected', 'disconnected', 'reconnecting', 'reconnected', 'health_check_failed'])[1 + i % 5],

@@ -14,8 +14,9 @@
 #   v1.2    the extension at version 1.2, in another database: today's
 #           PL/pgSQL triggers with NOTIFY in the writing transaction;
 #   off     the extension, chatgenius.realtime = off: no notification;
-#   norules the extension as on, with the BEFORE (rule) triggers of messages
-#           disabled for the run (1.10: messages_rules; before it
+#   norules the extension as on, with the rule triggers of messages
+#           disabled for the run (1.11: messages_rules and the statement-end
+#           messages_thread_rules; 1.10: messages_rules; before it
 #           messages_check_thread, messages_refuse_archived and
 #           messages_set_updated_at): what the rules cost;
 #   held    the extension as on, with a transaction held open (it has an
@@ -265,12 +266,13 @@ release_held()
 		WHERE query = 'SELECT pg_sleep(3600)'" >/dev/null
 }
 
-# rule_triggers ENABLE|DISABLE: every BEFORE trigger of chatgenius.messages.
+# rule_triggers ENABLE|DISABLE: every BEFORE trigger of chatgenius.messages,
+# and the rules' AFTER trigger.
 rule_triggers()
 {
 	fx_psql -d "$DB" -c "DO \$\$DECLARE t name; BEGIN
 		FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'chatgenius.messages'::regclass
-			AND NOT tgisinternal AND tgtype & 2 <> 0 LOOP
+			AND NOT tgisinternal AND (tgtype & 2 <> 0 OR tgname = 'messages_thread_rules') LOOP
 			EXECUTE format('ALTER TABLE chatgenius.messages $1 TRIGGER %I', t);
 		END LOOP; END\$\$" >/dev/null
 }

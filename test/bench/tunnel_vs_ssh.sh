@@ -44,6 +44,10 @@
 #   VARIANTS="one:SSH_POOL_SIZE=1,SSH_CHANNELS_PER_SESSION=120" test/bench/tunnel_vs_ssh.sh
 #       (more helpers, each with its settings, as paths tunnel_NAME in the
 #        same rounds: settings compared side by side)
+#   HTTP=1 test/bench/tunnel_vs_ssh.sh           (a path tunnel_http: a helper
+#                                                 with TUNNEL_HTTP_ADDR, /metrics
+#                                                 scraped every second, in the
+#                                                 same rotation)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # From a fresh clone: the test packages, gnuplot for the chart, the helper.
@@ -121,6 +125,19 @@ for v in ${VARIANTS:-}; do
 	names+=("$vname")
 	ports+=("$vport")
 done
+# HTTP=1: a helper with its HTTP endpoint on, scraped every second for the
+# whole bench (as Prometheus would), measured in the same rotation.
+if [ "${HTTP:-0}" = 1 ]; then
+	HTTP_PORT=$(fx_free_port)
+	HTTP_TUNNEL_PORT=$(fx_free_port)
+	# shellcheck disable=SC2086
+	start_helper tunnel_http "$HTTP_TUNNEL_PORT" TUNNEL_HTTP_ADDR=127.0.0.1:$HTTP_PORT ${TUNNEL_ENV:-}
+	names+=(tunnel_http)
+	ports+=("$HTTP_TUNNEL_PORT")
+	fx_bg "$FX_DIR/scrape.log" bash -c 'while :; do
+		curl -s -o /dev/null -w "%{http_code} %{time_total}\n" "http://127.0.0.1:$1/metrics"; sleep 1; done' \
+		scraper "$HTTP_PORT"
+fi
 HELPER_PID=${HELPER_PIDS[tunnel]}
 npaths=${#names[@]}
 
@@ -287,6 +304,12 @@ data=$OUT/tunnel_vs_ssh.dat
 		"$(awk '{print $13}' "$FX_DIR/results" | sort -g | tail -1)" \
 		"$(awk '{print $14}' "$FX_DIR/results" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
 		"$(awk '{print $14}' "$FX_DIR/results" | sort -g | tail -1)"
+	if [ "${HTTP:-0}" = 1 ]; then
+		printf 'tunnel_http: /metrics scraped every second meanwhile: %d scrapes, %d not 200, median %s ms, most %s ms\n' \
+			"$(wc -l <"$FX_DIR/scrape.log")" "$(awk '$1 != 200' "$FX_DIR/scrape.log" | wc -l)" \
+			"$(awk '{print $2 * 1000}' "$FX_DIR/scrape.log" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
+			"$(awk '{print $2 * 1000}' "$FX_DIR/scrape.log" | sort -g | tail -1)"
+	fi
 	printf '\nhelper RSS: %d KiB idle after the runs, %d KiB with 100 clients connected (peak %d KiB); %d of 100 clients failed\n' \
 		"$rss_idle" "$rss_100" "$hwm" "$clients_failed"
 } | tee "$table"

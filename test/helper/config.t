@@ -81,11 +81,12 @@ while IFS= read -r line; do
 	fi
 	case $name in
 	TUNNEL_NAME) def='SSH_USER@SSH_HOST:SSH_PORT' ;;
-	POSTGRES_PASSFILE | POSTGRES_SERVICE | SSH_KEY_PASSPHRASE | POSTGRES_PATRONI_PORT | TUNNEL_STANDBY_PORT) def='(none)' ;;
+	POSTGRES_PASSFILE | POSTGRES_SERVICE | SSH_KEY_PASSPHRASE | POSTGRES_PATRONI_PORT | TUNNEL_STANDBY_PORT | \
+		TUNNEL_SOCKET_DIR | TUNNEL_SOCKET_GROUP | TUNNEL_HTTP_ADDR) def='(none)' ;;
 	esac
 	is "${hl##*default: }" "$def" "--help lists $name with its default ($def)"
 done < <(grep -E '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")
-is "$(grep -cE '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")" 34 ".env.example documents all 34 variables"
+is "$(grep -cE '^(# )?[A-Z_]+=' "$TOP/helper/.env.example")" 39 ".env.example documents all 39 variables"
 hrun -h
 is "$RC" 0 "-h exits 0"
 

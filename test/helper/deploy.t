@@ -220,6 +220,8 @@ is "$(unit_values RestartPreventExitStatus)" "2 3" "exits 2 and 3 are not restar
 if command -v systemd-analyze >/dev/null; then
 	out=$(systemd-analyze verify "$(unit_file)" 2>&1)
 	is "$?:$out" "0:" "systemd-analyze verify accepts the unit"
+	out=$(systemd-analyze verify "$(dirname "$(unit_file)")/chatgenius-tunnel.socket" 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify accepts the socket unit"
 fi
 # The temporary root stands for /: the example's paths move with it.
 sed -i "s|/etc/chatgenius-tunnel/|$ROOT/etc/chatgenius-tunnel/|g" "$ROOT/etc/chatgenius-tunnel/env"
@@ -288,6 +290,11 @@ ok $? "Deploying: setup --postgres-user postgres (password from PGPASSFILE) runs
 is "$(sql "SELECT extversion FROM pg_extension WHERE extname = 'chatgenius'")" \
 	"$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$TOP/chatgenius.control")" "setup created the extension"
 SETUP=$(cat "$FX_DIR/setup.out")
+# 1.11: a tunnel's role writes only the names a superuser gave it; setup,
+# run as one, gives TUNNEL_NAME to the env file's role.
+like "$SETUP" "Tunnel \"deployed\" is given to role \"$FX_APP_USER\"" "setup gives TUNNEL_NAME to the env file's role"
+is "$(sql "SELECT state || ' ' || written_by FROM chatgenius.tunnel_status WHERE tunnel_name = 'deployed'")" \
+	"stopped $FX_APP_USER" "the tunnel's first row is there, stopped until the service reports"
 like "$SETUP" "msg=starting .*command=setup .*listen=127.0.0.1:ephemeral " "setup's first line does not claim the daemon's port"
 like "$SETUP" "msg=listening .*listen=127.0.0.1:[0-9]+" "setup's listening line names its real port"
 unlike "$SETUP" "listen=127.0.0.1:$TUNNEL_PORT" "setup never shows the daemon's port"

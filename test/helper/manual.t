@@ -11,7 +11,9 @@
 #  - make install puts the pages in man8 and man5 of HELPER_MANDIR (man finds
 #    them there) and the unit, with ExecStart= its own bindir, in HELPER_UNITDIR;
 #  - the unit exists once (debian/ links to helper/), Type=notify, and names
-#    /usr/bin/chatgenius-tunnel by its full path.
+#    /usr/bin/chatgenius-tunnel by its full path; its TimeoutStopSec= is
+#    above TUNNEL_SHUTDOWN_TIMEOUT; the socket unit exists once too, and make
+#    install puts it beside the service.
 #
 #   prove test/helper/manual.t   (FX_HELPER=... for another build)
 set -u
@@ -78,6 +80,8 @@ for uri in $(sed -n 's/^Documentation=//p' "$unit" | tr ' ' '\n' | grep '^file:/
 done
 is "$(grep '^ExecStart=' "$unit" 2>&1)" "ExecStart=$(pg_config --bindir)/chatgenius-tunnel run --env-file /etc/chatgenius-tunnel/env" \
 	"make install's unit runs the installed program by its full path"
+cmp -s helper/chatgenius-tunnel.socket "$TMP/dest/usr/local/lib/systemd/system/chatgenius-tunnel.socket"
+ok $? "make install puts chatgenius-tunnel.socket beside the service"
 
 # ---------------------------------------------------------------- one unit
 is "$(readlink debian/chatgenius-tunnel.service)" "../helper/chatgenius-tunnel.service" \
@@ -88,6 +92,17 @@ is "$(grep '^ExecStart=' "$src")" "ExecStart=/usr/bin/chatgenius-tunnel run --en
 	"the unit names /usr/bin/chatgenius-tunnel by its full path"
 like "$(grep '^WatchdogSec=' "$src")" '^WatchdogSec=[0-9]+s$' "the unit sets WatchdogSec="
 like "$(grep '^Documentation=' "$src" | tr '\n' ' ')" 'man:chatgenius-tunnel\(8\)' "the unit's Documentation= names the manual"
+is "$(readlink debian/chatgenius-tunnel.socket)" "../helper/chatgenius-tunnel.socket" \
+	"debian/chatgenius-tunnel.socket is a link to helper/'s, the one socket unit"
+# The drain at SIGTERM must end before systemd's SIGKILL.
+stop_s=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s\{0,1\}$/\1/p' "$src")
+drain_ms=$(printf '%s\n' "$help" | sed -n 's/^  TUNNEL_SHUTDOWN_TIMEOUT .*default: \([0-9]*\)$/\1/p')
+cmp_ok "$((stop_s * 1000))" -gt "${drain_ms:-999999999}" \
+	"the unit's TimeoutStopSec= (${stop_s}s) is above TUNNEL_SHUTDOWN_TIMEOUT's default (${drain_ms} ms)"
+sock=helper/chatgenius-tunnel.socket
+like "$(grep '^ListenStream=' "$sock" | tr '\n' ' ')" \
+	"ListenStream=127\\.0\\.0\\.1:5432 ListenStream=/run/chatgenius-tunnel/\\.s\\.PGSQL\\.5432" \
+	"the socket unit passes POSTGRES_PORT's default on loopback and its Unix socket, named as PostgreSQL's"
 # (systemd-analyze verify runs on the installed unit in deploy.t: it wants
 # the program and the manual pages in place.)
 

@@ -9,7 +9,8 @@
 #  - a silent client is dropped after its deadline and holds no one up;
 #  - sshd down while reconnecting: 08001 with the last error ("Connection refused");
 #  - after SSH_MAX_RETRIES: 08001 "max retries exceeded", to the clients waiting then;
-#  - a client waiting at SIGTERM: 57P01 "the tunnel is shutting down";
+#  - a client waiting at SIGINT (a stop at once): 57P01 "the tunnel is
+#    shutting down" (at SIGTERM a waiting client is served: drain.t);
 #  - served clients see no change, TLS to PostgreSQL inside the channel too.
 #
 #   prove test/helper/refusal.t   (as root; FX_HELPER=... for another build)
@@ -185,7 +186,7 @@ node_err >"$FX_DIR/stopping.node" &
 npid=$!
 fx_wait_for 20 "a client waiting for room" tl_has 'msg=client_waiting '
 ok $? "stopping: another client waits for room"
-kill -TERM "$TL_PID"
+kill -INT "$TL_PID"
 wait "$npid"
 told stopping "$(cat "$FX_DIR/stopping.node")" 57P01
 tl_wait_exit 30

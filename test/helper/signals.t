@@ -90,7 +90,8 @@ for field in sessions pool_size cl_active cl_waiting channels_total bytes_in byt
 done
 like "$line" " cl_active=[1-9]" "USR1: the client being forwarded is counted (cl_active)"
 ok "$(app_gone "$APP_PID" && echo 1 || echo 0)" "USR1: the helper keeps running"
-kill "$sleeper" 2>/dev/null
+# the client goes first (SIGTERM lets a client being served finish: drain.t)
+kill $(pgrep -P "$sleeper") "$sleeper" 2>/dev/null
 wait "$sleeper" 2>/dev/null
 
 kill -TERM "$APP_PID"

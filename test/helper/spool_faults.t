@@ -160,6 +160,7 @@ APP_PORT=$(fx_free_port)
 FX_TUNNEL_PORT=$APP_PORT fx_env_file "$FX_DIR/unwritable.env" TUNNEL_NAME=unwritable \
 	SSH_KEY_PATH="$FX_DIR/svc/id_ed25519" SSH_KNOWN_HOSTS="$FX_DIR/svc/known_hosts" \
 	TUNNEL_STATE_DIR="$FX_DIR/rootonly/state"
+fx_give_tunnel "$FX_DIR/unwritable.env"
 chown postgres "$FX_DIR/unwritable.env"	# 0600: it holds a password
 fx_bg "$FX_DIR/unwritable.log" setpriv --reuid=postgres --regid=postgres --init-groups \
 	"$FX_HELPER" --env-file "$FX_DIR/unwritable.env"

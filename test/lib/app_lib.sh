@@ -30,14 +30,16 @@ app_sql()
 }
 
 # app_start NAME [KEY=VALUE...]: an env file $FX_DIR/NAME.env (fixture's, with
-# its own free port and TUNNEL_NAME=NAME, plus the extras) and a helper run in
-# the background logging to $FX_DIR/NAME.log.  Sets APP_PID and APP_PORT.
+# its own free port and TUNNEL_NAME=NAME, plus the extras), the name given to
+# its role (as setup would, fx_give_tunnel) and a helper run in the
+# background logging to $FX_DIR/NAME.log.  Sets APP_PID and APP_PORT.
 app_start()
 {
 	local name=$1
 	shift
 	APP_PORT=$(fx_free_port)
 	FX_TUNNEL_PORT=$APP_PORT fx_env_file "$FX_DIR/$name.env" "TUNNEL_NAME=$name" "$@"
+	fx_give_tunnel "$FX_DIR/$name.env"
 	: >"$FX_DIR/$name.log"
 	fx_bg "$FX_DIR/$name.log" "$FX_HELPER" --env-file "$FX_DIR/$name.env"
 	APP_PID=$FX_BG_PID

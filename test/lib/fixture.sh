@@ -479,6 +479,31 @@ fx_env_file()
 	chmod 600 "$path"
 }
 
+# fx_give_tunnel ENV_FILE [PSQL...]: what setup does for a deployment since
+# 1.11: give the env file's TUNNEL_NAME to its POSTGRES_USER, in its
+# POSTGRES_DB, as the superuser (chatgenius.add_tunnel), so that the helper
+# may write its status and events; PSQL (default: psql, the fixture's
+# cluster) reaches the server.  Nothing when that database has no
+# add_tunnel(), when the role is a superuser (it writes every name), or when
+# another role writes the name already (the tests of that refusal need it so).
+fx_give_tunnel()
+{
+	local env=$1 name user db
+	shift
+	[ $# -gt 0 ] || set -- psql
+	name=$(sed -n 's/^TUNNEL_NAME=//p' "$env" | tail -n 1)
+	user=$(sed -n 's/^POSTGRES_USER=//p' "$env" | tail -n 1)
+	db=$(sed -n 's/^POSTGRES_DB=//p' "$env" | tail -n 1)
+	[ -n "$name" ] && [ -n "$user" ] && [ -n "$db" ] || return 0
+	# (a refusal or an absent extension is no failure: set -e callers go on)
+	PGOPTIONS='-c search_path=pg_catalog' "$@" -qXAt -d "$db" -v "name=$name" -v "role=$user" \
+		>/dev/null 2>&1 <<-'EOF' || true
+		SELECT chatgenius.add_tunnel(:'name', :'role')
+		 WHERE NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = :'role'), true);
+	EOF
+	return 0
+}
+
 # fx_app_psql [ARGS...]: psql as the app role through the tunnel on
 # FX_TUNNEL_PORT (PGCONNECT_TIMEOUT from the caller's environment applies).
 fx_app_psql()

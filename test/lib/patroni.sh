@@ -302,11 +302,13 @@ pt_cluster_stop()
 	true
 }
 
-# pt_env_file PATH [K=V...]: the helper's env file for both hosts.
+# pt_env_file PATH [K=V...]: the helper's env file for both hosts, its
+# tunnel name given to its role on the leader (as setup would).
 pt_env_file()
 {
 	local path=$1
 	shift
 	FX_PG_PORT=${FX_PG_PORT:-$PT_PG_PORT} fx_env_file "$path" "POSTGRES_REMOTE_HOST=$PT_HOST1,$PT_HOST2" \
 		"POSTGRES_REMOTE_PORT=$PT_PG_PORT" "POSTGRES_PATRONI_PORT=$PT_API_PORT" "$@"
+	fx_give_tunnel "$path" pt_psql "$(pt_leader)"
 }

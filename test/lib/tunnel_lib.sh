@@ -45,8 +45,9 @@ tl_begin()
 	fx_sshd_start "$@"
 }
 
-# tl_start NAME [KEY=VALUE...]: write an env file and start the helper in
-# the background; TL_PID, TL_LOG, TL_ENV.  The port is fresh each time.
+# tl_start NAME [KEY=VALUE...]: write an env file, give its tunnel name to
+# its role (as setup would, fx_give_tunnel) and start the helper in the
+# background; TL_PID, TL_LOG, TL_ENV.  The port is fresh each time.
 tl_start()
 {
 	local name=$1
@@ -56,6 +57,7 @@ tl_start()
 	TL_LOG=$FX_DIR/$name.log
 	FX_TUNNEL_PORT=$(fx_free_port)
 	fx_env_file "$TL_ENV" "TUNNEL_NAME=test-$name" "$@"
+	fx_give_tunnel "$TL_ENV"
 	fx_bg "$TL_LOG" "$FX_HELPER" --env-file "$TL_ENV"
 	TL_PID=$FX_BG_PID
 }

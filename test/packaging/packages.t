@@ -56,6 +56,7 @@ has_line "$EXT_C" " \\./usr/share/postgresql/15/extension/chatgenius-postgres-ex
 unlike "$EXT_C" "chatgenius-tunnel" "the extension package does not carry the helper"
 has_line "$HELPER_C" "^-rwxr-xr-x root/root \\./usr/bin/chatgenius-tunnel\$" "chatgenius-tunnel ships /usr/bin/chatgenius-tunnel"
 has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.service\$" "and the unit (dh_installsystemd)"
+has_line "$HELPER_C" " \\./lib/systemd/system/chatgenius-tunnel.socket\$" "and the socket unit"
 has_line "$HELPER_C" " \\./usr/share/doc/chatgenius-tunnel/README.md\$" "and README.md uncompressed"
 for d in NEWS.md "$TOP"/doc/*.md; do
 	d=${d#"$TOP"/}
@@ -113,6 +114,7 @@ is "$(psql -qXAt -d "$FX_APP_DB" -c "SELECT chatgenius.health_summary() IN ('ok'
 	"its C library (from the package) answers health_summary()"
 
 fx_env_file "$FX_DIR/run.env" TUNNEL_NAME=packaged
+fx_give_tunnel "$FX_DIR/run.env"	# setup's step for the service's role (its env file names postgres)
 (cd "$FX_DIR" && exec "$FX_HELPER" run --env-file "$FX_DIR/run.env") >"$FX_DIR/run.log" 2>&1 &
 RUN_PID=$!
 FX_PIDS+=("$RUN_PID")

@@ -1,7 +1,7 @@
 -- The schema of the newest version: tables, columns (and their order),
 -- types, indexes and triggers.  Run on a fresh install and on an updated one.
 BEGIN;
-SELECT plan(290);
+SELECT plan(292);
 SELECT has_schema('chatgenius');
 SELECT tables_are('chatgenius', ARRAY['channel_members', 'channels', 'files', 'message_reads', 'messages', 'reactions', 'realtime_dead_letter', 'realtime_outbox', 'realtime_sent', 'schema_migrations', 'sync_state', 'tunnel_events', 'tunnel_routes', 'tunnel_status', 'user_settings', 'user_status', 'users']);
 SELECT sequences_are('chatgenius', ARRAY['tunnel_events_id_seq']);
@@ -71,7 +71,7 @@ SELECT has_index('chatgenius', 'messages', 'messages_channel_id_idx', ARRAY['cha
 SELECT has_index('chatgenius', 'messages', 'messages_user_id_idx', ARRAY['user_id']);
 SELECT has_index('chatgenius', 'messages', 'messages_thread_idx', ARRAY['thread_id', 'created_at', 'id']);
 SELECT has_index('chatgenius', 'messages', 'messages_channel_history_idx', ARRAY['channel_id', 'created_at', 'id']);
-SELECT triggers_are('chatgenius', 'messages', ARRAY['messages_rules', 'messages_notify']::name[]);
+SELECT triggers_are('chatgenius', 'messages', ARRAY['messages_rules', 'messages_thread_rules', 'messages_notify']::name[]);
 
 -- reactions
 SELECT columns_are('chatgenius', 'reactions', ARRAY['id', 'message_id', 'user_id', 'emoji', 'created_at']);
@@ -308,7 +308,8 @@ SELECT functions_are('chatgenius', ARRAY['ulid', 'schema_fingerprint', 'health',
 	'reactions_rules', 'channels_rules', 'notify_message_change', 'notify_reaction_change',
 	'notify_channel_member_change', 'notify_user_status_change', 'schema_migrations_merge',
 	'restoring', 'accept_schema', 'forget_tunnel', 'prune_tunnel_events', 'report_status_json',
-	'report_event_json', 'realtime_status', 'report_routes', 'realtime_requeue', 'realtime_discard', 'tunnel_writer_check', 'hand_over_tunnel']);
+	'report_event_json', 'realtime_status', 'report_routes', 'realtime_requeue', 'realtime_discard', 'tunnel_writer_check', 'hand_over_tunnel',
+	'messages_thread_rules', 'add_tunnel']);
 SELECT is_definer('chatgenius', 'report_routes', ARRAY['text', 'text', 'text[]']);
 SELECT is_definer('chatgenius', 'report_status_json', ARRAY['jsonb']);
 SELECT is_definer('chatgenius', 'report_event_json', ARRAY['jsonb']);
@@ -337,6 +338,19 @@ SELECT is((SELECT string_agg(c.relname || ':' || l.lanname, ' ' ORDER BY c.relna
 	'one BEFORE trigger per chat table, each in C');
 SELECT is(pg_get_triggerdef(t.oid) LIKE '% WHEN %', false, t.tgname::text || ' has no WHEN clause')
   FROM pg_trigger t WHERE t.tgname IN ('messages_rules', 'reactions_rules', 'channels_rules') ORDER BY t.tgname;
+-- What needs the statement's other rows is checked once they are all there
+-- (1.11): an AFTER row trigger (its function passes top-level messages and
+-- a restore's rows by: a WHEN clause costs more, compiled per statement).
+SELECT is(pg_get_triggerdef(t.oid),
+	'CREATE TRIGGER messages_thread_rules AFTER INSERT OR UPDATE OF thread_id ON chatgenius.messages '
+	'FOR EACH ROW EXECUTE FUNCTION chatgenius.messages_thread_rules()',
+	'messages_thread_rules: AFTER, for each reply written, at the statement''s end')
+  FROM pg_trigger t WHERE t.tgname = 'messages_thread_rules';
+SELECT is(string_agg(t.tgname || ': ' || substring(pg_get_triggerdef(t.oid) from 'BEFORE [A-Z ]+ ON'), '; ' ORDER BY t.tgname),
+	'channels_rules: BEFORE DELETE OR UPDATE ON; messages_rules: BEFORE INSERT OR DELETE OR UPDATE ON; '
+	'reactions_rules: BEFORE INSERT OR DELETE OR UPDATE ON',
+	'the rule triggers fire on every write their rules cover (hard deletes, reactions changed in place)')
+  FROM pg_trigger t WHERE t.tgname IN ('messages_rules', 'reactions_rules', 'channels_rules');
 
 SELECT * FROM finish();
 ROLLBACK;

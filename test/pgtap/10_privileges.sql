@@ -1,7 +1,7 @@
 -- Privileges: PUBLIC reads no chat data and writes no status; only ulid()
 -- is callable by everyone; pg_monitor reads the status and health.
 BEGIN;
-SELECT plan(61);
+SELECT plan(63);
 
 SELECT schema_privs_are('chatgenius', 'public', ARRAY[]::text[],
 	'PUBLIC has no USAGE on schema chatgenius');
@@ -44,6 +44,8 @@ SELECT function_privs_are('chatgenius', 'hand_over_tunnel', ARRAY['text', 'name'
 	'PUBLIC may not hand a tunnel over');
 SELECT function_privs_are('chatgenius', 'tunnel_writer_check', ARRAY['text'], 'public', ARRAY[]::text[],
 	'PUBLIC may not call tunnel_writer_check()');
+SELECT function_privs_are('chatgenius', 'add_tunnel', ARRAY['text', 'name'], 'public', ARRAY[]::text[],
+	'PUBLIC may not give a tunnel''s name to a role');
 SELECT function_privs_are('chatgenius', 'restoring', ARRAY[]::text[], 'public', ARRAY['EXECUTE'],
 	'PUBLIC may call restoring() (trigger WHEN clauses run as the writing role)');
 SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'pg_monitor', ARRAY['EXECUTE'],
@@ -51,7 +53,7 @@ SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'pg_monitor', ARRAY[
   FROM unnest(ARRAY['health', 'health_summary', 'pool_stats', 'schema_fingerprint']) AS f;
 SELECT function_privs_are('chatgenius', f, ARRAY[]::text[], 'public', ARRAY[]::text[],
 		'PUBLIC may not call trigger function ' || f || '()')
-  FROM unnest(ARRAY['set_updated_at', 'messages_rules', 'reactions_rules', 'channels_rules',
+  FROM unnest(ARRAY['set_updated_at', 'messages_rules', 'messages_thread_rules', 'reactions_rules', 'channels_rules',
 	'notify_message_change', 'notify_reaction_change', 'notify_channel_member_change',
 	'notify_user_status_change', 'schema_migrations_merge']) AS f;
 

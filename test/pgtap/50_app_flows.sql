@@ -1,8 +1,9 @@
 -- The app's own flows (1.6): leaving and re-joining a channel as the app
 -- does it (soft delete, then a plain INSERT), the unique keys of the tables
--- with soft delete, and an archived channel read-only.
+-- with soft delete, and an archived channel read-only, which an admin may
+-- still soft-delete (1.11: the app's softDeleteChannel).
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name) VALUES
 	('01X00000000000000000000011', 'flows|a', 'flows-a@example.com', 'fa', 'F A'),
@@ -90,8 +91,8 @@ SELECT throws_ok($$UPDATE chatgenius.channels SET name = 'renamed' WHERE id = '0
 	'55000', 'channel "flows-archive" is archived', 'the archived channel''s row: no rename');
 SELECT throws_ok($$UPDATE chatgenius.channels SET description = 'new words' WHERE id = '01Y00000000000000000000012'$$,
 	'55000', 'channel "flows-archive" is archived', 'no new description');
-SELECT throws_ok($$UPDATE chatgenius.channels SET deleted_at = now() WHERE id = '01Y00000000000000000000012'$$,
-	'55000', 'channel "flows-archive" is archived', 'no soft delete while archived');
+SELECT throws_ok($$DELETE FROM chatgenius.messages WHERE id = '01Z00000000000000000000012'$$,
+	'55000', 'channel "flows-archive" is archived', 'no hard delete of its messages');
 SELECT throws_ok($$UPDATE chatgenius.channels SET archived_at = now() WHERE id = '01Y00000000000000000000012'$$,
 	'55000', 'channel "flows-archive" is archived', 'no second archiving');
 SELECT throws_ok($$UPDATE chatgenius.channels SET archived_at = NULL, archived_by = NULL, name = 'sneaky'
@@ -101,9 +102,9 @@ SELECT lives_ok($$UPDATE chatgenius.messages SET deleted_at = now() WHERE id = '
 	'a soft delete of a message still works (moderation)');
 SELECT lives_ok($$DELETE FROM chatgenius.users WHERE id = '01X00000000000000000000013'$$,
 	'a user with a reaction in the archive can still be deleted (the cascade takes the reaction)');
-SELECT lives_ok($$INSERT INTO chatgenius.messages (channel_id, user_id, content, created_at)
+SELECT throws_ok($$INSERT INTO chatgenius.messages (channel_id, user_id, content, created_at)
 	VALUES ('01Y00000000000000000000012', '01X00000000000000000000011', 'imported', '2024-01-01 00:00:00+00')$$,
-	'a message written before the archiving still loads (an import)');
+	'55000', 'channel "flows-archive" is archived', 'a back-dated post too (only a restore loads old rows)');
 SELECT lives_ok($$UPDATE chatgenius.channels SET archived_at = NULL, archived_by = NULL
 	WHERE id = '01Y00000000000000000000012'$$, 'unarchiving works');
 SELECT lives_ok($$INSERT INTO chatgenius.reactions (message_id, user_id, emoji)
@@ -119,6 +120,13 @@ DELETE FROM chatgenius.users WHERE id = '01X00000000000000000000014';
 SELECT results_eq($$SELECT archived_at IS NOT NULL, archived_by FROM chatgenius.channels
 	WHERE id = '01Y00000000000000000000011'$$, $$VALUES (true, NULL::varchar)$$,
 	'deleting the archiving user clears archived_by (ON DELETE SET NULL); the channel stays archived');
+-- An admin deletes the archived channel, as the app does it (softDeleteChannel).
+SELECT lives_ok($$UPDATE chatgenius.channels SET deleted_at = now()
+	WHERE id = '01Y00000000000000000000011' AND deleted_at IS NULL$$,
+	'the app soft-deletes an archived channel');
+SELECT results_eq($$SELECT archived_at IS NOT NULL, deleted_at IS NOT NULL FROM chatgenius.channels
+	WHERE id = '01Y00000000000000000000011'$$, $$VALUES (true, true)$$,
+	'it is deleted, and stays archived');
 
 SELECT * FROM finish();
 ROLLBACK;

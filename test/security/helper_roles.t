@@ -7,9 +7,10 @@
 #  - setup runs no hostile operator of the database owner's when the
 #    database's search_path puts public first;
 #  - with the documented grants block run word for word and nothing more,
-#    the tunnel role keeps the tunnel up (run: status row and events) and
-#    verify passes; it is not pg_monitor and reads no other session's
-#    query text.
+#    and setup run as the superuser with the service's env file (which
+#    gives TUNNEL_NAME to the tunnel role, 1.11), the tunnel role keeps
+#    the tunnel up (run: status row and events) and verify passes; it is
+#    not pg_monitor and reads no other session's query text.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/test/lib/tap.sh"
@@ -95,9 +96,18 @@ ok $? "the documented grants run as written"
 [ -s "$FX_DIR/grants.err" ] && diag "$(cat "$FX_DIR/grants.err")"
 is "$(su_sql "$FX_APP_DB" "SELECT pg_has_role('tunnel', 'pg_monitor', 'MEMBER')")" f "the tunnel role is not pg_monitor"
 
-# run: the tunnel comes up and writes its row and events.
+# setup as the superuser with the service's env file (doc/operations.md's
+# Deploying): it gives TUNNEL_NAME to the env file's role.
 APP_PORT=$(fx_free_port)
 FX_TUNNEL_PORT=$APP_PORT fx_env_file "$FX_DIR/lp.env" TUNNEL_NAME=lp POSTGRES_USER=tunnel POSTGRES_PASSWORD=tunnel-pw
+printf '127.0.0.1:*:%s:postgres:%s\n' "$FX_APP_DB" "$FX_SUPER_PASSWORD" >"$FX_DIR/pgpass"
+chmod 600 "$FX_DIR/pgpass"
+(cd "$FX_DIR" && PGPASSFILE=$FX_DIR/pgpass timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/lp.env" \
+	--postgres-user postgres) >"$FX_DIR/lp-setup.out" 2>&1
+is "$?" 0 "setup --postgres-user postgres with the service's env file"
+like "$(cat "$FX_DIR/lp-setup.out")" 'Tunnel "lp" is given to role "tunnel"' "setup gives the tunnel's name to the tunnel role"
+
+# run: the tunnel comes up and writes its row and events.
 : >"$FX_DIR/lp.log"
 fx_bg "$FX_DIR/lp.log" "$FX_HELPER" --env-file "$FX_DIR/lp.env"
 pid=$FX_BG_PID

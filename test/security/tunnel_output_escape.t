@@ -91,6 +91,29 @@ ok $? "setup: the text is shown escaped"
 fx_psql -d "$FX_APP_DB" -c "DELETE FROM chatgenius.schema_migrations WHERE version = '0.0'" >/dev/null
 tl_attack setup_history_control_sequences
 
+# ---------------------------------------------------------------- setup's errors
+# The server's words in a refusal reach stderr escaped: here the name of the
+# role that holds the tunnel name setup was told to give (42710), a name that
+# carries the hostile text.
+tl_section
+fx_psql -c "DO \$\$BEGIN EXECUTE format('CREATE ROLE %I NOLOGIN', $HOSTILE); END\$\$" >/dev/null ||
+	bail_out "setup error: the hostile role"
+fx_psql -d "$FX_APP_DB" -c "SELECT chatgenius.add_tunnel('esc-taken', $HOSTILE)" >/dev/null ||
+	bail_out "setup error: the name given to the hostile role"
+# (the env file names the app's role, which setup gives the name to; the
+# superuser that runs setup comes from the environment, which outranks it)
+fx_env_file "$FX_DIR/taken.env" TUNNEL_NAME=esc-taken
+(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
+	timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/taken.env") >"$FX_DIR/taken.out" 2>"$FX_DIR/taken.err"
+RC=$?
+diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/taken.err")"
+is "$RC" 1 "setup, name taken: exit 1"
+grep -qF "owned" "$FX_DIR/taken.err"
+ok $? "setup, name taken: the refusal names the role"
+is "$(raw_controls "$FX_DIR/taken.err")" 0 "setup, name taken: no control byte on stderr"
+is "$(raw_controls "$FX_DIR/taken.out")" 0 "setup, name taken: none on stdout"
+tl_attack setup_error_control_sequences
+
 # ---------------------------------------------------------------- status
 tl_section
 fx_psql -c "ALTER ROLE \"$FX_APP_USER\" SET session_preload_libraries = $HOSTILE" >/dev/null ||

@@ -2,8 +2,10 @@
 # Item 4 and part of item 5 of issue 14: a tunnel's status belongs to its
 # writer, and LISTEN tells no secrets.
 #  - Two helpers' roles hold the documented grants.  One writes tunnel
-#    "west"; the other must not overwrite its status row or add to its
-#    events (through either write path), until a superuser hands it over.
+#    "west" (a superuser gave it the name, 1.11); the other must not
+#    overwrite its status row or add to its events (through either write
+#    path), until a superuser hands it over.  (Names nobody was given:
+#    tunnel_names.t.)
 #  - The writer itself is refused absurd values: a heartbeat interval
 #    outside 100 ms .. 24 h (2147483647 would make a stale tunnel look
 #    fresh), an event that occurred in 2099 (it would outlive every prune).
@@ -39,6 +41,7 @@ for kind in $SEC_KINDS; do
 			"GRANT EXECUTE ON FUNCTION chatgenius.report_status_json, chatgenius.report_event_json,
 				chatgenius.report_status, chatgenius.report_event, chatgenius.report_routes TO $r" >/dev/null
 	done
+	su_sql "$db" "SELECT chatgenius.add_tunnel('west', 'tunnel_a')" "SELECT chatgenius.add_tunnel('east', 'tunnel_b')" >/dev/null
 	is "$(st tunnel_a "$db" "SELECT chatgenius.report_status_json('$(status_json west 1000)')")" "" \
 		"$kind: tunnel_a writes tunnel west"
 	is "$(st tunnel_a "$db" "SELECT chatgenius.report_event('west', 'connected', 'up', now(), 'a1')")" "" \
