@@ -12,7 +12,8 @@
 #   liar    the same, and GET /cluster names 127.0.0.3 the leader;
 #   flip    the liar's view, /primary flipping between 200 and 503;
 #   slow    a 200 whose body comes one byte every 300 ms, past the bound;
-#   huge    a 200 with a 20 MB body.
+#   huge    a 200 with a 20 MB body;
+#   chunked a 200 whose chunked body starts with the chunk size "-1".
 # A node that says 200 on /primary while the cluster names another leader
 # is logged as split_brain.
 #
@@ -135,6 +136,7 @@ ok $? "liar: the disagreeing views are logged, the leader kept"
 patroni_attack flip flip 16
 patroni_attack slow slow 3
 patroni_attack huge huge 6
+patroni_attack chunked chunked 6
 n=$(grep -c "event=split_brain .*host=$PT_HOST2:" "$TL_LOG")
 cmp_ok "$n" -le 2 "split_brain for 127.0.0.3 is not repeated at every flip ($n lines)"
 
