@@ -9,7 +9,10 @@
 #  - in a migration history row: `setup` prints the history table;
 #  - in the error the database returns to the running helper's health
 #    check (its login fails loading a session_preload_libraries entry named
-#    with the text): `status` and `status --json` print it.
+#    with the text): `status` and `status --json` print it, and GET
+#    /readiness gives it as its reason;
+#  - as the owner of a schema chatgenius that setup refuses to install
+#    into: setup names that role in its refusal.
 # Each output's bytes are checked: no control character but the line feeds
 # of the layout, no line that starts with the forged verdict, the escapes
 # as psql writes them, and --json valid JSON that carries the text intact.
@@ -20,6 +23,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/attack.sh
+. test/lib/http_lib.sh
 
 tl_begin escape
 app_install_extension
@@ -114,11 +118,29 @@ is "$(raw_controls "$FX_DIR/taken.err")" 0 "setup, name taken: no control byte o
 is "$(raw_controls "$FX_DIR/taken.out")" 0 "setup, name taken: none on stdout"
 tl_attack setup_error_control_sequences
 
+# The same role owns a schema chatgenius where setup is to install: setup
+# refuses, naming the owner (escaped).
+tl_section
+fx_psql -c "CREATE DATABASE escschema" >/dev/null || bail_out "setup error: the database"
+fx_psql -d escschema -c "DO \$\$BEGIN EXECUTE format('CREATE SCHEMA chatgenius AUTHORIZATION %I', $HOSTILE); END\$\$" \
+	>/dev/null || bail_out "setup error: the hostile role's schema"
+fx_env_file "$FX_DIR/schema.env" TUNNEL_NAME=esc-schema POSTGRES_DB=escschema
+(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
+	timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/schema.env") >"$FX_DIR/schema.out" 2>"$FX_DIR/schema.err"
+RC=$?
+diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/schema.err")"
+is "$RC" 1 "setup, schema of another role: exit 1"
+grep -q 'belongs to role ".*owned' "$FX_DIR/schema.err"
+ok $? "setup, schema of another role: the refusal names the owner"
+is "$(raw_controls "$FX_DIR/schema.err")" 0 "setup, schema of another role: no control byte on stderr"
+tl_attack setup_schema_owner_control_sequences
+
 # ---------------------------------------------------------------- status
 tl_section
 fx_psql -c "ALTER ROLE \"$FX_APP_USER\" SET session_preload_libraries = $HOSTILE" >/dev/null ||
 	bail_out "setup error: the hostile login error"
-tl_start esc-run TUNNEL_NAME=esc-run SSH_HEALTH_CHECK_INTERVAL=500
+HP=$(fx_free_port)
+tl_start esc-run TUNNEL_NAME=esc-run SSH_HEALTH_CHECK_INTERVAL=500 TUNNEL_HTTP_ADDR=127.0.0.1:$HP
 tl_up || bail_out "setup error: the helper did not connect"
 status_cmd()
 {
@@ -144,6 +166,14 @@ got=$(perl -MJSON::PP -0777 -e 'my $j = eval { JSON::PP->new->utf8->decode(<STDI
 	print $j ? (index($j->{last_check}{error} // "", "\e]0;owned\a") >= 0 ? "intact" : "altered") : "invalid"' \
 	<"$FX_DIR/status.json")
 is "$got" intact "status --json: valid JSON, the error carried intact in JSON escapes"
+# /readiness tells the same error as its reason, to a prober or a curl on a terminal
+http_get "$HP" /readiness
+cp "$FX_DIR/http_body" "$FX_DIR/readiness.out"
+diag "readiness answered $HTTP_CODE (cat -v):" "$(cat -v "$FX_DIR/readiness.out")"
+is "$HTTP_CODE" 503 "readiness: 503 while the health check fails"
+grep -q owned "$FX_DIR/readiness.out"
+ok $? "readiness: the reason shows the database's error"
+is "$(raw_controls "$FX_DIR/readiness.out")" 0 "readiness: no control byte in the body"
 tl_stop
 fx_psql -c "ALTER ROLE \"$FX_APP_USER\" RESET session_preload_libraries" >/dev/null
 tl_attack status_output_control_sequences
