@@ -80,7 +80,15 @@ typedef struct CgColumnSpec
 	Oid			typid;
 } CgColumnSpec;
 
+/* One member object of the extension: pg_depend's (classid, objid), deptype 'e'. */
+typedef struct CgMember
+{
+	Oid			classid;
+	Oid			objid;
+} CgMember;
+
 extern bool cg_extension_lookup(CgExtension *ext);
+extern CgMember *cg_extension_members(Oid extoid, int *count);
 extern void cg_extension_require(CgExtension *ext);
 extern const char *cg_control_default_version(void);
 extern int	cg_version_compare(const char *a, const char *b);
