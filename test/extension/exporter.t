@@ -22,7 +22,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EXPORTER=${EXPORTER:-prometheus-postgres-exporter}
 command -v "$EXPORTER" >/dev/null ||
 	bail_out "no $EXPORTER: install prometheus-postgres-exporter (test/deps.sh)"
-command -v promtool >/dev/null || bail_out "no promtool: install prometheus (test/deps.sh)"
+fx_need promtool
 
 fx_init exporter
 fx_pg_start

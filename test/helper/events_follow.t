@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-command -v node >/dev/null || bail_out "node missing (bash test/deps.sh)"
+fx_need node
 tl_begin events
 app_install_extension
 

@@ -17,8 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
-export NODE_PATH
+fx_node_path
 tl_begin unix
 app_install_extension
 

@@ -104,13 +104,21 @@ fx_psql -c "DO \$\$BEGIN EXECUTE format('CREATE ROLE %I NOLOGIN', $HOSTILE); END
 	bail_out "setup error: the hostile role"
 fx_psql -d "$FX_APP_DB" -c "SELECT chatgenius.add_tunnel('esc-taken', $HOSTILE)" >/dev/null ||
 	bail_out "setup error: the name given to the hostile role"
-# (the env file names the app's role, which setup gives the name to; the
-# superuser that runs setup comes from the environment, which outranks it)
-fx_env_file "$FX_DIR/taken.env" TUNNEL_NAME=esc-taken
-(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
-	timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/taken.env") >"$FX_DIR/taken.out" 2>"$FX_DIR/taken.err"
-RC=$?
-diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/taken.err")"
+# super_setup NAME [KEY=VALUE...]: setup as the superuser, which the
+# environment names (it outranks the env file, whose POSTGRES_USER is the
+# app's role, the one setup gives the tunnel name to); its output in
+# $FX_DIR/NAME.out and .err, its status in RC.
+super_setup()
+{
+	local name=$1
+	shift
+	fx_env_file "$FX_DIR/$name.env" "$@"
+	(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
+		timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/$name.env") >"$FX_DIR/$name.out" 2>"$FX_DIR/$name.err"
+	RC=$?
+	diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/$name.err")"
+}
+super_setup taken TUNNEL_NAME=esc-taken
 is "$RC" 1 "setup, name taken: exit 1"
 grep -qF "owned" "$FX_DIR/taken.err"
 ok $? "setup, name taken: the refusal names the role"
@@ -124,11 +132,7 @@ tl_section
 fx_psql -c "CREATE DATABASE escschema" >/dev/null || bail_out "setup error: the database"
 fx_psql -d escschema -c "DO \$\$BEGIN EXECUTE format('CREATE SCHEMA chatgenius AUTHORIZATION %I', $HOSTILE); END\$\$" \
 	>/dev/null || bail_out "setup error: the hostile role's schema"
-fx_env_file "$FX_DIR/schema.env" TUNNEL_NAME=esc-schema POSTGRES_DB=escschema
-(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
-	timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/schema.env") >"$FX_DIR/schema.out" 2>"$FX_DIR/schema.err"
-RC=$?
-diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/schema.err")"
+super_setup schema TUNNEL_NAME=esc-schema POSTGRES_DB=escschema
 is "$RC" 1 "setup, schema of another role: exit 1"
 grep -q 'belongs to role ".*owned' "$FX_DIR/schema.err"
 ok $? "setup, schema of another role: the refusal names the owner"

@@ -91,7 +91,7 @@ requests_at_least()
 # the while.
 patroni_attack()
 {
-	local name=$1 mode=$2 want=$3 long n changed_before routed_before sessions
+	local name=$1 mode=$2 want=$3 long changed_before routed_before sessions
 	tl_section
 	echo neutral >"$ATTACKER_DIR/mode"
 	fx_wait_for 30 "the primary port back on the leader" primary_is "$PT_HOST1" ||
@@ -109,10 +109,7 @@ patroni_attack()
 	echo "$mode" >"$ATTACKER_DIR/mode"
 	fx_wait_for 60 "$want $mode requests" requests_at_least "$mode" "$want"
 	ok $? "$name: the fake API was asked $(requests_in "$mode") times"
-	sessions=0
-	for n in 1 2 3 4 5; do
-		primary_is "$PT_HOST1" && sessions=$((sessions + 1))
-	done
+	sessions=$(fx_times 5 primary_is "$PT_HOST1")
 	is "$sessions" 5 "$name: 5 of 5 new sessions reach the real leader"
 	is "$(($(routed_to_fake) - routed_before))" 0 "$name: the helper never routed the primary port to 127.0.0.3"
 	is "$(($(tl_count 'event=primary_changed ') - changed_before))" 0 "$name: no primary_changed"
