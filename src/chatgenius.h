@@ -62,6 +62,10 @@ typedef struct CgExtension
 	ItemPointerData tuple_tid;
 } CgExtension;
 
+/* The hint of every error about an object of the extension changed by hand. */
+#define CG_DAMAGED_HINT \
+	"An object of the chatgenius extension was altered by hand; undo the change, or restore the database from a dump."
+
 /*
  * Why one of the extension's tables cannot be read: an SQLSTATE, a primary
  * message and a hint, ready for ereport or for a health() detail.

@@ -30,9 +30,6 @@
 
 #include "chatgenius.h"
 
-#define CG_DAMAGED_HINT \
-	"An object of the chatgenius extension was altered by hand; undo the change, or restore the database from a dump."
-
 /* The control file's default_version, cached with the file's identity. */
 static char *control_default_version = NULL;
 static struct stat control_stat;
