@@ -50,6 +50,17 @@ forged()
 	grep -c '^verify: ok' "$1"
 }
 
+# not_obeyed WHAT FILE [TEXT]: three checks of a command's stdout in FILE:
+# no control byte, no line that starts with the forged verdict, and the
+# hostile text shown escaped (TEXT, by default all of it: $SHOWN).
+not_obeyed()
+{
+	is "$(raw_controls "$2")" 0 "$1: no control byte on stdout"
+	is "$(forged "$2")" 0 "$1: no line starts with the forged 'verify: ok'"
+	grep -qF "${3:-$SHOWN}" "$2"
+	ok $? "$1: the text is shown escaped, as psql shows it"
+}
+
 # hcmd NAME COMMAND [KEY=VALUE...]: run a one-shot COMMAND through the
 # tunnel; stdout in $FX_DIR/NAME.out, stderr in .err, the status in RC.
 hcmd()
@@ -72,11 +83,8 @@ diag "verify printed (cat -v):" "$(cat -v "$FX_DIR/verify.out")"
 is "$RC" 1 "verify: exit 1 (the hostile tunnel row is critical)"
 grep -qF "evil: failed" "$FX_DIR/verify.out"
 ok $? "verify: the health table shows the hostile row"
-is "$(raw_controls "$FX_DIR/verify.out")" 0 "verify: no control byte on stdout"
+not_obeyed verify "$FX_DIR/verify.out"
 is "$(raw_controls "$FX_DIR/verify.err")" 0 "verify: none on stderr"
-is "$(forged "$FX_DIR/verify.out")" 0 "verify: no line starts with the forged 'verify: ok'"
-grep -qF "$SHOWN" "$FX_DIR/verify.out"
-ok $? "verify: the text is shown escaped, as psql shows it"
 tl_attack verify_output_control_sequences
 
 # ---------------------------------------------------------------- setup's history
@@ -88,10 +96,7 @@ diag "setup printed (cat -v):" "$(cat -v "$FX_DIR/setup.out")"
 is "$RC" 0 "setup: exit 0"
 grep -qF "0.0" "$FX_DIR/setup.out"
 ok $? "setup: the history shows the hostile row"
-is "$(raw_controls "$FX_DIR/setup.out")" 0 "setup: no control byte on stdout"
-is "$(forged "$FX_DIR/setup.out")" 0 "setup: no line starts with the forged 'verify: ok'"
-grep -qF "$SHOWN" "$FX_DIR/setup.out"
-ok $? "setup: the text is shown escaped"
+not_obeyed setup "$FX_DIR/setup.out"
 fx_psql -d "$FX_APP_DB" -c "DELETE FROM chatgenius.schema_migrations WHERE version = '0.0'" >/dev/null
 tl_attack setup_history_control_sequences
 
@@ -161,10 +166,7 @@ status_cmd --json >"$FX_DIR/status.json" 2>&1
 diag "status printed (cat -v):" "$(cat -v "$FX_DIR/status.out")"
 grep -q owned "$FX_DIR/status.out"
 ok $? "status: shows the database's error"
-is "$(raw_controls "$FX_DIR/status.out")" 0 "status: no control byte on stdout"
-is "$(forged "$FX_DIR/status.out")" 0 "status: no line starts with the forged 'verify: ok'"
-grep -qF '\x1B]0;owned\x07' "$FX_DIR/status.out"
-ok $? "status: the text is shown escaped"
+not_obeyed status "$FX_DIR/status.out" '\x1B]0;owned\x07'
 is "$(raw_controls "$FX_DIR/status.json")" 0 "status --json: no control byte"
 got=$(perl -MJSON::PP -0777 -e 'my $j = eval { JSON::PP->new->utf8->decode(<STDIN>) };
 	print $j ? (index($j->{last_check}{error} // "", "\e]0;owned\a") >= 0 ? "intact" : "altered") : "invalid"' \
