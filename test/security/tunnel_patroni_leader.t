@@ -26,11 +26,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 pt_begin patronileader
 PT_NODES=1 pt_cluster_start
-pt_install_extension || bail_out "setup error: could not prepare the database"
-pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "setup error: could not prepare the database"
-	CREATE TABLE public.stop_flag (n integer);
-	ALTER TABLE public.stop_flag OWNER TO "$FX_APP_USER";
-EOF
+pt_prepare "stop_flag (n integer)"
 
 # The attacker: its own folder, user nobody, 127.0.0.3's API port.
 fx_copy_for nobody test/tools/fake_patroni_api.pl >/dev/null || bail_out "setup error: no folder for the attacker"
