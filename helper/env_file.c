@@ -160,6 +160,8 @@ env_file_parse(const char *text, size_t tlen, const char *path,
 		else
 			rc = assign(key, value, lineno, arg, errbuf, errlen);
 	}
+	/* the copy holds POSTGRES_PASSWORD as the file does */
+	explicit_bzero(buf, tlen + 1);
 	free(buf);
 	return rc;
 }

@@ -225,13 +225,18 @@ follower_send(follower *f)
 	return true;
 }
 
-/* True when f's peer hung up (what it sends is read and ignored).  Lock held. */
+/*
+ * True when f's peer hung up (what it sends is read and ignored).  Lock
+ * held, so the reading is bounded: a follower that keeps writing would
+ * otherwise keep the lock, and every event_emit waits on it.  What is left
+ * unread makes the next poll return at once, and is read then.
+ */
 static bool
 follower_gone(follower *f)
 {
-	char		junk[256];
+	char		junk[4096];
 
-	for (;;)
+	for (int reads = 0; reads < 16; reads++)
 	{
 		ssize_t		r = recv(f->fd, junk, sizeof(junk), MSG_DONTWAIT);
 
@@ -241,6 +246,7 @@ follower_gone(follower *f)
 			continue;
 		return r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 	}
+	return false;
 }
 
 /* The thread: send, notice hang-ups.  Returns NULL at stop. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "escape.h"
 #include "status_socket.h"
 
 #define EVENTS_WAIT_MS	3000	/* how long the helper gets to answer at first */
@@ -32,19 +33,10 @@ read_first_line(int fd, char *buf, size_t len)
 	int64_t		deadline = clock_now_ms() + EVENTS_WAIT_MS;
 	size_t		have = 0;
 
-	while (have + 1 < len)
+	while (have + 1 < len && status_socket_wait(fd, POLLIN, deadline))
 	{
-		struct pollfd pfd = {.fd = fd,.events = POLLIN};
-		int64_t		left = deadline - clock_now_ms();
-		ssize_t		n;
+		ssize_t		n = read(fd, buf + have, 1);
 
-		if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
-		{
-			if (left > 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		n = read(fd, buf + have, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -87,21 +79,21 @@ events_command(const tunnel_config *cfg)
 	int			fd;
 	int			rc;
 
-	fd = status_socket_connect(cfg, used, sizeof(used));
+	snprintf(req, sizeof(req), "%s %s\n", cfg->follow ? "follow" : "events", cfg->json ? "json" : "text");
+	fd = status_socket_ask(cfg, req, used, sizeof(used));
+	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
+	{
+		fprintf(stderr, "chatgenius-tunnel: ");
+		escape_print(stderr, cfg->tunnel_name, ESCAPE_TERMINAL);
+		fprintf(stderr, " - not running (%s: %s)\n", used, strerror(errno));
+		return EVENTS_NOT_RUNNING;
+	}
 	if (fd < 0)
 	{
-		if (errno == ENOENT || errno == ECONNREFUSED)
-		{
-			fprintf(stderr, "chatgenius-tunnel: %s - not running (%s: %s)\n",
-					cfg->tunnel_name, used, strerror(errno));
-			return EVENTS_NOT_RUNNING;
-		}
 		fprintf(stderr, "chatgenius-tunnel: cannot ask the helper at %s: %s\n", used, strerror(errno));
 		return EVENTS_UNKNOWN;
 	}
-	snprintf(req, sizeof(req), "%s %s\n", cfg->follow ? "follow" : "events", cfg->json ? "json" : "text");
-	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req) ||
-		read_first_line(fd, first, sizeof(first)) != 0 ||
+	if (read_first_line(fd, first, sizeof(first)) != 0 ||
 		strcmp(first, cfg->follow ? "follow" : "exit=0") != 0)
 	{
 		fprintf(stderr, "chatgenius-tunnel: the helper at %s gave no answer (uid not allowed, "

@@ -63,6 +63,37 @@ parse_size(const char *s, const char *e, size_t *v)
 }
 
 /*
+ * Parses a chunk size line [s, nl): 1 to 8 hex digits (chunks are bounded
+ * far below 4 GiB), then its end or a chunk extension (';').  Neither sign,
+ * nor white space, nor "0x": strtoul(3) takes all three, and "-1" became a
+ * size whose sum with the rest wrapped around.  Returns 0 with *v, or -1.
+ */
+static int
+parse_chunk_size(const char *s, const char *nl, size_t *v)
+{
+	size_t		x = 0;
+	int			digits = 0;
+
+	for (; s < nl && digits <= 8; s++, digits++)
+	{
+		char		c = *s;
+
+		if (c >= '0' && c <= '9')
+			x = x * 16 + (size_t) (c - '0');
+		else if (c >= 'a' && c <= 'f')
+			x = x * 16 + (size_t) (c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			x = x * 16 + (size_t) (c - 'A' + 10);
+		else
+			break;
+	}
+	if (digits == 0 || digits > 8 || (s < nl && *s != '\r' && *s != ';'))
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/*
  * Reads the chunked body at [body, body + len); with apply, decodes it in
  * place (only once it was found complete: an answer is read again as more
  * bytes come).  Returns HTTP_COMPLETE with *out_len, HTTP_INCOMPLETE, or
@@ -77,13 +108,11 @@ dechunk(char *body, size_t len, bool apply, size_t *out_len, char *why, size_t w
 	for (;;)
 	{
 		char	   *nl = memchr(body + in, '\n', len - in);
-		char	   *end;
-		unsigned long size;
+		size_t		size;
 
 		if (nl == NULL)
 			return len - in > 32 ? invalid(why, whylen, "chunk size line too long") : HTTP_INCOMPLETE;
-		size = strtoul(body + in, &end, 16);
-		if (end == body + in || end - (body + in) > 8 || (*end != '\r' && *end != '\n' && *end != ';'))
+		if (parse_chunk_size(body + in, nl, &size) != 0)
 			return invalid(why, whylen, "bad chunk size");
 		in = (size_t) (nl - body) + 1;
 		if (size == 0)
@@ -91,8 +120,8 @@ dechunk(char *body, size_t len, bool apply, size_t *out_len, char *why, size_t w
 			*out_len = out;
 			return HTTP_COMPLETE;	/* trailers, if any, are not read */
 		}
-		if (len - in < size + 1)
-			return HTTP_INCOMPLETE;
+		if (size >= len - in)
+			return HTTP_INCOMPLETE;	/* the chunk and at least its line end */
 		if (apply)
 			memmove(body + out, body + in, size);
 		out += size;
@@ -152,14 +181,15 @@ http_answer_read(char *buf, size_t len, bool eof, http_answer *a, char *why, siz
 			}
 			else if (name == 17 && strncasecmp(line, "Transfer-Encoding", 17) == 0)
 			{
-				char		value[64];
-				size_t		n = (size_t) (nl - colon - 1);
+				const char *v = colon + 1;
+				const char *e = nl;
 
-				if (n >= sizeof(value))
-					return invalid(why, whylen, "bad Transfer-Encoding");
-				memcpy(value, colon + 1, n);
-				value[n] = '\0';
-				if (strcasestr(value, "chunked") == NULL)
+				/* chunked alone: "gzip, chunked" would leave a body we cannot read */
+				while (v < e && (*v == ' ' || *v == '\t'))
+					v++;
+				while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+					e--;
+				if (e - v != 7 || strncasecmp(v, "chunked", 7) != 0)
 					return invalid(why, whylen, "unknown Transfer-Encoding");
 				chunked = true;
 			}

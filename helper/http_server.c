@@ -165,13 +165,14 @@ conn_answer(http_conn *c, int status, const char *content_type, const char *body
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 				 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
 				 status, word, content_type, body_len);
-	c->out_len = (size_t) n + (head_only ? 0 : body_len);
-	c->out = malloc(c->out_len);
+	/* the words are this file's own; a head that did not fit is not sent cut */
+	c->out = n > 0 && (size_t) n < sizeof(head) ? malloc((size_t) n + (head_only ? 0 : body_len)) : NULL;
 	if (c->out == NULL)
 	{
 		conn_close(c);
 		return;
 	}
+	c->out_len = (size_t) n + (head_only ? 0 : body_len);
 	memcpy(c->out, head, (size_t) n);
 	if (!head_only)
 		memcpy(c->out + n, body, body_len);

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "listen_fds.h"
+#include "socket_addr.h"
 
 #define SD_LISTEN_FDS_START 3
 #define LISTEN_FDS_MAX 16
@@ -23,24 +23,6 @@ static int	taken[LISTEN_KINDS] = {-1, -1, -1, -1};
 static int	nactivated;
 
 static const char *const kind_names[LISTEN_KINDS] = {"postgres", "unix", "standby", "http"};
-
-/* Returns the port of a TCP socket's local address, or 0 (not TCP). */
-static int
-local_port(int fd, int *family)
-{
-	struct sockaddr_storage ss;
-	socklen_t	len = sizeof(ss);
-
-	*family = -1;
-	if (getsockname(fd, (struct sockaddr *) &ss, &len) != 0)
-		return 0;
-	*family = ss.ss_family;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *) &ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-	return 0;
-}
 
 /* The n-th name (from 0) of LISTEN_FDNAMES into buf, "" when none. */
 static void
@@ -91,6 +73,7 @@ listen_fds_take(int standby_port, int http_port, char *err, size_t errlen)
 	{
 		int			fd = SD_LISTEN_FDS_START + i;
 		int			type = 0,
+					flags,
 					listening = 0,
 					family,
 					port;
@@ -113,7 +96,7 @@ listen_fds_take(int standby_port, int http_port, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		port = local_port(fd, &family);
+		port = socket_local_port(fd, &family);
 		if (named >= 0)
 			kind = (listen_kind) named;
 		else if (family == AF_UNIX)
@@ -130,7 +113,12 @@ listen_fds_take(int standby_port, int http_port, char *err, size_t errlen)
 			break;
 		}
 		/* non-blocking, as the helper's own listening sockets are */
-		(void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+		{
+			snprintf(err, errlen, "LISTEN_FDS: descriptor %d: fcntl: %s", fd, strerror(errno));
+			rc = -1;
+			break;
+		}
 		taken[kind] = fd;
 		nactivated++;
 	}

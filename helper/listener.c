@@ -30,6 +30,7 @@
 #include "pool.h"
 #include "refuser.h"
 #include "service_thread.h"
+#include "socket_addr.h"
 #include "ssh_session.h"
 
 /* The listening sockets, by what they serve; -1 when off. */
@@ -110,21 +111,12 @@ listener_open(const char *host, int *port, char *err, size_t errlen)
 		return -1;
 	}
 	freeaddrinfo(res);
-	if (*port == 0)
+	if (*port == 0 && (*port = socket_local_port(listen_fd, NULL)) == 0)
 	{
-		struct sockaddr_storage ss;
-		socklen_t	len = sizeof(ss);
-
-		if (getsockname(listen_fd, (struct sockaddr *) &ss, &len) != 0)
-		{
-			snprintf(err, errlen, "getsockname: %s", strerror(errno));
-			close(listen_fd);
-			listen_fd = -1;
-			return -1;
-		}
-		*port = ntohs(ss.ss_family == AF_INET6 ?
-					  ((struct sockaddr_in6 *) &ss)->sin6_port :
-					  ((struct sockaddr_in *) &ss)->sin_port);
+		snprintf(err, errlen, "getsockname: %s", strerror(errno));
+		close(listen_fd);
+		listen_fd = -1;
+		return -1;
 	}
 	socks[SOCK_PRIMARY].fd = listen_fd;
 	return 0;
@@ -142,40 +134,6 @@ listener_adopt(listen_kind kind, int fd)
 	socks[which].fd = fd;
 	socks[which].activated = true;
 	return 0;
-}
-
-/* Returns the TCP port fd listens on, or 0. */
-int
-listener_port_of(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t	len = sizeof(ss);
-
-	if (fd < 0 || getsockname(fd, (struct sockaddr *) &ss, &len) != 0)
-		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *) &ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-	return 0;
-}
-
-/* Returns true when something accepts connections on the Unix socket path. */
-static bool
-unix_socket_answers(const char *path)
-{
-	struct sockaddr_un a;
-	int			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool		answers;
-
-	if (fd < 0)
-		return false;
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	answers = connect(fd, (struct sockaddr *) &a, sizeof(a)) == 0;
-	close(fd);
-	return answers;
 }
 
 /*
@@ -227,6 +185,7 @@ listener_open_unix(const char *dir, int port, int mode, const char *group,
 	struct sockaddr_un a;
 	struct stat st;
 	const char *why = NULL;
+	const char *bad = NULL;
 	int			fd;
 
 	if (snprintf(unix_path, sizeof(unix_path), "%s/.s.PGSQL.%d", dir, port) >= (int) sizeof(unix_path))
@@ -236,10 +195,14 @@ listener_open_unix(const char *dir, int port, int mode, const char *group,
 		return -1;
 	}
 	snprintf(lock_path, sizeof(lock_path), "%s.lock", unix_path);
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+	/* errno is stat(2)'s only when it failed, st is filled only when it did not */
+	if (stat(dir, &st) != 0)
+		bad = strerror(errno);
+	else if (!S_ISDIR(st.st_mode))
+		bad = "not a directory";
+	if (bad != NULL)
 	{
-		snprintf(err, errlen, "TUNNEL_SOCKET_DIR \"%s\": %s", dir,
-				 errno == 0 || S_ISDIR(st.st_mode) ? "not a directory" : strerror(errno));
+		snprintf(err, errlen, "TUNNEL_SOCKET_DIR \"%s\": %s", dir, bad);
 		unix_path[0] = '\0';
 		return -1;
 	}

@@ -33,9 +33,6 @@ extern int	listener_open_unix(const char *dir, int port, int mode, const char *g
 /* Serve a listening socket passed by systemd (listen_fds.h).  Returns 0 or -1. */
 extern int	listener_adopt(listen_kind kind, int fd);
 
-/* The TCP port a socket listens on (0: none, or not TCP). */
-extern int	listener_port_of(int fd);
-
 /*
  * Stop taking clients (the first SIGTERM; async-signal-safe): sockets
  * passed by systemd are left to it, so that new clients wait in the

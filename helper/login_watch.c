@@ -143,15 +143,6 @@ login_watch_client(login_watch *w, const char *data, size_t len)
 		uint32_t	plen,
 					code;
 
-		if (w->cskip > 0)
-		{
-			size_t		n = len < w->cskip ? len : w->cskip;
-
-			w->cskip -= (uint32_t) n;
-			p += n;
-			len -= n;
-			continue;
-		}
 		/* PostgreSQL 17's direct TLS: a ClientHello with no SSLRequest. */
 		if (w->chdr_len == 0 && w->answers == 0 && *p == TLS_HANDSHAKE_RECORD)
 		{

@@ -51,7 +51,6 @@ typedef struct login_watch
 	bool		client_done;
 	unsigned char chdr[8];
 	int			chdr_len;
-	uint32_t	cskip;			/* bytes of the current packet not yet seen */
 	int			answers;		/* one-byte answers the server owes */
 	/* The server's messages (type, length). */
 	unsigned char shdr[5];

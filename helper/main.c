@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "escape.h"
 #include "event_stream.h"
 #include "events.h"
 #include "http_server.h"
@@ -117,6 +118,20 @@ print_version(void)
 	printf("chatgenius-tunnel %s (libssh2 %s, libpq %d.%d)\n", CHATGENIUS_VERSION,
 		   libssh2_version(0) ? libssh2_version(0) : LIBSSH2_VERSION,
 		   pqv / 10000, pqv % 10000);
+}
+
+/*
+ * Prints "chatgenius-tunnel: " and err on stderr, escaped (escape.h): a
+ * refused value is quoted in the message as it was given, and one with
+ * control characters must be shown, not obeyed by the terminal.
+ * Returns nothing.
+ */
+static void
+print_error(const char *err)
+{
+	fputs("chatgenius-tunnel: ", stderr);
+	escape_print(stderr, err, ESCAPE_TERMINAL_LINES);
+	fputc('\n', stderr);
 }
 
 /* The commands, as the command line names them. */
@@ -269,12 +284,12 @@ run_command(tunnel_config *cfg)
 
 	if (listen_fds_take(cfg->standby_port, http_port_of(cfg->http_addr), err, sizeof(err)) < 0)
 	{
-		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		print_error(err);
 		return EXIT_BAD_CONFIG;
 	}
 	if (open_http(cfg, err, sizeof(err)) != 0)
 	{
-		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		print_error(err);
 		listen_fds_close_unused();
 		return EXIT_BAD_CONFIG;
 	}
@@ -353,7 +368,7 @@ main(int argc, char **argv)
 	free(opts);
 	if (rc != EXIT_CLEAN)
 	{
-		fprintf(stderr, "chatgenius-tunnel: %s\n", err);
+		print_error(err);
 		if (rc == EXIT_BAD_CONFIG)
 			fprintf(stderr, "Try \"chatgenius-tunnel --help\" for more information.\n");
 		/* status, events: no attempt made is "unknown", as pg_isready's 3 */

@@ -21,11 +21,6 @@
 #define SETUP_TIMEOUT_MS 300000
 
 /*
- * Print a failed statement the way psql does (ERROR, DETAIL, HINT) plus
- * our own hint about rights when the role is not a superuser.  Returns
- * EXIT_FAILURE_OTHER.
- */
-/*
  * Prints before, the server's text escaped (escape.h: it may carry terminal
  * control sequences), then after, to f.  Returns nothing.
  */
@@ -37,6 +32,11 @@ print_quoted(FILE *f, const char *before, const char *text, const char *after)
 	fputs(after, f);
 }
 
+/*
+ * Print a failed statement the way psql does (ERROR, DETAIL, HINT) plus
+ * our own hint about rights when the role is not a superuser.  Returns
+ * EXIT_FAILURE_OTHER.
+ */
 static int
 setup_failed(const char *what, PGresult *res, const char *errmsg,
 			 const tunnel_config *cfg, bool superuser)
@@ -82,6 +82,21 @@ run(PGconn *conn, const char *sql, int n, const char *const *v, int64_t deadline
 }
 
 /*
+ * Run one statement whose result is not needed (run() then PQclear).
+ * Returns EXIT_CLEAN, or the exit code after printing why.
+ */
+static int
+run_only(PGconn *conn, const char *sql, int n, const char *const *v, int64_t deadline,
+		 const char *what, const tunnel_config *cfg, bool superuser)
+{
+	int			rc = EXIT_CLEAN;
+	PGresult   *res = run(conn, sql, n, v, deadline, what, cfg, superuser, &rc);
+
+	PQclear(res);
+	return rc;
+}
+
+/*
  * CREATE EXTENSION takes a schema "chatgenius" that already exists, and runs
  * the install script in it with our (a superuser's) rights: whoever owns it
  * could have left operators there for the script to pick up.  The script
@@ -104,13 +119,15 @@ refuse_foreign_schema(PGconn *conn, const tunnel_config *cfg, int64_t deadline)
 		return rc;
 	if (PQntuples(res) == 1)
 	{
-		fprintf(stderr, "chatgenius-tunnel: setup failed: schema \"chatgenius\" already exists and "
-				"belongs to role \"%s\", which is not a superuser\n"
-				"DETAIL:  CREATE EXTENSION would run the extension's scripts with POSTGRES_USER's "
+		/* the owner's name is the server's text, and its owner chose it */
+		print_quoted(stderr, "chatgenius-tunnel: setup failed: schema \"chatgenius\" already "
+					 "exists and belongs to role \"", PQgetvalue(res, 0, 0),
+					 "\", which is not a superuser\n");
+		fprintf(stderr, "DETAIL:  CREATE EXTENSION would run the extension's scripts with POSTGRES_USER's "
 				"rights (\"%s\") in that schema, where its owner may have left operators for them.\n"
 				"HINT:  Check what it holds, then drop it (DROP SCHEMA chatgenius CASCADE) or give it "
 				"to a superuser (ALTER SCHEMA chatgenius OWNER TO %s), and run setup again.\n",
-				PQgetvalue(res, 0, 0), cfg->postgres_user, cfg->postgres_user);
+				cfg->postgres_user, cfg->postgres_user);
 		rc = EXIT_FAILURE_OTHER;
 	}
 	PQclear(res);
@@ -218,13 +235,11 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 	 */
 	snprintf(limit, sizeof(limit), "%d", SETUP_TIMEOUT_MS);
 	v[0] = limit;
-	res = run(conn,
-			  "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
-			  "pg_catalog.set_config('lock_timeout', $1, false)",
-			  1, v, deadline, "setting setup's time limit", cfg, superuser, &rc);
-	if (res == NULL)
+	if ((rc = run_only(conn,
+					   "SELECT pg_catalog.set_config('statement_timeout', $1, false), "
+					   "pg_catalog.set_config('lock_timeout', $1, false)",
+					   1, v, deadline, "setting setup's time limit", cfg, superuser)) != EXIT_CLEAN)
 		return rc;
-	PQclear(res);
 
 	if (available[0] == '\0')
 	{
@@ -238,11 +253,9 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 	{
 		print_quoted(stdout, "Installing chatgenius ", available, "\n");
 		fflush(stdout);
-		res = run(conn, "CREATE EXTENSION chatgenius", 0, NULL, deadline,
-				  "CREATE EXTENSION chatgenius", cfg, superuser, &rc);
-		if (res == NULL)
+		if ((rc = run_only(conn, "CREATE EXTENSION chatgenius", 0, NULL, deadline,
+						   "CREATE EXTENSION chatgenius", cfg, superuser)) != EXIT_CLEAN)
 			return rc;
-		PQclear(res);
 		log_msg(LOG_INFO, "extension_installed", "version=%s", available);
 	}
 	else if (strcmp(installed, available) != 0)
@@ -250,11 +263,9 @@ setup_through(PGconn *conn, const tunnel_config *cfg, int port)
 		print_quoted(stdout, "Updating chatgenius ", installed, " -> ");
 		print_quoted(stdout, "", available, "\n");
 		fflush(stdout);
-		res = run(conn, "ALTER EXTENSION chatgenius UPDATE", 0, NULL, deadline,
-				  "ALTER EXTENSION chatgenius UPDATE", cfg, superuser, &rc);
-		if (res == NULL)
+		if ((rc = run_only(conn, "ALTER EXTENSION chatgenius UPDATE", 0, NULL, deadline,
+						   "ALTER EXTENSION chatgenius UPDATE", cfg, superuser)) != EXIT_CLEAN)
 			return rc;
-		PQclear(res);
 		log_msg(LOG_INFO, "extension_updated", "from=%s to=%s", installed, available);
 	}
 	else

@@ -360,9 +360,14 @@ board_probe(board_probe_kind kind, char *reason, size_t len)
 	int64_t		now = clock_now_ms();
 	int64_t		bound;
 	bool		ok = true;
+	char		last_error[sizeof(snap.last_error)];
+	char		check_error[sizeof(board.check_error)];
 
 	stats_snapshot_take(&snap);
+	/* the errors are peers' and the database's words: the body shows them escaped */
+	escape_text(last_error, sizeof(last_error), snap.last_error, ESCAPE_TERMINAL);
 	pthread_mutex_lock(&board.lock);
+	escape_text(check_error, sizeof(check_error), board.check_error, ESCAPE_TERMINAL);
 	bound = (int64_t) board.interval_ms + board.check_timeout_ms;
 	if (kind == PROBE_STARTUP)
 	{
@@ -386,16 +391,16 @@ board_probe(board_probe_kind kind, char *reason, size_t len)
 			snprintf(reason, len, "stopping: no new clients are taken");
 		else if (snap.state != STATE_CONNECTED)
 			snprintf(reason, len, "%s: %s", tunnel_state_name(snap.state),
-					 snap.last_error[0] ? snap.last_error : "no SSH connection is up");
+					 last_error[0] ? last_error : "no SSH connection is up");
 		else if (snap.sessions_open == 0)
-			snprintf(reason, len, "no SSH connection is up%s%s", snap.last_error[0] ? ": " : "",
-					 snap.last_error);
+			snprintf(reason, len, "no SSH connection is up%s%s", last_error[0] ? ": " : "",
+					 last_error);
 		else if (board.check == SEEN_NONE)
 			snprintf(reason, len, "starting: no health check has got through the tunnel yet");
 		else if (board.check != SEEN_OK)
 			snprintf(reason, len, "health check failed: %s%s",
 					 board.check == SEEN_DATABASE ? "database: " : "",
-					 board.check_error[0] ? board.check_error : "no answer through the SSH path");
+					 check_error[0] ? check_error : "no answer through the SSH path");
 		else if (now - board.ok_mono_ms > bound)
 			snprintf(reason, len, "stale: the last health check got through %" PRId64
 					 " ms ago (SSH_HEALTH_CHECK_INTERVAL=%d)", now - board.ok_mono_ms,

@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -66,19 +64,10 @@ read_answer(int fd)
 	char	   *buf = malloc(cap);
 	int64_t		deadline = clock_now_ms() + STATUS_WAIT_MS;
 
-	while (buf != NULL)
+	while (buf != NULL && status_socket_wait(fd, POLLIN, deadline))
 	{
-		struct pollfd pfd = {.fd = fd,.events = POLLIN};
-		int64_t		left = deadline - clock_now_ms();
 		ssize_t		n;
 
-		if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
-		{
-			if (left > 0 && errno == EINTR)
-				continue;
-			free(buf);
-			return NULL;
-		}
 		if (have + 1 >= cap)
 		{
 			char	   *more = realloc(buf, cap * 2);
@@ -111,24 +100,18 @@ status_command(const tunnel_config *cfg)
 	int			fd;
 	int			code;
 
-	fd = status_socket_connect(cfg, used, sizeof(used));
+	fd = status_socket_ask(cfg, req, used, sizeof(used));
 	if (fd < 0 && errno == ENAMETOOLONG)
 	{
 		fprintf(stderr, "chatgenius-tunnel: TUNNEL_STATE_DIR is too long for a unix socket: %s\n",
 				cfg->state_dir);
 		return STATUS_UNKNOWN;
 	}
+	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED))
+		return not_running(cfg, used, strerror(errno), cfg->json);
 	if (fd < 0)
 	{
-		if (errno == ENOENT || errno == ECONNREFUSED)
-			return not_running(cfg, used, strerror(errno), cfg->json);
 		fprintf(stderr, "chatgenius-tunnel: cannot ask the helper at %s: %s\n", used, strerror(errno));
-		return STATUS_UNKNOWN;
-	}
-	if (write(fd, req, strlen(req)) != (ssize_t) strlen(req))
-	{
-		fprintf(stderr, "chatgenius-tunnel: cannot ask the helper at %s: %s\n", used, strerror(errno));
-		close(fd);
 		return STATUS_UNKNOWN;
 	}
 	answer = read_answer(fd);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "status_board.h"
 #include "service_thread.h"
+#include "socket_addr.h"
 #include "status_socket.h"
 
 #define STATUS_IO_MS	1000	/* a client gets this to ask and to read */
@@ -63,32 +64,6 @@ status_socket_path(const char *dir, const char *tunnel_name, char *buf, size_t l
 	return w >= 0 && (size_t) w < len ? 0 : -1;
 }
 
-/*
- * Connects to the socket at path.  Returns the fd, or -1 with errno
- * (ENOENT, ECONNREFUSED: nobody there).
- */
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un a;
-	int			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0)
-	{
-		int			saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 int
 status_socket_connect(const tunnel_config *cfg, char *used, size_t usedlen)
 {
@@ -100,24 +75,55 @@ status_socket_connect(const tunnel_config *cfg, char *used, size_t usedlen)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = connect_to(used);
+	fd = unix_socket_connect(used);
 	/* root asking about the packaged service, without its StateDirectory= */
 	if (fd < 0 && errno == ENOENT && strcmp(cfg->state_dir, STATUS_PACKAGED_DIR) != 0 &&
 		status_socket_path(STATUS_PACKAGED_DIR, cfg->tunnel_name, fallback, sizeof(fallback)) == 0 &&
 		access(fallback, F_OK) == 0)
 	{
 		snprintf(used, usedlen, "%s", fallback);
-		fd = connect_to(fallback);
+		fd = unix_socket_connect(fallback);
 	}
 	return fd;
 }
 
-/*
- * Waits until fd is ready for events or deadline passes.  Returns true when
- * ready.
- */
-static bool
-wait_fd(int fd, short events, int64_t deadline)
+/* Returns the fd the request went out on, or -1; see status_socket.h. */
+int
+status_socket_ask(const tunnel_config *cfg, const char *request, char *used, size_t usedlen)
+{
+	int64_t		deadline = clock_now_ms() + STATUS_IO_MS;
+	size_t		len = strlen(request),
+				sent = 0;
+	int			fd = status_socket_connect(cfg, used, usedlen);
+
+	if (fd < 0)
+		return -1;
+	while (sent < len)
+	{
+		/* MSG_NOSIGNAL: a helper that hangs up is an answer, not a SIGPIPE */
+		ssize_t		n = send(fd, request + sent, len - sent, MSG_NOSIGNAL);
+
+		if (n > 0)
+			sent += (size_t) n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN && status_socket_wait(fd, POLLOUT, deadline))
+			continue;
+		else
+		{
+			int			saved = n < 0 ? errno : EPIPE;
+
+			close(fd);
+			errno = saved == EAGAIN ? ETIMEDOUT : saved;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* Returns true once fd is ready; see status_socket.h. */
+bool
+status_socket_wait(int fd, short events, int64_t deadline)
 {
 	for (;;)
 	{
@@ -164,7 +170,7 @@ serve_one(int fd, char *reply)
 			have += (size_t) n;
 		else if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		{
-			if (!wait_fd(fd, POLLIN, deadline))
+			if (!status_socket_wait(fd, POLLIN, deadline))
 				break;
 		}
 		else
@@ -195,7 +201,7 @@ serve_one(int fd, char *reply)
 			sent += (size_t) n;
 		else if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		{
-			if (!wait_fd(fd, POLLOUT, deadline))
+			if (!status_socket_wait(fd, POLLOUT, deadline))
 				break;
 		}
 		else
@@ -241,17 +247,8 @@ status_main(void *arg)
 static bool
 socket_in_use(const char *path)
 {
-	struct sockaddr_un a;
-	int			fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool		used;
+	bool		used = unix_socket_answers(path);
 
-	if (fd < 0)
-		return false;
-	memset(&a, 0, sizeof(a));
-	a.sun_family = AF_UNIX;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	used = connect(fd, (struct sockaddr *) &a, sizeof(a)) == 0;
-	close(fd);
 	if (!used)
 		(void) unlink(path);
 	return used;

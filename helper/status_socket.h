@@ -16,7 +16,9 @@
 #ifndef CHATGENIUS_STATUS_SOCKET_H
 #define CHATGENIUS_STATUS_SOCKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -42,6 +44,20 @@ extern void status_socket_stop(void);
  * running; ENAMETOOLONG: TUNNEL_STATE_DIR too long).
  */
 extern int	status_socket_connect(const tunnel_config *cfg, char *used, size_t usedlen);
+
+/*
+ * Connect as status_socket_connect does and send request (one line: the
+ * exchange above) whole.  Returns the fd, the answer to be read from it,
+ * or -1 with errno (as status_socket_connect's, or the send's).
+ */
+extern int	status_socket_ask(const tunnel_config *cfg, const char *request, char *used,
+							  size_t usedlen);
+
+/*
+ * Wait until fd is ready for events (POLLIN, POLLOUT) or deadline
+ * (clock_now_ms) passes, through EINTR.  Returns true when ready.
+ */
+extern bool status_socket_wait(int fd, short events, int64_t deadline);
 
 /* The status command (status_command.c).  Returns its exit code. */
 extern int	status_command(const tunnel_config *cfg);

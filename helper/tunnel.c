@@ -24,6 +24,7 @@
 #include "prober.h"
 #include "refuser.h"
 #include "reporter.h"
+#include "socket_addr.h"
 #include "ssh_session.h"
 #include "stats.h"
 #include "tunnel.h"
@@ -74,7 +75,7 @@ open_listeners(tunnel_config *cfg, int *port, char *err, size_t errlen)
 	if (run && (fd = listen_fds_get(LISTEN_TCP)) >= 0)
 	{
 		listener_adopt(LISTEN_TCP, fd);
-		*port = listener_port_of(fd);
+		*port = socket_local_port(fd, NULL);
 	}
 	else if (tcp && listener_open(tcp_host(cfg), port, err, errlen) != 0)
 		return (errno == EADDRINUSE || errno == EACCES || errno == EADDRNOTAVAIL) ?

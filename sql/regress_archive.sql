@@ -79,6 +79,20 @@ UPDATE channels SET archived_at = '2025-01-01 00:00:00+00', archived_by = '01A00
 DELETE FROM users WHERE id = '01A00000000000000000000003';
 SELECT archived_at, archived_by FROM channels;
 
+-- The cascade check reads users through its primary key: without it (a
+-- damaged install) a reaction taken back is an error with a hint.
+BEGIN;
+UPDATE channels SET archived_at = NULL WHERE id = '01C00000000000000000000001';
+INSERT INTO reactions (message_id, user_id, emoji)
+VALUES ('01M00000000000000000000001', '01A00000000000000000000001', ':eyes:');
+UPDATE channels SET archived_at = now() WHERE id = '01C00000000000000000000001';
+SET client_min_messages = warning;
+ALTER TABLE users DROP CONSTRAINT users_pkey CASCADE;
+RESET client_min_messages;
+DELETE FROM reactions WHERE emoji = ':eyes:';
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
 -- The live channel list uses the partial index.
 INSERT INTO channels (id, name, type, created_by, archived_at, deleted_at)
 SELECT '01C' || lpad(c::text, 23, '0'), 'channel-' || lpad(c::text, 5, '0'), 'public',

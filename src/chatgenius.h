@@ -62,6 +62,10 @@ typedef struct CgExtension
 	ItemPointerData tuple_tid;
 } CgExtension;
 
+/* The hint of every error about an object of the extension changed by hand. */
+#define CG_DAMAGED_HINT \
+	"An object of the chatgenius extension was altered by hand; undo the change, or restore the database from a dump."
+
 /*
  * Why one of the extension's tables cannot be read: an SQLSTATE, a primary
  * message and a hint, ready for ereport or for a health() detail.
@@ -80,7 +84,15 @@ typedef struct CgColumnSpec
 	Oid			typid;
 } CgColumnSpec;
 
+/* One member object of the extension: pg_depend's (classid, objid), deptype 'e'. */
+typedef struct CgMember
+{
+	Oid			classid;
+	Oid			objid;
+} CgMember;
+
 extern bool cg_extension_lookup(CgExtension *ext);
+extern CgMember *cg_extension_members(Oid extoid, int *count);
 extern void cg_extension_require(CgExtension *ext);
 extern const char *cg_control_default_version(void);
 extern int	cg_version_compare(const char *a, const char *b);

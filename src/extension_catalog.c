@@ -14,7 +14,9 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -27,9 +29,6 @@
 #include "utils/rel.h"
 
 #include "chatgenius.h"
-
-#define CG_DAMAGED_HINT \
-	"An object of the chatgenius extension was altered by hand; undo the change, or restore the database from a dump."
 
 /* The control file's default_version, cached with the file's identity. */
 static char *control_default_version = NULL;
@@ -75,6 +74,53 @@ cg_extension_lookup(CgExtension *ext)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * cg_extension_members
+ *		Returns the extension's member objects, palloc'd in the current
+ *		memory context, and their number in *count: the objects pg_depend
+ *		marks as the extension's (deptype 'e', by CREATE EXTENSION, ALTER
+ *		EXTENSION ADD and the scripts), in the catalog's order.  The schema
+ *		fingerprint hashes them all; health()'s triggers row takes the
+ *		tables among them.
+ */
+CgMember *
+cg_extension_members(Oid extoid, int *count)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int			max = 64;
+	int			n = 0;
+	CgMember   *members = palloc(max * sizeof(CgMember));
+
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->deptype != DEPENDENCY_EXTENSION)
+			continue;
+		if (n == max)
+		{
+			max *= 2;
+			members = repalloc(members, max * sizeof(CgMember));
+		}
+		members[n].classid = dep->classid;
+		members[n].objid = dep->objid;
+		n++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	*count = n;
+	return members;
 }
 
 /*

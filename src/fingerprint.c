@@ -17,13 +17,6 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/dependency.h"
-#include "catalog/indexing.h"
-#include "catalog/pg_depend.h"
-#include "catalog/pg_extension.h"
 #include "common/cryptohash.h"
 #include "common/hashfn.h"
 #include "common/sha2.h"
@@ -164,48 +157,19 @@ fp_register_callbacks(void)
 static FpMember *
 collect_members(Oid extoid, int *count, uint64 *signature)
 {
-	Relation	rel;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	FpMember   *members;
-	int			max = 64;
-	int			n = 0;
+	FpMember   *members = cg_extension_members(extoid, count);
 	uint64		sum = 0;
 	uint64		xor = 0;
 
-	members = palloc(max * sizeof(FpMember));
-	rel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	for (int i = 0; i < *count; i++)
 	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		uint64		h;
+		uint64		h = hash_bytes_extended((const unsigned char *) &members[i],
+											sizeof(FpMember), 0);
 
-		if (dep->deptype != DEPENDENCY_EXTENSION)
-			continue;
-		if (n == max)
-		{
-			max *= 2;
-			members = repalloc(members, max * sizeof(FpMember));
-		}
-		members[n].classid = dep->classid;
-		members[n].objid = dep->objid;
-		h = hash_bytes_extended((const unsigned char *) &members[n],
-								sizeof(FpMember), 0);
 		sum += h;
 		xor ^= h;
-		n++;
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-
-	*count = n;
-	*signature = sum ^ (xor << 1) ^ ((uint64) n << 56);
+	*signature = sum ^ (xor << 1) ^ ((uint64) *count << 56);
 	return members;
 }
 

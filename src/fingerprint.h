@@ -11,12 +11,10 @@
 
 #include "postgres.h"
 
-/* One member object of the extension. */
-typedef struct FpMember
-{
-	Oid			classid;
-	Oid			objid;
-} FpMember;
+#include "chatgenius.h"
+
+/* One member object of the extension (cg_extension_members). */
+typedef CgMember FpMember;
 
 /* Lines of the description, and what the cache must watch. */
 typedef struct FpState

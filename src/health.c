@@ -390,45 +390,52 @@ scan_database_ages(DatabaseAges *ages)
 }
 
 /*
+ * add_age_row
+ *		Adds the row of check for the oldest unfrozen ID of a kind (what:
+ *		"transaction ID", "multixact ID"; units its plural), of any
+ *		database, in percent of the 2^31 IDs after which the cluster stops.
+ */
+static void
+add_age_row(CheckList *list, CgCheckId check, int age, const char *datname,
+			const char *what, const char *units, int warn, int critical)
+{
+	double		percent = 100.0 * Max(age, 0) / 2147483648.0;
+
+	cg_health_add(list, check, cg_health_grade(percent, warn, critical),
+				  psprintf("oldest %s is %d %s old (%.1f%% of 2^31) in database \"%s\"",
+						   what, age, units, percent, datname ? datname : "?"));
+}
+
+/*
  * cg_check_wraparound
  *		Adds the wraparound row: the oldest unfrozen transaction ID of any
- *		database, in percent of the 2^31 IDs after which the cluster stops.
+ *		database (add_age_row).
  */
 void
 cg_check_wraparound(CheckList *list, const CgHealthContext *ctx)
 {
 	DatabaseAges ages;
-	double		percent;
 
 	scan_database_ages(&ages);
-	percent = 100.0 * Max(ages.xid_age, 0) / 2147483648.0;
-	cg_health_add(list, CG_CHECK_wraparound,
-				  cg_health_grade(percent, cg_wraparound_warn_percent,
-								  cg_wraparound_critical_percent),
-				  psprintf("oldest unfrozen transaction ID is %d transactions old (%.1f%% of 2^31) in database \"%s\"",
-						   ages.xid_age, percent,
-						   ages.xid_datname ? ages.xid_datname : "?"));
+	add_age_row(list, CG_CHECK_wraparound, ages.xid_age, ages.xid_datname,
+				"unfrozen transaction ID", "transactions",
+				cg_wraparound_warn_percent, cg_wraparound_critical_percent);
 }
 
 /*
  * cg_check_multixact
- *		Adds the multixact row: the oldest multixact ID of any database, in
- *		percent of 2^31, as for wraparound.
+ *		Adds the multixact row: the oldest multixact ID of any database
+ *		(add_age_row).
  */
 void
 cg_check_multixact(CheckList *list, const CgHealthContext *ctx)
 {
 	DatabaseAges ages;
-	double		percent;
 
 	scan_database_ages(&ages);
-	percent = 100.0 * Max(ages.mxid_age, 0) / 2147483648.0;
-	cg_health_add(list, CG_CHECK_multixact,
-				  cg_health_grade(percent, cg_multixact_warn_percent,
-								  cg_multixact_critical_percent),
-				  psprintf("oldest multixact ID is %d multixacts old (%.1f%% of 2^31) in database \"%s\"",
-						   ages.mxid_age, percent,
-						   ages.mxid_datname ? ages.mxid_datname : "?"));
+	add_age_row(list, CG_CHECK_multixact, ages.mxid_age, ages.mxid_datname,
+				"multixact ID", "multixacts",
+				cg_multixact_warn_percent, cg_multixact_critical_percent);
 }
 
 /*

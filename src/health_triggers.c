@@ -27,11 +27,8 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_depend.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
@@ -96,43 +93,26 @@ member_table_cmp(const void *a, const void *b)
 static MemberTable *
 member_tables(Oid extoid, int *n)
 {
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key[2];
-	HeapTuple	tup;
-	int			max = 32;
-	MemberTable *tables = palloc(max * sizeof(MemberTable));
+	int			nmembers;
+	CgMember   *members = cg_extension_members(extoid, &nmembers);
+	MemberTable *tables = palloc(Max(nmembers, 1) * sizeof(MemberTable));
 
 	*n = 0;
-	rel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	for (int i = 0; i < nmembers; i++)
 	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
 		char		relkind;
 
-		if (dep->deptype != DEPENDENCY_EXTENSION ||
-			dep->classid != RelationRelationId)
+		if (members[i].classid != RelationRelationId)
 			continue;
-		relkind = get_rel_relkind(dep->objid);
+		relkind = get_rel_relkind(members[i].objid);
 		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 			continue;
-		if (*n == max)
-		{
-			max *= 2;
-			tables = repalloc(tables, max * sizeof(MemberTable));
-		}
-		tables[*n].relid = dep->objid;
-		tables[*n].relname = get_rel_name(dep->objid);
+		tables[*n].relid = members[i].objid;
+		tables[*n].relname = get_rel_name(members[i].objid);
 		if (tables[*n].relname != NULL)
 			(*n)++;
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	pfree(members);
 	if (*n > 1)
 		qsort(tables, *n, sizeof(MemberTable), member_table_cmp);
 	return tables;

@@ -564,25 +564,40 @@ rule_row_deleted_here(const char *relname, const char *key)
 	bool		found = false;
 
 	if (!OidIsValid(relid))
-		elog(ERROR, "relation \"%s.%s\" does not exist", RULE_SCHEMA, relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", RULE_SCHEMA, relname),
+				 errhint(CG_DAMAGED_HINT)));
 	rel = table_open(relid, AccessShareLock);
 	indexid = RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(indexid))
-		elog(ERROR, "relation \"%s.%s\" has no primary key", RULE_SCHEMA, relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation \"%s.%s\" has no primary key", RULE_SCHEMA, relname),
+				 errhint(CG_DAMAGED_HINT)));
 	index = index_open(indexid, AccessShareLock);
 	if (IndexRelationGetNumberOfKeyAttributes(index) != 1)
-		elog(ERROR, "the primary key of \"%s.%s\" is not one column", RULE_SCHEMA, relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("primary key of relation \"%s.%s\" is not one column", RULE_SCHEMA, relname),
+				 errhint(CG_DAMAGED_HINT)));
 	keytype = index->rd_opcintype[0];
 	eqop = get_opfamily_member(index->rd_opfamily[0], keytype, keytype, BTEqualStrategyNumber);
 	if (!OidIsValid(eqop) || keytype != TEXTOID)
-		elog(ERROR, "the primary key of \"%s.%s\" is not a text column", RULE_SCHEMA, relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("primary key of relation \"%s.%s\" is not a text column", RULE_SCHEMA, relname),
+				 errhint(CG_DAMAGED_HINT)));
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, keytype,
 						   index->rd_indcollation[0], get_opcode(eqop),
 						   CStringGetTextDatum(key));
 
 	slot = table_slot_create(rel, NULL);
 	if (!TTS_IS_BUFFERTUPLE(slot))
-		elog(ERROR, "relation \"%s.%s\" is not a heap table", RULE_SCHEMA, relname);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s.%s\" is not a heap table", RULE_SCHEMA, relname),
+				 errhint(CG_DAMAGED_HINT)));
 	scan = index_beginscan(rel, index, SnapshotAny, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))

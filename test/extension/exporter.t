@@ -22,17 +22,12 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 EXPORTER=${EXPORTER:-prometheus-postgres-exporter}
 command -v "$EXPORTER" >/dev/null ||
 	bail_out "no $EXPORTER: install prometheus-postgres-exporter (test/deps.sh)"
-command -v promtool >/dev/null || bail_out "no promtool: install prometheus (test/deps.sh)"
+fx_need promtool
 
 fx_init exporter
 fx_pg_start
 db=$FX_APP_DB
 NEWEST=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$top/chatgenius.control")
-
-q()
-{
-	timeout 30 psql -qXAtd "$db" -c "$1"
-}
 
 # ---------------------------------------------------------------- installed
 QUERIES=$(pg_config --sharedir)/extension/chatgenius-postgres-exporter.yaml
@@ -59,7 +54,7 @@ INSERT INTO chatgenius.messages (channel_id, user_id, content)
 VALUES ('01C00000000000000000000001', '01A00000000000000000000000', 'hello');
 SQL
 fx_wait_for 30 "the notifier to deliver the message" \
-	fx_output_is t q "SELECT delivered >= 1 FROM chatgenius.realtime_status()"
+	fx_output_is t health_sql "SELECT delivered >= 1 FROM chatgenius.realtime_status()"
 
 # ---------------------------------------------------------------- the exporter, as nobody
 # Its own folder, with its own copy of the file: it never reads the checkout
@@ -119,7 +114,7 @@ export SCRAPE=$FX_DIR/scrape
 # set, and the one set is the worst status SQL reads.
 checks_ok=0
 for check in $(health_check_names); do
-	want=$(q "SELECT CASE max(CASE status WHEN 'critical' THEN 2 WHEN 'warn' THEN 1 ELSE 0 END)
+	want=$(health_sql "SELECT CASE max(CASE status WHEN 'critical' THEN 2 WHEN 'warn' THEN 1 ELSE 0 END)
 		WHEN 2 THEN 'critical' WHEN 1 THEN 'warn' ELSE 'ok' END
 		FROM chatgenius.health() WHERE check_name = '$check'")
 	got=""
@@ -153,13 +148,13 @@ is "$(value chatgenius_pool_state_current tunnel_name=app1 state=connected) $(va
 is "$(value chatgenius_pool_state_current tunnel_name=app2 state=failed) $(grep -c '^chatgenius_pool_state_current{.*tunnel_name="app2"' "$SCRAPE")" \
 	"1 5" "app2 failed, one series per state"
 age=$(value chatgenius_pool_heartbeat_age_seconds tunnel_name=app1)
-is "$(q "SELECT '$age'::float8 BETWEEN 0 AND extract(epoch FROM heartbeat_age) FROM chatgenius.pool_stats() WHERE tunnel_name = 'app1'")" t \
+is "$(health_sql "SELECT '$age'::float8 BETWEEN 0 AND extract(epoch FROM heartbeat_age) FROM chatgenius.pool_stats() WHERE tunnel_name = 'app1'")" t \
 	"chatgenius_pool_heartbeat_age_seconds: app1's heartbeat age ($age s)"
 
 # ---------------------------------------------------------------- realtime_status()
 is "$(value chatgenius_realtime_preloaded) $(value chatgenius_realtime_notifier_running) $(value chatgenius_realtime_mode_current mode=notifier) $(value chatgenius_realtime_mode_current mode=direct)" \
 	"1 1 1 0" "chatgenius_realtime_*: preloaded, the notifier running, mode notifier"
-is "$(value chatgenius_realtime_delivered_total)" "$(q 'SELECT delivered FROM chatgenius.realtime_status()')" \
+is "$(value chatgenius_realtime_delivered_total)" "$(health_sql 'SELECT delivered FROM chatgenius.realtime_status()')" \
 	"chatgenius_realtime_delivered_total: realtime_status().delivered"
 is "$(value chatgenius_realtime_set_aside_total) $(value chatgenius_realtime_errors_total) $(value chatgenius_realtime_last_error_timestamp_seconds)" \
 	"0 0 NaN" "no error, nothing set aside, no last error (NaN)"
@@ -168,7 +163,7 @@ is "$(value chatgenius_realtime_set_aside_total) $(value chatgenius_realtime_err
 is "$(value chatgenius_migration_info version="$NEWEST" available_version="$NEWEST")" 1 \
 	"chatgenius_migration_info: version $NEWEST, nothing newer available"
 applied=$(value chatgenius_migration_applied_timestamp_seconds)
-is "$(q "SELECT abs('$applied'::float8 - extract(epoch FROM applied_at)) < 0.001 FROM chatgenius.schema_migrations WHERE version = '$NEWEST'")" t \
+is "$(health_sql "SELECT abs('$applied'::float8 - extract(epoch FROM applied_at)) < 0.001 FROM chatgenius.schema_migrations WHERE version = '$NEWEST'")" t \
 	"chatgenius_migration_applied_timestamp_seconds: when $NEWEST was applied"
 
 # ---------------------------------------------------------------- the documented list

@@ -11,6 +11,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
+# shellcheck source=../lib/health_checks.sh
+. "$top/test/lib/health_checks.sh"
 
 fx_init health-horizon
 fx_pg_start
@@ -21,74 +23,62 @@ fx_pg_start_again
 fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius' -c 'CREATE TABLE t (id int PRIMARY KEY)' \
 	-c 'INSERT INTO t VALUES (1)' >/dev/null
 
-q()
-{
-	timeout 30 psql -qXAtd "$db" -c "$1"
-}
-
-# row CHECK [SETTINGS]: "status: detail" of one check, with SET statements first.
-row()
-{
-	timeout 30 psql -qXAtd "$db" ${2:+-c "$2"} \
-		-c "SELECT status || ': ' || detail FROM chatgenius.health() WHERE check_name = '$1'"
-}
-
 # status_is WANT CHECK SETTINGS: the check's status is WANT (for fx_wait_for).
 status_is()
 {
-	[ "$(row "$2" "$3" | cut -d: -f1)" = "$1" ]
+	[ "$(health_row "$2" "$3" | cut -d: -f1)" = "$1" ]
 }
 
-is "$(row prepared_transactions)" "ok: no prepared transaction" "no prepared transaction: ok"
-is "$(row replication_slots)" "ok: 0 replication slots, none holds back xmin" "no slot: ok"
+is "$(health_row prepared_transactions)" "ok: no prepared transaction" "no prepared transaction: ok"
+is "$(health_row replication_slots)" "ok: 0 replication slots, none holds back xmin" "no slot: ok"
 
 # ---------------------------------------------------------------- prepared
-q "BEGIN; INSERT INTO t VALUES (2); PREPARE TRANSACTION 'forgotten-1'" >/dev/null
-like "$(row prepared_transactions)" '^ok: 1 prepared transaction, the oldest prepared [0-9.]+ s ago \(gid "forgotten-1"\)$' \
+health_sql "BEGIN; INSERT INTO t VALUES (2); PREPARE TRANSACTION 'forgotten-1'" >/dev/null
+like "$(health_row prepared_transactions)" '^ok: 1 prepared transaction, the oldest prepared [0-9.]+ s ago \(gid "forgotten-1"\)$' \
 	"a fresh prepared transaction is reported, still ok"
 fx_wait_for 10 "the prepared transaction to be 1 s old" \
 	status_is warn prepared_transactions "SET chatgenius.prepared_transaction_warn = '1s'"
 ok $? "older than prepared_transaction_warn = 1s: warn"
-like "$(row prepared_transactions "SET chatgenius.prepared_transaction_critical = '1s'")" '^critical: ' \
+like "$(health_row prepared_transactions "SET chatgenius.prepared_transaction_critical = '1s'")" '^critical: ' \
 	"older than prepared_transaction_critical = 1s: critical"
-q "BEGIN; INSERT INTO t VALUES (3); PREPARE TRANSACTION 'forgotten-2'" >/dev/null
-like "$(row prepared_transactions)" '^ok: 2 prepared transactions, the oldest prepared [0-9.]+ s ago \(gid "forgotten-1"\)$' \
+health_sql "BEGIN; INSERT INTO t VALUES (3); PREPARE TRANSACTION 'forgotten-2'" >/dev/null
+like "$(health_row prepared_transactions)" '^ok: 2 prepared transactions, the oldest prepared [0-9.]+ s ago \(gid "forgotten-1"\)$' \
 	"two: the oldest is named"
-q "COMMIT PREPARED 'forgotten-1'" >/dev/null
-q "ROLLBACK PREPARED 'forgotten-2'" >/dev/null
-is "$(row prepared_transactions)" "ok: no prepared transaction" "resolved: ok again"
+health_sql "COMMIT PREPARED 'forgotten-1'" >/dev/null
+health_sql "ROLLBACK PREPARED 'forgotten-2'" >/dev/null
+is "$(health_row prepared_transactions)" "ok: no prepared transaction" "resolved: ok again"
 
 # ---------------------------------------------------------------- slots
-q "SELECT pg_create_logical_replication_slot('abandoned', 'pgoutput')" >/dev/null
-q "SELECT pg_create_physical_replication_slot('standby')" >/dev/null
-like "$(row replication_slots)" '^ok: slot "abandoned" holds catalog_xmin [0-9]+ transactions old$' \
+health_sql "SELECT pg_create_logical_replication_slot('abandoned', 'pgoutput')" >/dev/null
+health_sql "SELECT pg_create_physical_replication_slot('standby')" >/dev/null
+like "$(health_row replication_slots)" '^ok: slot "abandoned" holds catalog_xmin [0-9]+ transactions old$' \
 	"a logical slot's catalog_xmin is reported"
-for i in 1 2 3; do q "INSERT INTO t VALUES (10 + $i)" >/dev/null; done
-like "$(row replication_slots "SET chatgenius.slot_xmin_warn_age = 3")" '^warn: slot "abandoned" holds catalog_xmin [0-9]+ transactions old$' \
+for i in 1 2 3; do health_sql "INSERT INTO t VALUES (10 + $i)" >/dev/null; done
+like "$(health_row replication_slots "SET chatgenius.slot_xmin_warn_age = 3")" '^warn: slot "abandoned" holds catalog_xmin [0-9]+ transactions old$' \
 	"older than slot_xmin_warn_age: warn"
-like "$(row replication_slots "SET chatgenius.slot_xmin_critical_age = 3")" '^critical: ' \
+like "$(health_row replication_slots "SET chatgenius.slot_xmin_critical_age = 3")" '^critical: ' \
 	"older than slot_xmin_critical_age: critical"
-q "SELECT pg_drop_replication_slot('abandoned')" >/dev/null
-is "$(row replication_slots)" "ok: 1 replication slot, none holds back xmin" \
+health_sql "SELECT pg_drop_replication_slot('abandoned')" >/dev/null
+is "$(health_row replication_slots)" "ok: 1 replication slot, none holds back xmin" \
 	"a physical slot without a standby holds nothing"
 
 # ---------------------------------------------------------------- multixacts
 # Two sessions sharing a row lock make a multixact; with a threshold of a
 # tiny share of 2^31 the check warns.
-like "$(row multixact)" '^ok: oldest multixact ID is [0-9]+ multixacts old' "multixact ok"
+like "$(health_row multixact)" '^ok: oldest multixact ID is [0-9]+ multixacts old' "multixact ok"
 mkfifo "$FX_DIR/a.in"
 fx_bg "$FX_DIR/a.out" psql -qAtX -d "$db" -f "$FX_DIR/a.in"
 exec {a}>"$FX_DIR/a.in"
 printf '%s\n' "BEGIN; SELECT 'a:' || id FROM t WHERE id = 1 FOR SHARE;" >&"$a"
 fx_wait_for 10 "the first share lock" grep -q '^a:1$' "$FX_DIR/a.out"
-q "BEGIN; SELECT id FROM t WHERE id = 1 FOR SHARE; COMMIT" >/dev/null
+health_sql "BEGIN; SELECT id FROM t WHERE id = 1 FOR SHARE; COMMIT" >/dev/null
 printf '%s\n' "COMMIT;" >&"$a"
 exec {a}>&-
-is "$(q "SELECT mxid_age(datminmxid) > 0 FROM pg_database WHERE datname = current_database()")" t \
+is "$(health_sql "SELECT mxid_age(datminmxid) > 0 FROM pg_database WHERE datname = current_database()")" t \
 	"a multixact was made"
-like "$(row multixact "SET chatgenius.multixact_warn_percent = 0")" '^warn: oldest multixact ID is [1-9][0-9]* multixacts old' \
+like "$(health_row multixact "SET chatgenius.multixact_warn_percent = 0")" '^warn: oldest multixact ID is [1-9][0-9]* multixacts old' \
 	"multixact_warn_percent: warn"
-like "$(row multixact "SET chatgenius.multixact_critical_percent = 0")" '^critical: ' \
+like "$(health_row multixact "SET chatgenius.multixact_critical_percent = 0")" '^critical: ' \
 	"multixact_critical_percent: critical"
 
 done_testing

@@ -20,6 +20,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$top/test/lib/fixture.sh"
 # shellcheck source=../lib/tap.sh
 . "$top/test/lib/tap.sh"
+# shellcheck source=../lib/health_checks.sh
+. "$top/test/lib/health_checks.sh"
 # shellcheck source=../lib/session.sh
 . "$top/test/lib/session.sh"
 
@@ -28,38 +30,53 @@ fx_pg_start
 db=$FX_APP_DB
 fx_psql -d "$db" -c 'CREATE EXTENSION chatgenius'
 
-q()
-{
-	timeout 30 psql -qXAtd "$db" -c "$1"
-}
-
 # row [SETTINGS]: "status: detail" of notify_queue, SET statements first.
 row()
 {
-	timeout 30 psql -qXAtd "$db" ${1:+-c "$1"} \
-		-c "SELECT status || ': ' || detail FROM chatgenius.health() WHERE check_name = 'notify_queue'"
+	health_row notify_queue "$@"
 }
 
 # usage_percent: pg_notification_queue_usage() in percent.
 usage_percent()
 {
-	q "SELECT pg_notification_queue_usage() * 100"
+	health_sql "SELECT pg_notification_queue_usage() * 100"
 }
 
 # usage_below PERCENT: the queue is emptier than PERCENT (for fx_wait_for).
 usage_below()
 {
-	[ "$(q "SELECT pg_notification_queue_usage() * 100 < $1")" = t ]
+	[ "$(health_sql "SELECT pg_notification_queue_usage() * 100 < $1")" = t ]
 }
 
 # notify N: N notifications of about 8 kB each on channel cg_test, in one
 # transaction (distinct payloads: NOTIFY folds duplicates).
 notify()
 {
-	q "SELECT count(pg_notify('cg_test', i || repeat('x', 7900))) FROM generate_series(1, $1) AS i"
+	health_sql "SELECT count(pg_notify('cg_test', i || repeat('x', 7900))) FROM generate_series(1, $1) AS i"
 }
 
 LOW="SET chatgenius.notify_queue_warn_percent = 0.05; SET chatgenius.notify_queue_critical_percent = 0.5"
+
+# held WHO: 2000 notifications sent while WHO listens without reading: the
+# queue holds them (16 MB, over 0.05 %) and, past the low thresholds, the
+# check warns.
+held()
+{
+	notify 2000 >/dev/null
+	usage=$(usage_percent)
+	cmp_ok "$(health_sql "SELECT ($usage * 1000)::int")" -ge 50 "$1 holds 16 MB of notifications in the queue ($usage %)"
+	like "$(row "$LOW")" '^warn: the NOTIFY queue is 0\.[0-9]+% full' "$1: past notify_queue_warn_percent = 0.05, warn"
+}
+
+# emptied WHY: the next commit moves the queue's tail past what nobody
+# listens to any more (WHY), and the check is ok again.
+emptied()
+{
+	notify 1 >/dev/null
+	fx_wait_for 30 "the queue to empty" usage_below 0.01
+	ok $? "$1, the queue empties"
+	like "$(row "$LOW")" '^ok: ' "notify_queue ok again"
+}
 
 is "$(row)" "ok: the NOTIFY queue is empty" "no listener: the queue is empty, ok"
 notify 2000 >/dev/null
@@ -71,48 +88,32 @@ sess_open deaf "$db"
 sess_send deaf "LISTEN cg_test; SELECT 'listening:' || pg_backend_pid();"
 fx_wait_for 10 "the listener" grep -q '^listening:' "$FX_DIR/deaf.out"
 deaf_pid=$(sed -n 's/^listening://p' "$FX_DIR/deaf.out")
-notify 2000 >/dev/null
-usage=$(usage_percent)
-cmp_ok "$(q "SELECT ($usage * 1000)::int")" -ge 50 \
-	"a listener that does not read holds 16 MB of notifications in the queue ($usage %)"
-like "$(row "$LOW")" '^warn: the NOTIFY queue is 0\.[0-9]+% full' \
-	"past notify_queue_warn_percent = 0.05: warn"
+held "a listener that does not read"
 like "$(row "$LOW")" "a listener is not reading" "the detail says why it fills"
 like "$(row "SET chatgenius.notify_queue_critical_percent = 0.05")" '^critical: ' \
 	"past notify_queue_critical_percent = 0.05: critical"
 like "$(row)" '^ok: the NOTIFY queue is 0\.[0-9]+% full' "under the default thresholds (10%, 50%) it is ok"
 shown=$(row "$LOW" | sed -n 's/^[a-z]*: the NOTIFY queue is \([0-9.]*\)% full.*/\1/p')
-is "$(q "SELECT abs($shown - pg_notification_queue_usage() * 100) < 0.001")" t \
+is "$(health_sql "SELECT abs($shown - pg_notification_queue_usage() * 100) < 0.001")" t \
 	"the percentage shown is pg_notification_queue_usage()'s ($shown %)"
-is "$(q "SELECT chatgenius.health_summary() = 'ok'")" t "health_summary() under the defaults: ok"
+is "$(health_sql "SELECT chatgenius.health_summary() = 'ok'")" t "health_summary() under the defaults: ok"
 is "$(timeout 30 psql -qXAtd "$db" -c "SET chatgenius.notify_queue_critical_percent = 0.05" \
 	-c "SELECT chatgenius.health_summary()")" critical "health_summary() follows it to critical"
 
 # The listener goes away (its backend ends): the queue empties.
 sess_close deaf
 fx_wait_for 30 "the listener's backend to end" \
-	fx_output_is 0 q "SELECT count(*) FROM pg_stat_activity WHERE pid = $deaf_pid"
-notify 1 >/dev/null # the next commit moves the tail past what nobody listens to
-fx_wait_for 30 "the queue to empty" usage_below 0.01
-ok $? "the listener gone, the queue empties"
-like "$(row "$LOW")" '^ok: ' "notify_queue ok again"
+	fx_output_is 0 health_sql "SELECT count(*) FROM pg_stat_activity WHERE pid = $deaf_pid"
+emptied "the listener gone"
 
 # ---------------------------------------------------------------- a listener in a transaction
 sess_open held "$db"
 sess_send held "LISTEN cg_test; BEGIN; SELECT 'in-transaction';"
 fx_wait_for 10 "the listener's transaction" grep -q '^in-transaction$' "$FX_DIR/held.out"
-notify 2000 >/dev/null
-usage=$(usage_percent)
-cmp_ok "$(q "SELECT ($usage * 1000)::int")" -ge 50 \
-	"a LISTEN session idle in a transaction holds the notifications in the queue ($usage %)"
-like "$(row "$LOW")" '^warn: the NOTIFY queue is 0\.[0-9]+% full' \
-	"and the check warns"
+held "a LISTEN session idle in a transaction"
 sess_send held "COMMIT; SELECT 'committed';"
 fx_wait_for 10 "the listener's commit" grep -q '^committed$' "$FX_DIR/held.out"
 sess_close held
-notify 1 >/dev/null
-fx_wait_for 30 "the queue to empty" usage_below 0.01
-ok $? "its transaction ended and its session closed, the queue empties"
-like "$(row "$LOW")" '^ok: ' "notify_queue ok again"
+emptied "its transaction ended and its session closed"
 
 done_testing

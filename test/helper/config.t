@@ -294,6 +294,13 @@ for flag in --postgres-password --ssh-key-passphrase; do
 	is "$RC" 2 "$flag=VALUE exits 2 too"
 done
 
+# A refused value is quoted escaped: the control characters it holds are
+# shown (\x1B, \x07), never obeyed by the terminal.
+hrun "${BASE[@]}" "TUNNEL_NAME=evil"$'\e]0;owned\a'
+is "$RC" 2 "a TUNNEL_NAME with control characters exits 2"
+like "$ERR" 'invalid value for TUNNEL_NAME: "evil\\x1B\]0;owned\\x07"' "and quotes the value escaped"
+is "$(printf '%s' "$ERR" | tr -d '\n' | LC_ALL=C grep -c '[[:cntrl:]]')" 0 "no control byte on stderr"
+
 # TUNNEL_MAX_WAITING=0 means "no waiting" (pool_saturation.t); below it, an error.
 hrun "${BASE[@]}" TUNNEL_MAX_WAITING=-1
 is "$RC" 2 "TUNNEL_MAX_WAITING=-1 exits 2"

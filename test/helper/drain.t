@@ -15,9 +15,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 
-command -v curl >/dev/null || bail_out "curl missing (bash test/deps.sh)"
-NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
-export NODE_PATH
+fx_node_path
 tl_begin drain
 app_install_extension
 fx_psql -d "$FX_APP_DB" -c "CREATE TABLE drained (n int); GRANT ALL ON drained TO \"$FX_APP_USER\"" >/dev/null
@@ -34,15 +32,7 @@ fx_wait_for 10 "the notification socket" test -S "$NSOCK" || bail_out "no notifi
 NOTIFY_SOCKET=$NSOCK tl_start inflight TUNNEL_HTTP_ADDR=127.0.0.1:$HP
 tl_up
 fx_wait_for 20 "ready" http_code_is "$HP" /readiness 200
-tl_psql -v ON_ERROR_STOP=1 >"$FX_DIR/tx.out" 2>&1 <<-'EOF' &
-	BEGIN;
-	INSERT INTO drained VALUES (1);
-	SELECT pg_sleep(3);
-	INSERT INTO drained VALUES (2);
-	COMMIT;
-EOF
-tx=$!
-fx_wait_for 20 "the transaction's sleep" tl_backends_are 'SELECT pg_sleep(3)%' 1
+tl_inflight drained 3
 t0=$(date +%s%N)
 kill -TERM "$TL_PID"
 fx_wait_for 10 "draining" tl_has 'msg=draining .*clients=1'
@@ -58,7 +48,7 @@ is "$HTTP_CODE" 503 "during the drain: readiness 503"
 like "$HTTP_BODY" '^stopping' "... saying it is stopping"
 like "$(http_metric "$HP" 'chatgenius_tunnel_refusals_total{reason="stopping"}')" '^[1-9]' \
 	"refusals_total{reason=stopping} counts the refused clients"
-wait "$tx"
+wait "$TL_TX"
 is "$?" 0 "the transaction in flight at SIGTERM commits (psql exits 0)"
 is "$(fx_psql -d "$FX_APP_DB" -Atc "SELECT string_agg(n::text, ',' ORDER BY n) FROM drained")" "1,2" "... both its rows are there"
 tl_wait_exit 30

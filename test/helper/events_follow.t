@@ -6,7 +6,8 @@
 #    row), also while the database is stopped;
 #  - a follower that stops reading never holds the helper up: the others
 #    get every event, status answers at once, and once it reads again a
-#    "dropped" line counts what it missed;
+#    "dropped" line counts what it missed; a follower that writes without
+#    pause holds nothing up either;
 #  - at most 16 follow; events without --follow prints the last ones; not
 #    running: exit 2;
 #  - doc/examples/tunnel-events.js (Node.js) subscribes and sees
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-command -v node >/dev/null || bail_out "node missing (bash test/deps.sh)"
+fx_need node
 tl_begin events
 app_install_extension
 
@@ -138,6 +139,47 @@ tl_stop
 is "$TL_RC" 0 "stop: exit 0"
 tl_sanitizer_clean slow
 tl_fault events_slow_follower
+
+# ---------------------------------------------------------------- a follower that writes
+# A follower that writes without pause (what it sends is read and ignored)
+# never holds the helper up either: status, which counts the followers,
+# answers at once, and another follower gets the events.
+tl_section
+tl_start chatty SSH_MAX_RETRIES=50 SSH_RETRY_DELAY=50
+tl_up
+follow listener --json
+fx_wait_for 10 "one follower" followers_are 1
+sock=$(find "$FX_DIR/state" -name 'test-chatty-*.sock')
+[ -S "$sock" ] || bail_out "setup error: no status socket for test-chatty"
+perl -MIO::Socket::UNIX -MTime::HiRes=time -e '
+	my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
+	syswrite($s, "follow text\n");
+	my ($junk, $end, $n) = ("x" x 65536, time + $ARGV[1], 0);
+	$| = 1;
+	while (time < $end) {
+		defined syswrite($s, $junk) or last;
+		print "flooding\n" if ++$n == 64;
+	}' "$sock" 8 >"$FX_DIR/chatty.out" 2>&1 &
+chatty=$!
+FX_PIDS+=("$chatty")
+fx_wait_for 10 "the flood" has_line chatty flooding || bail_out "setup error: the follower could not flood"
+t0=$(date +%s%N)
+"$FX_HELPER" status --env-file "$TL_ENV" >"$FX_DIR/chatty_status.out" 2>&1
+st_rc=$?
+st_ms=$((($(date +%s%N) - t0) / 1000000))
+is "$st_rc" 0 "status answers while a follower floods the socket (exit $st_rc)"
+cmp_ok "$st_ms" -lt 1000 "... at once ($st_ms ms)"
+reconnected=$(tl_count 'event=reconnected')
+fx_sshd_stop
+fx_sshd_start
+fx_wait_for 30 "reconnected" eval '[ "$(tl_count "event=reconnected")" -gt '"$reconnected"' ]'
+fx_wait_for 10 "the other follower" has_line listener '"event": "reconnected"'
+ok $? "the other follower gets the events meanwhile"
+kill "$chatty" 2>/dev/null
+wait "$chatty" 2>/dev/null
+tl_stop
+is "$TL_RC" 0 "stop: exit 0"
+tl_fault events_writing_follower
 
 # ---------------------------------------------------------------- the Node.js example
 tl_section

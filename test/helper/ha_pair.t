@@ -80,10 +80,7 @@ tl_section
 sb_standby_stop
 fx_wait_for 10 "standby_down" tl_has "event=standby_down .*host=$STANDBY"
 ok $? "the standby stopped: standby_down"
-served=0
-for i in 1 2 3 4 5; do
-	standby_port_on "$PRIMARY" && served=$((served + 1))
-done
+served=$(fx_times 5 standby_port_on "$PRIMARY")
 is "$served" 5 "standby stopped: 5 of 5 reads served on the primary"
 primary_port_on "$PRIMARY"
 ok $? "standby stopped: the primary port is undisturbed"
@@ -122,10 +119,7 @@ like "$(grep -m1 'event=split_brain' "$TL_LOG")" "host=$STANDBY timeline=2 follo
 	"promote: the promoted node's higher timeline is named; the primary that still answers is followed"
 sb_takes_writes
 ok $? "promote: the promoted node does take writes (a real split brain)"
-n=0
-for i in 1 2 3 4 5; do
-	primary_port_on "$PRIMARY" && n=$((n + 1))
-done
+n=$(fx_times 5 primary_port_on "$PRIMARY")
 is "$n" 5 "promote: 5 of 5 new sessions still reach the old primary"
 fx_exited "$long"
 ok $((!$?)) "promote: the session open on the old primary is not cut"
@@ -142,10 +136,7 @@ ok $? "old primary stopped: primary_changed from $PRIMARY to $STANDBY, detected=
 cmp_ok $((SECONDS - t_stopped)) -le 5 "old primary stopped: followed at once ($((SECONDS - t_stopped)) s)"
 fx_wait_for 10 "the long session ended" fx_exited "$long"
 ok $? "old primary stopped: the session left there ended with it"
-n=0
-for i in 1 2 3 4 5; do
-	primary_port_on "$STANDBY" && n=$((n + 1))
-done
+n=$(fx_times 5 primary_port_on "$STANDBY")
 is "$n" 5 "old primary stopped: 5 of 5 new sessions reach the promoted node"
 sleep 1
 touch "$FX_DIR/stop"

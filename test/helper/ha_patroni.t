@@ -23,11 +23,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 pt_begin hapatroni
 PT_SYNC=1 pt_cluster_start
-pt_install_extension || bail_out "could not prepare the database"
-pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "could not prepare the database"
-	CREATE TABLE public.ha_writes (n integer PRIMARY KEY, at timestamptz DEFAULT now());
-	ALTER TABLE public.ha_writes OWNER TO "$FX_APP_USER";
-EOF
+pt_prepare "ha_writes (n integer PRIMARY KEY, at timestamptz DEFAULT now())"
 
 STANDBY_PORT=$(fx_free_port)
 TL_ENV=$FX_DIR/ha.env

@@ -19,8 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 
-command -v promtool >/dev/null || bail_out "promtool missing (Debian's prometheus: bash test/deps.sh)"
-command -v curl >/dev/null || bail_out "curl missing (bash test/deps.sh)"
+fx_need promtool
 tl_begin http
 app_install_extension
 

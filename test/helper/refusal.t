@@ -41,8 +41,7 @@ told()
 			"$1: err.message starts with chatgenius-tunnel: and the words listed for $3" &&
 		TOLD[$3]=1
 }
-NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
-export NODE_PATH
+fx_node_path
 fx_init refusal
 node -e 'require("pg")' >/dev/null 2>&1
 ok $? "node-postgres is installed (test/deps.sh: node-pg, or npm's pg)"

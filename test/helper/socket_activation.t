@@ -16,9 +16,8 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/app_lib.sh
 . test/lib/http_lib.sh
 
-command -v systemd-socket-activate >/dev/null || bail_out "systemd-socket-activate missing (Debian's systemd: bash test/deps.sh)"
-NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
-export NODE_PATH
+fx_need systemd-socket-activate
+fx_node_path
 tl_begin activate
 app_install_extension
 fx_psql -c 'ALTER SYSTEM SET max_connections = 160' >/dev/null
@@ -85,15 +84,7 @@ node test/tools/connect_loop.js 127.0.0.1 "$FX_TUNNEL_PORT" "$FX_APP_USER" "$FX_
 	100 "$FX_DIR/loop.stop" >"$FX_DIR/loop.out" 2>&1 &
 loop=$!
 # a transaction in flight at the first restart's SIGTERM
-tl_psql -v ON_ERROR_STOP=1 >"$FX_DIR/tx.out" 2>&1 <<-'EOF' &
-	BEGIN;
-	INSERT INTO restarted VALUES (1);
-	SELECT pg_sleep(2);
-	INSERT INTO restarted VALUES (2);
-	COMMIT;
-EOF
-tx=$!
-fx_wait_for 20 "the transaction's sleep" tl_backends_are 'SELECT pg_sleep(2)%' 1
+tl_inflight restarted 2
 gaps=()
 for round in $(seq 1 10); do
 	old=$(cat "$PIDFILE")
@@ -107,7 +98,7 @@ done
 sleep 0.5
 touch "$FX_DIR/loop.stop"
 wait "$loop"
-wait "$tx"
+wait "$TL_TX"
 tx_rc=$?
 result=$(cat "$FX_DIR/loop.out")
 json() { printf '%s' "$result" | perl -MJSON::PP -e 'my $v = decode_json(join "", <STDIN>);

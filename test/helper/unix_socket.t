@@ -8,7 +8,8 @@
 #  - the fairness rule sees each local user's uid (SO_PEERCRED);
 #  - TUNNEL_LISTEN_HOST=none turns TCP off;
 #  - a socket left by a killed helper is taken over; a live one (another
-#    helper's, or another server's) is never removed: exit 2.
+#    helper's, or another server's) is never removed: exit 2;
+#  - a TUNNEL_SOCKET_DIR that is a file, or nothing: exit 2, said as such.
 #
 #   prove test/helper/unix_socket.t   (as root; FX_HELPER=... for another build)
 set -u
@@ -16,8 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 
-NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
-export NODE_PATH
+fx_node_path
 tl_begin unix
 app_install_extension
 
@@ -147,5 +147,18 @@ like "$(cat "$FX_DIR/third.log")" 'something answers on' "... the message says s
 ok $? "... and its socket is not removed"
 kill "$other" 2>/dev/null
 tl_fault unix_socket_stale_and_live
+
+# ---------------------------------------------------------------- a folder that is not one
+tl_section
+: >"$FX_DIR/a-file"
+fx_env_file "$FX_DIR/notdir.env" TUNNEL_NAME=test-notdir TUNNEL_SOCKET_DIR="$FX_DIR/a-file"
+"$FX_HELPER" --env-file "$FX_DIR/notdir.env" >"$FX_DIR/notdir.log" 2>&1
+is "$?" 2 "TUNNEL_SOCKET_DIR naming a file: exit 2"
+like "$(cat "$FX_DIR/notdir.log")" 'TUNNEL_SOCKET_DIR \\"[^"]*a-file\\": not a directory' "... the message says it is not a directory"
+fx_env_file "$FX_DIR/nodir.env" TUNNEL_NAME=test-nodir TUNNEL_SOCKET_DIR="$FX_DIR/no-such-dir"
+"$FX_HELPER" --env-file "$FX_DIR/nodir.env" >"$FX_DIR/nodir.log" 2>&1
+is "$?" 2 "TUNNEL_SOCKET_DIR naming nothing: exit 2"
+like "$(cat "$FX_DIR/nodir.log")" 'TUNNEL_SOCKET_DIR \\"[^"]*no-such-dir\\": No such file or directory' "... the message says so"
+tl_input unix_socket_dir_not_a_folder
 
 done_testing

@@ -75,6 +75,62 @@ app_grants()
 		bail_out "app_grants: no grants to the app's role in the Privileges block of the documentation"
 }
 
+# sec_begin NAME ROLE: how a test of the rules as the app sees them starts:
+# the fixture NAME with its cluster, and ROLE, a login that will hold only
+# the documented app grants (sec_app_db).
+sec_begin()
+{
+	fx_init "$1"
+	fx_pg_start
+	su_sql postgres "CREATE ROLE \"$2\" LOGIN" >/dev/null
+}
+
+# sec_app_db DB KIND ROLE [SQL...]: a new database DB with the extension
+# (KIND: fresh, or 1.0 updated), the documented app grants to ROLE, and the
+# statements SQL run as the superuser.  Fails as a setup error (bail_out).
+sec_app_db()
+{
+	local db=$1 kind=$2 role=$3
+	shift 3
+	sec_db "$db"
+	sec_install "$db" "$kind" >/dev/null 2>&1 || bail_out "install ($kind) failed"
+	app_grants "$role"
+	su_sql "$db" "${APP_GRANTS[@]}" "$@" >/dev/null || bail_out "could not prepare $db"
+}
+
+# sql_state ROLE DB [PSQL ARGS...]: psql as ROLE with verbose errors; sets
+# OUT (what it printed), STATE (the SQLSTATE of its error, or "ok") and MSG
+# (the error's primary message).
+sql_state()
+{
+	OUT=$(as_role "$1" "$2" -v VERBOSITY=verbose "${@:3}" 2>&1)
+	STATE=ok
+	MSG=
+	if [[ $OUT =~ ERROR:\ +([0-9A-Z]{5}):\ ([^$'\n']*) ]]; then
+		STATE=${BASH_REMATCH[1]}
+		MSG=${BASH_REMATCH[2]}
+	fi
+}
+
+# refusal_verdict NAME CHANGED WANT_STATE WANT_MSG: the verdict on a
+# statement that a rule must refuse (after sql_state): it succeeded when it
+# went through or CHANGED is not 0 (what it guards changed all the same);
+# it held when refused with WANT_STATE, with a message that matches the
+# regular expression WANT_MSG; any other error is a setup error (the
+# statement failed for another reason), never "held".
+refusal_verdict()
+{
+	local name=$1 changed=$2 want=$3 want_msg=$4
+	if [ "$STATE" = ok ] || [ "$changed" != 0 ]; then
+		attack "$name" 1 "refused with $want (got $STATE${MSG:+: $MSG}; changed: $changed)"
+	elif [ "$STATE" = "$want" ]; then
+		attack "$name" 0 "refused with $want: $MSG"
+		like "$MSG" "$want_msg" "$name: the rule's message"
+	else
+		ok 1 "$name: setup error, the statement failed for another reason: $STATE $MSG"
+	fi
+}
+
 # as_role ROLE DB [PSQL ARGS...]: psql as ROLE (trust on the socket).
 as_role()
 {

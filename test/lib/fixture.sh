@@ -133,6 +133,38 @@ fx_wait_for()
 	done
 }
 
+# fx_need CMD...: the commands a test runs, each on PATH, else the test
+# ends as a setup error that says how to get them (test/deps.sh installs
+# every package the tests need).
+fx_need()
+{
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || bail_out "$c missing (bash test/deps.sh)"
+	done
+}
+
+# fx_node_path: NODE_PATH exported so that node finds node-postgres,
+# Debian's (/usr/share/nodejs) or npm's global one, for the tests that
+# connect as a Node.js app does.
+fx_node_path()
+{
+	NODE_PATH=/usr/share/nodejs:$(npm root -g 2>/dev/null || echo /usr/lib/node_modules)
+	export NODE_PATH
+}
+
+# fx_times N CMD...: run CMD N times (each a new client, say); prints how
+# many of them succeeded.
+fx_times()
+{
+	local n=$1 i good=0
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && good=$((good + 1))
+	done
+	echo "$good"
+}
+
 # fx_wait_output TIMEOUT WHAT WANT CMD...: poll until CMD prints WANT.
 # (fx_wait_for with `test "$(CMD)" = WANT` would run CMD once, when the
 # arguments are built, and then wait on that one answer.)

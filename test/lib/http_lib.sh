@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # The helper's HTTP endpoint (TUNNEL_HTTP_ADDR) as the tests ask it: one
 # request with curl, its status code and body kept.  Sourced after
-# test/lib/fixture.sh.
+# test/lib/fixture.sh; a test that sources it needs curl.
+
+fx_need curl
 
 # http_get PORT PATH: GET http://127.0.0.1:PORT/PATH; HTTP_CODE (000 when
 # no answer), HTTP_BODY, HTTP_MS (the request's own time, curl's

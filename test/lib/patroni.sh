@@ -193,6 +193,18 @@ pt_install_extension()
 	EOF
 }
 
+# pt_prepare TABLE: the extension on node 1 (pt_install_extension) and
+# public.TABLE ("name (columns)"), owned by the app's role, for the test's
+# clients to write; either failing is a setup error.
+pt_prepare()
+{
+	pt_install_extension || bail_out "setup error: could not install the extension on node 1"
+	pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "setup error: could not create public.${1%% *}"
+		CREATE TABLE public.$1;
+		ALTER TABLE public.${1%% *} OWNER TO "$FX_APP_USER";
+	EOF
+}
+
 # pt_streaming: node 2 (or whichever is the replica) streams from the leader.
 pt_streaming()
 {

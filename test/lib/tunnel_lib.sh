@@ -157,6 +157,34 @@ tl_backends_are()
 	[ "$(tl_backends "$1")" = "$2" ]
 }
 
+# tl_get_in: a new client as root, through the tunnel, waiting up to 30 s
+# to connect; TL_GOT is what it printed ("in" once it got in), TL_MS how
+# long it took in ms.
+tl_get_in()
+{
+	local t0
+	t0=$(date +%s%N)
+	TL_GOT=$(PGCONNECT_TIMEOUT=30 fx_app_psql -Atc "SELECT 'in'" 2>&1)
+	TL_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# tl_inflight TABLE SECONDS: a transaction through the tunnel, in the
+# background, that inserts 1 into TABLE, sleeps SECONDS and inserts 2
+# before it commits (psql's pid in TL_TX, its output in $FX_DIR/tx.out);
+# returns once its sleep runs on the server (fx_wait_for's status).
+tl_inflight()
+{
+	tl_psql -v ON_ERROR_STOP=1 >"$FX_DIR/tx.out" 2>&1 <<-EOF &
+		BEGIN;
+		INSERT INTO $1 VALUES (1);
+		SELECT pg_sleep($2);
+		INSERT INTO $1 VALUES (2);
+		COMMIT;
+	EOF
+	TL_TX=$!
+	fx_wait_for 20 "the transaction's sleep" tl_backends_are "SELECT pg_sleep($2)%" 1
+}
+
 # tl_clients_start N SECONDS: N clients at once through the tunnel, each
 # running "SELECT i, pg_sleep(SECONDS)" in the background (pids in
 # TL_CLIENT_PIDS, output in $FX_DIR/client.i).

@@ -25,12 +25,8 @@
 # never "held".  Against a fresh install and one of 1.0 updated to the newest.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
 . "$TOP/test/lib/attack.sh"
-fx_init sec_archive
-fx_pg_start
-su_sql postgres 'CREATE ROLE member LOGIN' >/dev/null
+sec_begin sec_archive member
 
 U=01D00000000000000000000001	# posts in both channels
 V=01D00000000000000000000002	# only reacted, in the archive
@@ -50,10 +46,7 @@ RO=01H00000000000000000000003	# U on O1, in the open channel
 # and an open channel.
 prepare()
 {
-	sec_db "$1"
-	sec_install "$1" "$2" >/dev/null 2>&1 || bail_out "install ($2) failed"
-	app_grants member
-	su_sql "$1" "${APP_GRANTS[@]}" \
+	sec_app_db "$1" "$2" member \
 		"INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name) VALUES
 			('$U', 'a|1', 'u@x', 'ursula', 'U'), ('$V', 'a|2', 'v@x', 'victor', 'V'), ('$W', 'a|3', 'w@x', 'wanda', 'W')" \
 		"INSERT INTO chatgenius.channels (id, name, created_by) VALUES ('$ARCH', 'design', '$U'), ('$OPEN', 'general', '$U')" \
@@ -66,8 +59,7 @@ prepare()
 		"INSERT INTO chatgenius.reactions (id, message_id, user_id, emoji, created_at) VALUES
 			('$RU1', '$M1', '$U', ':+1:', now() - interval '2 days'), ('$RV2', '$M2', '$V', ':eyes:', now() - interval '2 days'),
 			('$RO', '$O1', '$U', ':wave:', now() - interval '2 days')" \
-		"UPDATE chatgenius.channels SET archived_at = now() - interval '1 day', archived_by = '$W' WHERE id = '$ARCH'" \
-		>/dev/null || bail_out "could not prepare $1"
+		"UPDATE chatgenius.channels SET archived_at = now() - interval '1 day', archived_by = '$W' WHERE id = '$ARCH'"
 }
 
 # The archive's state as one digest: its row but updated_at, its messages,
@@ -86,16 +78,10 @@ STATE_SQL="SELECT 'state=' || md5(concat_ws('|',
 # CHANGED (1 when the archive's state differed after the statement).
 try()
 {
-	local out before after
+	local before after
 	before=$(as_role member "$1" -c "$STATE_SQL")
-	out=$(as_role member "$1" -v VERBOSITY=verbose -c BEGIN -c "$2" -c "$STATE_SQL" -c ROLLBACK 2>&1 <<<"${3:-}")
-	STATE=ok
-	MSG=
-	if [[ $out =~ ERROR:\ +([0-9A-Z]{5}):\ ([^$'\n']*) ]]; then
-		STATE=${BASH_REMATCH[1]}
-		MSG=${BASH_REMATCH[2]}
-	fi
-	after=$(grep -o 'state=.*' <<<"$out")
+	sql_state member "$1" -c BEGIN -c "$2" -c "$STATE_SQL" -c ROLLBACK <<<"${3:-}"
+	after=$(grep -o 'state=.*' <<<"$OUT")
 	CHANGED=0
 	[ -z "$after" ] || [ "$after" = "$before" ] || CHANGED=1
 }
@@ -103,14 +89,7 @@ try()
 # run DB SQL: SQL as member, committed; sets STATE and MSG.
 run()
 {
-	local out
-	out=$(as_role member "$1" -v VERBOSITY=verbose -c "$2" 2>&1)
-	STATE=ok
-	MSG=
-	if [[ $out =~ ERROR:\ +([0-9A-Z]{5}):\ ([^$'\n']*) ]]; then
-		STATE=${BASH_REMATCH[1]}
-		MSG=${BASH_REMATCH[2]}
-	fi
+	sql_state member "$1" -c "$2"
 }
 
 # verdict NAME: held when refused with 55000 'channel "design" is
@@ -118,15 +97,7 @@ run()
 # through or changed the archive; any other error is a setup error.
 verdict()
 {
-	local name=$1
-	if [ "$STATE" = ok ] || [ "$CHANGED" = 1 ]; then
-		attack "$name" 1 "refused with 55000 (got $STATE${MSG:+: $MSG}; archive changed: $CHANGED)"
-	elif [ "$STATE" = 55000 ]; then
-		attack "$name" 0 "refused with 55000: $MSG"
-		is "$MSG" 'channel "design" is archived' "$name: the archive's message"
-	else
-		ok 1 "$name: setup error, the statement failed for another reason: $STATE $MSG"
-	fi
+	refusal_verdict "$1" "$CHANGED" 55000 '^channel "design" is archived$'
 }
 
 # from_temp_trigger SQL: SQL run by an AFTER trigger on member's own

@@ -17,7 +17,6 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/http_lib.sh
 . test/lib/attack.sh
 
-command -v curl >/dev/null || bail_out "curl missing (bash test/deps.sh)"
 tl_begin httphostile
 app_install_extension
 HP=$(fx_free_port)

@@ -17,12 +17,8 @@
 # never "held".  Against a fresh install and one of 1.0 updated to the newest.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
 . "$TOP/test/lib/attack.sh"
-fx_init sec_stmt
-fx_pg_start
-su_sql postgres 'CREATE ROLE member LOGIN' >/dev/null
+sec_begin sec_stmt member
 
 U=01D00000000000000000000001
 ONE=01E00000000000000000000001
@@ -35,15 +31,11 @@ R1=01F00000000000000000000003	# a reply to T1
 # channels, a thread in channel one and a top-level message in two.
 prepare()
 {
-	sec_db "$1"
-	sec_install "$1" "$2" >/dev/null 2>&1 || bail_out "install ($2) failed"
-	app_grants member
-	su_sql "$1" "${APP_GRANTS[@]}" \
+	sec_app_db "$1" "$2" member \
 		"INSERT INTO chatgenius.users (id, auth0_id, email, username, full_name) VALUES ('$U', 'a|1', 'a@x', 'ann', 'Ann')" \
 		"INSERT INTO chatgenius.channels (id, name, created_by) VALUES ('$ONE', 'one', '$U'), ('$TWO', 'two', '$U')" \
 		"INSERT INTO chatgenius.messages (id, channel_id, user_id, content) VALUES ('$T1', '$ONE', '$U', 'top one'), ('$T2', '$TWO', '$U', 'top two')" \
-		"INSERT INTO chatgenius.messages (id, channel_id, user_id, content, thread_id) VALUES ('$R1', '$ONE', '$U', 'reply', '$T1')" \
-		>/dev/null || bail_out "could not prepare $1"
+		"INSERT INTO chatgenius.messages (id, channel_id, user_id, content, thread_id) VALUES ('$R1', '$ONE', '$U', 'reply', '$T1')"
 }
 
 # nid VAR...: a new message id (ULID-shaped text) in each VAR.
@@ -68,33 +60,17 @@ broken()
 # MSG (the error's primary message), and BROKEN0, the broken threads before.
 try()
 {
-	local out
 	BROKEN0=$(broken "$1")
-	out=$(as_role member "$1" -v VERBOSITY=verbose -c "$2" 2>&1 <<<"${3:-}")
-	STATE=ok
-	MSG=
-	if [[ $out =~ ERROR:\ +([0-9A-Z]{5}):\ ([^$'\n']*) ]]; then
-		STATE=${BASH_REMATCH[1]}
-		MSG=${BASH_REMATCH[2]}
-	fi
+	sql_state member "$1" -c "$2" <<<"${3:-}"
 }
 
-
 # verdict NAME DB WANT_STATE WANT_MSG: the attack held when the statement was
-# refused with WANT_STATE and stored no broken thread; it succeeded when it
-# went through or stored one; any other error is a setup error.
+# refused with WANT_STATE (the one-row statement's message matching WANT_MSG)
+# and stored no broken thread; it succeeded when it went through or stored
+# one; any other error is a setup error.
 verdict()
 {
-	local name=$1 db=$2 want=$3 want_msg=$4 bad
-	bad=$(($(broken "$db") - BROKEN0))
-	if [ "$STATE" = ok ] || [ "$bad" != 0 ]; then
-		attack "$name" 1 "refused with $want (got $STATE${MSG:+: $MSG}; $bad broken thread(s) stored)"
-	elif [ "$STATE" = "$want" ]; then
-		attack "$name" 0 "refused with $want: $MSG"
-		like "$MSG" "$want_msg" "$name: the one-row statement's message"
-	else
-		ok 1 "$name: setup error, the statement failed for another reason: $STATE $MSG"
-	fi
+	refusal_verdict "$1" "$(($(broken "$2") - BROKEN0))" "$3" "$4"
 }
 
 for kind in $SEC_KINDS; do

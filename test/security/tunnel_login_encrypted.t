@@ -36,7 +36,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/app_lib.sh
 . test/lib/attack.sh
 
-command -v openssl >/dev/null || bail_out "openssl is not installed"
+fx_need openssl
 tl_begin loginenc
 app_install_extension
 
@@ -65,7 +65,7 @@ busy()
 HOLD=${LOGIN_ATTACK_HOLD:-15}
 encrypted_attack()
 {
-	local kind=$1 want=$2 out=$FX_DIR/$1.out progress=$FX_DIR/$1.progress pid t0 ms got before
+	local kind=$1 want=$2 out=$FX_DIR/$1.out progress=$FX_DIR/$1.progress pid ms got before
 	tl_section
 	before=$(tl_count 'msg=login_timeout ')
 	fx_as nobody perl ./tunnel_encrypted_clients.pl "$kind" "$FX_TUNNEL_PORT" 4 "$HOLD" \
@@ -79,9 +79,8 @@ encrypted_attack()
 		bail_out "setup error: $kind: the server answered '$(sed -n 's/^opened=4 answers=//p' "$progress")', not '$want': the attack cannot be tried"
 	fx_wait_for 10 "four channels busy" busy
 	ok $? "$kind: user nobody's four clients hold every channel"
-	t0=$(date +%s%N)
-	got=$(PGCONNECT_TIMEOUT=30 fx_app_psql -Atc "SELECT 'in'" 2>&1)
-	ms=$((($(date +%s%N) - t0) / 1000000))
+	tl_get_in
+	got=$TL_GOT ms=$TL_MS
 	is "$got" in "$kind: root's psql, behind them, gets in"
 	cmp_ok "$ms" -lt 4000 "$kind: within TUNNEL_LOGIN_TIMEOUT and a margin ($ms ms)"
 	fx_wait_for $((HOLD + 10)) "the $kind report" grep -q closed_by_peer "$out"

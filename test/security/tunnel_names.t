@@ -22,13 +22,9 @@
 # Against a fresh install and one of 1.0 updated to the newest.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-. "$TOP/test/lib/tap.sh"
-. "$TOP/test/lib/fixture.sh"
+. "$TOP/test/lib/tunnel_lib.sh"
 . "$TOP/test/lib/attack.sh"
-fx_init sec_names
-[ -x "$FX_HELPER" ] || bail_out "build the helper first: make -C helper"
-fx_pg_start
-fx_sshd_start
+tl_begin sec_names
 su_sql postgres "CREATE ROLE tunnel_a LOGIN PASSWORD 'a-pw'" "CREATE ROLE tunnel_b LOGIN PASSWORD 'b-pw'" >/dev/null
 
 # tunnel_grants DB ROLE: the README's grants to the helper's role.
@@ -45,16 +41,9 @@ tunnel_grants()
 # HINT (the error's primary message and hint).
 try()
 {
-	local out
-	out=$(as_role "$1" "$2" -v VERBOSITY=verbose -c "$3" 2>&1)
-	STATE=ok
-	MSG=
+	sql_state "$1" "$2" -c "$3"
 	HINT=
-	if [[ $out =~ ERROR:\ +([0-9A-Z]{5}):\ ([^$'\n']*) ]]; then
-		STATE=${BASH_REMATCH[1]}
-		MSG=${BASH_REMATCH[2]}
-	fi
-	if [[ $out =~ HINT:\ +([^$'\n']*) ]]; then
+	if [[ $OUT =~ HINT:\ +([^$'\n']*) ]]; then
 		HINT=${BASH_REMATCH[1]}
 	fi
 }

@@ -9,7 +9,10 @@
 #  - in a migration history row: `setup` prints the history table;
 #  - in the error the database returns to the running helper's health
 #    check (its login fails loading a session_preload_libraries entry named
-#    with the text): `status` and `status --json` print it.
+#    with the text): `status` and `status --json` print it, and GET
+#    /readiness gives it as its reason;
+#  - as the owner of a schema chatgenius that setup refuses to install
+#    into: setup names that role in its refusal.
 # Each output's bytes are checked: no control character but the line feeds
 # of the layout, no line that starts with the forged verdict, the escapes
 # as psql writes them, and --json valid JSON that carries the text intact.
@@ -20,6 +23,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tunnel_lib.sh
 . test/lib/app_lib.sh
 . test/lib/attack.sh
+. test/lib/http_lib.sh
 
 tl_begin escape
 app_install_extension
@@ -46,6 +50,17 @@ forged()
 	grep -c '^verify: ok' "$1"
 }
 
+# not_obeyed WHAT FILE [TEXT]: three checks of a command's stdout in FILE:
+# no control byte, no line that starts with the forged verdict, and the
+# hostile text shown escaped (TEXT, by default all of it: $SHOWN).
+not_obeyed()
+{
+	is "$(raw_controls "$2")" 0 "$1: no control byte on stdout"
+	is "$(forged "$2")" 0 "$1: no line starts with the forged 'verify: ok'"
+	grep -qF "${3:-$SHOWN}" "$2"
+	ok $? "$1: the text is shown escaped, as psql shows it"
+}
+
 # hcmd NAME COMMAND [KEY=VALUE...]: run a one-shot COMMAND through the
 # tunnel; stdout in $FX_DIR/NAME.out, stderr in .err, the status in RC.
 hcmd()
@@ -68,11 +83,8 @@ diag "verify printed (cat -v):" "$(cat -v "$FX_DIR/verify.out")"
 is "$RC" 1 "verify: exit 1 (the hostile tunnel row is critical)"
 grep -qF "evil: failed" "$FX_DIR/verify.out"
 ok $? "verify: the health table shows the hostile row"
-is "$(raw_controls "$FX_DIR/verify.out")" 0 "verify: no control byte on stdout"
+not_obeyed verify "$FX_DIR/verify.out"
 is "$(raw_controls "$FX_DIR/verify.err")" 0 "verify: none on stderr"
-is "$(forged "$FX_DIR/verify.out")" 0 "verify: no line starts with the forged 'verify: ok'"
-grep -qF "$SHOWN" "$FX_DIR/verify.out"
-ok $? "verify: the text is shown escaped, as psql shows it"
 tl_attack verify_output_control_sequences
 
 # ---------------------------------------------------------------- setup's history
@@ -84,10 +96,7 @@ diag "setup printed (cat -v):" "$(cat -v "$FX_DIR/setup.out")"
 is "$RC" 0 "setup: exit 0"
 grep -qF "0.0" "$FX_DIR/setup.out"
 ok $? "setup: the history shows the hostile row"
-is "$(raw_controls "$FX_DIR/setup.out")" 0 "setup: no control byte on stdout"
-is "$(forged "$FX_DIR/setup.out")" 0 "setup: no line starts with the forged 'verify: ok'"
-grep -qF "$SHOWN" "$FX_DIR/setup.out"
-ok $? "setup: the text is shown escaped"
+not_obeyed setup "$FX_DIR/setup.out"
 fx_psql -d "$FX_APP_DB" -c "DELETE FROM chatgenius.schema_migrations WHERE version = '0.0'" >/dev/null
 tl_attack setup_history_control_sequences
 
@@ -100,13 +109,21 @@ fx_psql -c "DO \$\$BEGIN EXECUTE format('CREATE ROLE %I NOLOGIN', $HOSTILE); END
 	bail_out "setup error: the hostile role"
 fx_psql -d "$FX_APP_DB" -c "SELECT chatgenius.add_tunnel('esc-taken', $HOSTILE)" >/dev/null ||
 	bail_out "setup error: the name given to the hostile role"
-# (the env file names the app's role, which setup gives the name to; the
-# superuser that runs setup comes from the environment, which outranks it)
-fx_env_file "$FX_DIR/taken.env" TUNNEL_NAME=esc-taken
-(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
-	timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/taken.env") >"$FX_DIR/taken.out" 2>"$FX_DIR/taken.err"
-RC=$?
-diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/taken.err")"
+# super_setup NAME [KEY=VALUE...]: setup as the superuser, which the
+# environment names (it outranks the env file, whose POSTGRES_USER is the
+# app's role, the one setup gives the tunnel name to); its output in
+# $FX_DIR/NAME.out and .err, its status in RC.
+super_setup()
+{
+	local name=$1
+	shift
+	fx_env_file "$FX_DIR/$name.env" "$@"
+	(cd "$FX_DIR" && POSTGRES_USER=postgres POSTGRES_PASSWORD=$FX_SUPER_PASSWORD \
+		timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/$name.env") >"$FX_DIR/$name.out" 2>"$FX_DIR/$name.err"
+	RC=$?
+	diag "setup's refusal (cat -v):" "$(cat -v "$FX_DIR/$name.err")"
+}
+super_setup taken TUNNEL_NAME=esc-taken
 is "$RC" 1 "setup, name taken: exit 1"
 grep -qF "owned" "$FX_DIR/taken.err"
 ok $? "setup, name taken: the refusal names the role"
@@ -114,11 +131,25 @@ is "$(raw_controls "$FX_DIR/taken.err")" 0 "setup, name taken: no control byte o
 is "$(raw_controls "$FX_DIR/taken.out")" 0 "setup, name taken: none on stdout"
 tl_attack setup_error_control_sequences
 
+# The same role owns a schema chatgenius where setup is to install: setup
+# refuses, naming the owner (escaped).
+tl_section
+fx_psql -c "CREATE DATABASE escschema" >/dev/null || bail_out "setup error: the database"
+fx_psql -d escschema -c "DO \$\$BEGIN EXECUTE format('CREATE SCHEMA chatgenius AUTHORIZATION %I', $HOSTILE); END\$\$" \
+	>/dev/null || bail_out "setup error: the hostile role's schema"
+super_setup schema TUNNEL_NAME=esc-schema POSTGRES_DB=escschema
+is "$RC" 1 "setup, schema of another role: exit 1"
+grep -q 'belongs to role ".*owned' "$FX_DIR/schema.err"
+ok $? "setup, schema of another role: the refusal names the owner"
+is "$(raw_controls "$FX_DIR/schema.err")" 0 "setup, schema of another role: no control byte on stderr"
+tl_attack setup_schema_owner_control_sequences
+
 # ---------------------------------------------------------------- status
 tl_section
 fx_psql -c "ALTER ROLE \"$FX_APP_USER\" SET session_preload_libraries = $HOSTILE" >/dev/null ||
 	bail_out "setup error: the hostile login error"
-tl_start esc-run TUNNEL_NAME=esc-run SSH_HEALTH_CHECK_INTERVAL=500
+HP=$(fx_free_port)
+tl_start esc-run TUNNEL_NAME=esc-run SSH_HEALTH_CHECK_INTERVAL=500 TUNNEL_HTTP_ADDR=127.0.0.1:$HP
 tl_up || bail_out "setup error: the helper did not connect"
 status_cmd()
 {
@@ -135,15 +166,20 @@ status_cmd --json >"$FX_DIR/status.json" 2>&1
 diag "status printed (cat -v):" "$(cat -v "$FX_DIR/status.out")"
 grep -q owned "$FX_DIR/status.out"
 ok $? "status: shows the database's error"
-is "$(raw_controls "$FX_DIR/status.out")" 0 "status: no control byte on stdout"
-is "$(forged "$FX_DIR/status.out")" 0 "status: no line starts with the forged 'verify: ok'"
-grep -qF '\x1B]0;owned\x07' "$FX_DIR/status.out"
-ok $? "status: the text is shown escaped"
+not_obeyed status "$FX_DIR/status.out" '\x1B]0;owned\x07'
 is "$(raw_controls "$FX_DIR/status.json")" 0 "status --json: no control byte"
 got=$(perl -MJSON::PP -0777 -e 'my $j = eval { JSON::PP->new->utf8->decode(<STDIN>) };
 	print $j ? (index($j->{last_check}{error} // "", "\e]0;owned\a") >= 0 ? "intact" : "altered") : "invalid"' \
 	<"$FX_DIR/status.json")
 is "$got" intact "status --json: valid JSON, the error carried intact in JSON escapes"
+# /readiness tells the same error as its reason, to a prober or a curl on a terminal
+http_get "$HP" /readiness
+cp "$FX_DIR/http_body" "$FX_DIR/readiness.out"
+diag "readiness answered $HTTP_CODE (cat -v):" "$(cat -v "$FX_DIR/readiness.out")"
+is "$HTTP_CODE" 503 "readiness: 503 while the health check fails"
+grep -q owned "$FX_DIR/readiness.out"
+ok $? "readiness: the reason shows the database's error"
+is "$(raw_controls "$FX_DIR/readiness.out")" 0 "readiness: no control byte in the body"
 tl_stop
 fx_psql -c "ALTER ROLE \"$FX_APP_USER\" RESET session_preload_libraries" >/dev/null
 tl_attack status_output_control_sequences

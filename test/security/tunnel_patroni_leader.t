@@ -12,7 +12,8 @@
 #   liar    the same, and GET /cluster names 127.0.0.3 the leader;
 #   flip    the liar's view, /primary flipping between 200 and 503;
 #   slow    a 200 whose body comes one byte every 300 ms, past the bound;
-#   huge    a 200 with a 20 MB body.
+#   huge    a 200 with a 20 MB body;
+#   chunked a 200 whose chunked body starts with the chunk size "-1".
 # A node that says 200 on /primary while the cluster names another leader
 # is logged as split_brain.
 #
@@ -25,11 +26,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 pt_begin patronileader
 PT_NODES=1 pt_cluster_start
-pt_install_extension || bail_out "setup error: could not prepare the database"
-pt_psql 1 -d "$FX_APP_DB" >/dev/null <<-EOF || bail_out "setup error: could not prepare the database"
-	CREATE TABLE public.stop_flag (n integer);
-	ALTER TABLE public.stop_flag OWNER TO "$FX_APP_USER";
-EOF
+pt_prepare "stop_flag (n integer)"
 
 # The attacker: its own folder, user nobody, 127.0.0.3's API port.
 fx_copy_for nobody test/tools/fake_patroni_api.pl >/dev/null || bail_out "setup error: no folder for the attacker"
@@ -90,7 +87,7 @@ requests_at_least()
 # the while.
 patroni_attack()
 {
-	local name=$1 mode=$2 want=$3 long n changed_before routed_before sessions
+	local name=$1 mode=$2 want=$3 long changed_before routed_before sessions
 	tl_section
 	echo neutral >"$ATTACKER_DIR/mode"
 	fx_wait_for 30 "the primary port back on the leader" primary_is "$PT_HOST1" ||
@@ -108,10 +105,7 @@ patroni_attack()
 	echo "$mode" >"$ATTACKER_DIR/mode"
 	fx_wait_for 60 "$want $mode requests" requests_at_least "$mode" "$want"
 	ok $? "$name: the fake API was asked $(requests_in "$mode") times"
-	sessions=0
-	for n in 1 2 3 4 5; do
-		primary_is "$PT_HOST1" && sessions=$((sessions + 1))
-	done
+	sessions=$(fx_times 5 primary_is "$PT_HOST1")
 	is "$sessions" 5 "$name: 5 of 5 new sessions reach the real leader"
 	is "$(($(routed_to_fake) - routed_before))" 0 "$name: the helper never routed the primary port to 127.0.0.3"
 	is "$(($(tl_count 'event=primary_changed ') - changed_before))" 0 "$name: no primary_changed"
@@ -135,6 +129,7 @@ ok $? "liar: the disagreeing views are logged, the leader kept"
 patroni_attack flip flip 16
 patroni_attack slow slow 3
 patroni_attack huge huge 6
+patroni_attack chunked chunked 6
 n=$(grep -c "event=split_brain .*host=$PT_HOST2:" "$TL_LOG")
 cmp_ok "$n" -le 2 "split_brain for 127.0.0.3 is not repeated at every flip ($n lines)"
 

@@ -53,9 +53,8 @@ like "$out" '^opened=160 eof=160 .* reset=160$' \
 	"idle: the tunnel closed every idle socket fully (EOF, and a write is reset)"
 fx_wait_for 10 "the channels freed" active_at_most 1
 ok $? "idle: the pool no longer counts their channels busy, the sockets still held (cl_active $(tl_stats_field cl_active))"
-s=$(date +%s%N)
-got=$(PGCONNECT_TIMEOUT=30 fx_app_psql -Atc "SELECT 'in'" 2>&1)
-ms=$((($(date +%s%N) - s) / 1000000))
+tl_get_in
+got=$TL_GOT ms=$TL_MS
 is "$got" in "idle: psql gets in after the waves"
 cmp_ok "$ms" -lt 2000 "idle: at once ($ms ms), not after TUNNEL_CLIENT_WAIT"
 total_ms=$((($(date +%s%N) - t0) / 1000000))

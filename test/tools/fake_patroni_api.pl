@@ -15,6 +15,8 @@
 #   slow     200 with the leader's body, one byte every 300 ms after the
 #            status line and a "timeline": 999999 header (past any bound)
 #   huge     200, a leader's body of 20 MB (its "timeline" first)
+#   chunked  200, a chunked body whose first chunk size is "-1" (a reader
+#            that takes it for a number wraps its sums around)
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -113,6 +115,9 @@ sub serve
 			syswrite($c, $chunk) or last;
 		}
 		syswrite($c, '"}');
+	} elsif ($mode eq 'chunked') {
+		syswrite($c, "HTTP/1.1 200 OK\r\n${hdr}Content-Type: application/json\r\n"
+			. "Transfer-Encoding: chunked\r\n\r\n-1\r\n0\r\n\r\n");
 	} else {
 		answer($c, 503, '{"state": "running", "role": "replica", "timeline": 1}');
 	}
