@@ -159,8 +159,14 @@ give_tunnel_name(PGconn *conn, const tunnel_config *cfg, bool superuser, int64_t
 		return EXIT_CLEAN;
 	if (cfg->tunnel_role[0] == '\0')
 	{
-		printf("Tunnel \"%s\": its role is the libpq service's; give it the name as a superuser:\n"
-			   "  SELECT chatgenius.add_tunnel('%s', 'ROLE');\n", cfg->tunnel_name, cfg->tunnel_name);
+		/* the statement to paste: the name as an SQL literal (quotes doubled) */
+		char	   *literal = PQescapeLiteral(conn, cfg->tunnel_name, strlen(cfg->tunnel_name));
+
+		print_quoted(stdout, "Tunnel \"", cfg->tunnel_name,
+					 "\": its role is the libpq service's; give it the name as a superuser:\n");
+		print_quoted(stdout, "  SELECT chatgenius.add_tunnel(", literal ? literal : "'NAME'",
+					 ", 'ROLE');\n");
+		PQfreemem(literal);
 		return EXIT_CLEAN;
 	}
 	res = run(conn,

@@ -131,6 +131,23 @@ is "$(raw_controls "$FX_DIR/taken.err")" 0 "setup, name taken: no control byte o
 is "$(raw_controls "$FX_DIR/taken.out")" 0 "setup, name taken: none on stdout"
 tl_attack setup_error_control_sequences
 
+# The tunnel's role is a libpq service's (the env file names no
+# POSTGRES_USER): setup cannot give the name and prints the statement to
+# paste.  The name goes in as an SQL literal, its quote doubled, so the
+# pasted line adds the tunnel and runs nothing else.
+tl_section
+printf '[super]\nuser=postgres\npassword=%s\ndbname=%s\n' "$FX_SUPER_PASSWORD" "$FX_APP_DB" \
+	>"$FX_DIR/pg_service.conf" || bail_out "setup error: the service file"
+fx_env_file "$FX_DIR/service.env" "TUNNEL_NAME=o'brien'); DROP TABLE x; --" POSTGRES_SERVICE=super
+sed -i '/^POSTGRES_\(USER\|DB\|PASSWORD\)=/d' "$FX_DIR/service.env" || bail_out "setup error: the env file"
+(cd "$FX_DIR" && PGSERVICEFILE=$FX_DIR/pg_service.conf timeout 120 "$FX_HELPER" setup --env-file "$FX_DIR/service.env") \
+	>"$FX_DIR/service.out" 2>"$FX_DIR/service.err"
+is "$?" 0 "setup, service's role: exit 0"
+diag "setup printed (cat -v):" "$(cat -v "$FX_DIR/service.out")" "$(cat -v "$FX_DIR/service.err")"
+grep -qxF "  SELECT chatgenius.add_tunnel('o''brien''); DROP TABLE x; --', 'ROLE');" "$FX_DIR/service.out"
+ok $? "setup, service's role: the statement to paste quotes the name as a literal"
+tl_attack setup_statement_quotes_name
+
 # The same role owns a schema chatgenius where setup is to install: setup
 # refuses, naming the owner (escaped).
 tl_section
