@@ -12,7 +12,9 @@
 #    with the text): `status` and `status --json` print it, and GET
 #    /readiness gives it as its reason;
 #  - as the owner of a schema chatgenius that setup refuses to install
-#    into: setup names that role in its refusal.
+#    into: setup names that role in its refusal;
+#  - and, with a quote, in a tunnel name setup cannot give (the role is a
+#    libpq service's): the statement it prints to paste quotes it as SQL.
 # Each output's bytes are checked: no control character but the line feeds
 # of the layout, no line that starts with the forged verdict, the escapes
 # as psql writes them, and --json valid JSON that carries the text intact.
