@@ -1405,6 +1405,13 @@ pool_slot_release(slot *s, bool reserved, bool opening)
 		s->opening--;
 	if (s->load == 0)
 		s->idle_since_ms = clock_now_ms();
+	/*
+	 * A worker whose clients have all left is not saturated now: the next
+	 * clients may go to it at once (its worker reports from its own thread,
+	 * before the drops that follow, and never with fewer than two channels).
+	 */
+	if (slot_clients(s) == 0)
+		s->saturated_ms = 0;
 	dispatch();
 	pthread_mutex_unlock(&pool.lock);
 }
