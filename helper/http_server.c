@@ -292,28 +292,38 @@ conn_write(http_conn *c)
  * been reading its request the longest (a prober's request is in within
  * milliseconds: whoever has not sent theirs by the time every place is
  * taken is the slow one, and a flood of slow clients cannot keep a prober
- * out), else NULL (every place is sending an answer).
+ * out), else NULL (every place is sending an answer).  The one to be given
+ * up is read first: a request that came in since the last poll (a prober
+ * accepted in the same burst as a flood, not read yet) is answered, and the
+ * next oldest is looked at.
  */
 static http_conn *
 conn_place(void)
 {
-	http_conn  *oldest = NULL;
-
-	for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
+	for (;;)
 	{
-		http_conn  *c = &http.conns[i];
+		http_conn  *oldest = NULL;
 
-		if (c->fd < 0)
-			return c;
-		if (c->out == NULL && (oldest == NULL || c->deadline_ms < oldest->deadline_ms))
-			oldest = c;
+		for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
+		{
+			http_conn  *c = &http.conns[i];
+
+			if (c->fd < 0)
+				return c;
+			if (c->out == NULL && (oldest == NULL || c->deadline_ms < oldest->deadline_ms))
+				oldest = c;
+		}
+		if (oldest == NULL)
+			return NULL;
+		conn_read(oldest);
+		if (oldest->fd >= 0 && oldest->out == NULL)
+		{
+			http.figures.rejected_busy++;
+			conn_close(oldest);
+			return oldest;
+		}
+		/* answered (or gone): one fewer to look at, at most every place once */
 	}
-	if (oldest != NULL)
-	{
-		http.figures.rejected_busy++;
-		conn_close(oldest);
-	}
-	return oldest;
 }
 
 /*

@@ -7,7 +7,8 @@
 # goes through.
 #  - slowloris: 64 clients sending a request head a byte at a time;
 #  - a huge request head (1 MiB): refused with 431, nothing held;
-#  - a flood: 1000 silent connections held open.
+#  - a flood: 1000 silent connections held open;
+#  - a burst: a prober's request and 32 silent connections accepted at once.
 #
 #   prove test/security/http_hostile.t   (as root; FX_HELPER=... for another build)
 set -u
@@ -93,6 +94,20 @@ diag "$(cat "$FX_DIR/flood.out")"
 like "$(cat "$FX_DIR/flood.out")" '^flood: [0-9]+ connections' "flood: the attacker ran" || bail_out "the flood attacker could not start"
 watch_verdict flood
 attack http_connection_flood $? "1000 silent connections neither blind the probes nor slow the tunnel"
+
+# ---------------------------------------------------------------- a prober in a burst
+# The prober's request and 32 silent connections reach the backlog while
+# the helper is stopped, and are accepted in one go: twice as many as the
+# endpoint has places.  The prober is the oldest of them, yet its request
+# is in: it is answered, not given up for a silent one.
+kill -STOP "$TL_PID" || bail_out "setup error: SIGSTOP the helper"
+perl test/tools/http_attack.pl "$HP" burst 32 "$TL_PID" >"$FX_DIR/burst.out" 2>&1
+rc=$?
+kill -CONT "$TL_PID" 2>/dev/null
+diag "$(cat "$FX_DIR/burst.out")"
+[ "$rc" = 0 ] && grep -q '^burst: 32 connections' "$FX_DIR/burst.out" || bail_out "the burst attacker could not start"
+grep -q 'its answer: HTTP/1.1 200' "$FX_DIR/burst.out"
+attack http_prober_in_burst $? "a prober accepted in one burst with 32 silent connections is answered"
 
 http_get "$HP" /metrics
 is "$HTTP_CODE" 200 "after the attacks: /metrics answers"

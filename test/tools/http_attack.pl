@@ -7,6 +7,10 @@
 #       prints the status line it got back
 #   http_attack.pl PORT flood N SECONDS       N connections opened at once and
 #       held open, silent, for SECONDS
+#   http_attack.pl PORT burst N PID           a prober's request, then N silent
+#       connections, all made while the helper PID is stopped (SIGSTOP) and
+#       so accepted in one burst once it goes on (SIGCONT, sent here);
+#       prints the prober's status line
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -59,6 +63,21 @@ if ($mode eq 'slowloris') {
 	}
 	sleep $secs;
 	printf "flood: %d connections held for %d s\n", scalar(@s), $secs;
+} elsif ($mode eq 'burst') {
+	my $p = connect_one() or die "connect: $!";
+	syswrite($p, "GET /liveness HTTP/1.1\r\nHost: x\r\n\r\n") or die "send: $!";
+	my @s = grep { defined } map { connect_one() } 1 .. $n;
+	kill 'CONT', $secs or die "SIGCONT $secs: $!";
+	my $line;
+	eval {
+		local $SIG{ALRM} = sub { die "alarm\n" };
+		alarm 10;
+		$line = <$p>;
+		alarm 0;
+	};
+	$line = 'no answer' unless defined $line;
+	$line =~ s/\r?\n$//;
+	printf "burst: %d connections behind the prober, its answer: %s\n", scalar(@s), $line;
 } else {
-	die "usage: http_attack.pl PORT slowloris|huge|flood ...\n";
+	die "usage: http_attack.pl PORT slowloris|huge|flood|burst ...\n";
 }
