@@ -218,6 +218,10 @@ pt_cluster_start()
 {
 	command -v patroni >/dev/null || fx_die "patroni is not installed (test/deps.sh)"
 	command -v etcd >/dev/null || fx_die "etcd is not installed (test/deps.sh)"
+	# A leader asks the other nodes through a thread pool, whose locks are
+	# POSIX semaphores in /dev/shm: without them every switchover fails.
+	fx_as postgres python3 -c 'import multiprocessing; multiprocessing.Lock()' 2>/dev/null ||
+		bail_out "setup error: user postgres cannot make a POSIX semaphore (is /dev/shm a tmpfs of mode 1777?)"
 	PT_DIR=$FX_DIR/patroni
 	mkdir -p "$PT_DIR"
 	FX_CLEANUP_HOOKS+=(pt_cluster_stop)

@@ -11,9 +11,9 @@
 # COMMIT defaults to HEAD; RUN-TESTS ARGS (say, a few .t files) make the
 # second command run only those.  FRESH_DIR (default: a new folder under
 # /var/tmp) holds the root and the logs: demo.log, tests.log, summary.txt.
-# The root is a mount point of its own, with /proc, /sys, /dev and /dev/pts
-# bound in, all inside a private mount namespace, so that nothing stays
-# mounted when the script ends.  The Debian mirror is the one apt's own
+# The root is a mount point of its own, with /proc, /sys and /dev (and the
+# mounts beneath it) bound in, all inside a private mount namespace, so
+# that nothing stays mounted when the script ends.  The Debian mirror is the one apt's own
 # sources name.  Exits with run-tests.sh's status.
 set -euo pipefail
 
@@ -63,8 +63,10 @@ exec unshare -m --propagation private bash -euo pipefail -c '
 	cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 	mount -t proc proc "$root/proc"
 	mount --rbind /sys "$root/sys"
-	mount --bind /dev "$root/dev"
-	mount --bind /dev/pts "$root/dev/pts"
+	# /dev with its own mounts: /dev/pts, and /dev/shm (tmpfs, 1777), where
+	# Patroni takes its semaphores as postgres (a plain bind leaves the
+	# root-only directory beneath)
+	mount --rbind /dev "$root/dev"
 	mkdir -p "$root/mnt/src"
 	mount --bind -o ro "$gitdir" "$root/mnt/src"
 
@@ -88,7 +90,7 @@ exec unshare -m --propagation private bash -euo pipefail -c '
 	set -e
 	echo "fresh_root: test/run-tests.sh exit $tests_rc in $((SECONDS - t0)) s" | tee -a "$work/summary.txt"
 	grep -E "^(tests: |failed stages|skipped file|  faults tried|  bad inputs)" "$work/tests.log" | tee -a "$work/summary.txt"
-	umount -l "$root/mnt/src" "$root/dev/pts" "$root/dev" "$root/sys" "$root/proc" 2>/dev/null || true
+	umount -l "$root/mnt/src" "$root/dev" "$root/sys" "$root/proc" 2>/dev/null || true
 	[ "$demo_rc" -eq 0 ] && exit "$tests_rc"
 	exit "$demo_rc"
 ' _ "$@"
