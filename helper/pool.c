@@ -489,15 +489,38 @@ slot_hot(const slot *s, int64_t now)
 }
 
 /*
- * Returns the session for the next client while spreading, or NULL when
- * none has room: of the usable sessions with room, one where no channel
- * open is under way, then one whose worker is not saturated now, then
- * the one carrying the fewest clients, then the oldest.  Lock held.
+ * True when a is a better session than b for the next client.  First one
+ * where no channel open is under way (libssh2 1.10 opens one channel at a
+ * time per session: a client sent to a session busy opening waits behind
+ * that open, which connect-per-transaction clients feel on every
+ * transaction).  Then, filling first, the one carrying the most clients
+ * (so sessions fill up to SSH_CHANNELS_PER_SESSION one after the other and
+ * the others stay idle or spare); spreading, one whose worker is not
+ * saturated now, then the one carrying the fewest.  Then the oldest.
+ * Lock held.
+ */
+static bool
+slot_better(const slot *a, const slot *b, bool spread, int64_t now)
+{
+	if ((a->opening == 0) != (b->opening == 0))
+		return a->opening == 0;
+	if (spread && slot_hot(a, now) != slot_hot(b, now))
+		return !slot_hot(a, now);
+	if (slot_clients(a) != slot_clients(b))
+		return spread ? slot_clients(a) < slot_clients(b) : slot_clients(a) > slot_clients(b);
+	return a->id < b->id;
+}
+
+/*
+ * Returns the session for the next client, or NULL when none has room:
+ * the best (slot_better) of the usable sessions with room, filling first
+ * or, while spreading, spreading.  Lock held.
  */
 static slot *
-dispatch_pick_spread(void)
+dispatch_pick(void)
 {
 	int			cps = pool_cps();
+	bool		spread = spreading();
 	int64_t		now = clock_now_ms();
 	slot	   *best = NULL;
 
@@ -507,47 +530,7 @@ dispatch_pick_spread(void)
 
 		if (!slot_usable(s) || slot_clients(s) >= cps)
 			continue;
-		if (best == NULL ||
-			(s->opening == 0) > (best->opening == 0) ||
-			((s->opening == 0) == (best->opening == 0) &&
-			 (!slot_hot(s, now) > !slot_hot(best, now) ||
-			  (slot_hot(s, now) == slot_hot(best, now) &&
-			   (slot_clients(s) < slot_clients(best) ||
-				(slot_clients(s) == slot_clients(best) && s->id < best->id))))))
-			best = s;
-	}
-	return best;
-}
-
-/*
- * Returns the session for the next client, or NULL when none has room:
- * fill first (dispatch_pick_spread while spreading).  Of the usable sessions with room, one where no channel
- * open is under way (libssh2 1.10 opens one channel at a time per
- * session: a client sent to a session busy opening waits behind that
- * open, which connect-per-transaction clients feel on every transaction),
- * then the one carrying the most clients (so sessions fill up to
- * SSH_CHANNELS_PER_SESSION one after the other and the others stay idle
- * or spare), then the oldest.  Lock held.
- */
-static slot *
-dispatch_pick(void)
-{
-	int			cps = pool_cps();
-	slot	   *best = NULL;
-
-	if (spreading())
-		return dispatch_pick_spread();
-	for (int i = 0; i < MAX_SLOTS; i++)
-	{
-		slot	   *s = &pool.slots[i];
-
-		if (!slot_usable(s) || slot_clients(s) >= cps)
-			continue;
-		if (best == NULL ||
-			(s->opening == 0) > (best->opening == 0) ||
-			((s->opening == 0) == (best->opening == 0) &&
-			 (slot_clients(s) > slot_clients(best) ||
-			  (slot_clients(s) == slot_clients(best) && s->id < best->id))))
+		if (best == NULL || slot_better(s, best, spread, now))
 			best = s;
 	}
 	return best;
