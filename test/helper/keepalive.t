@@ -57,8 +57,7 @@ is "$TL_RC" 0 "blocked: clean exit"
 tl_sanitizer_clean blocked
 
 # ------------------------------------------------------------- many probes
-"$PGBENCH" -i -q -s 1 -h 127.0.0.1 -p "$FX_PG_PORT" -U "$FX_APP_USER" "$FX_APP_DB" \
-	>"$FX_DIR/init.log" 2>&1 || bail_out "pgbench -i failed"
+tl_pgbench_init
 CHATGENIUS_KEEPALIVE_RECYCLE=4 tl_start probes SSH_KEEPALIVE_INTERVAL=100 SSH_POOL_SIZE=1 \
 	SSH_HEALTH_CHECK_INTERVAL=60000 TUNNEL_LOG_LEVEL=info
 tl_up || bail_out "the helper did not connect: $(tail -3 "$TL_LOG")"

@@ -17,14 +17,10 @@ cd "$(dirname "$0")/../.." || exit 1
 . test/lib/tap.sh
 . test/lib/tunnel_lib.sh
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
 [ "$(nproc)" -ge 2 ] || skip_all "one core: one session at a time"
-fx_init poolopens
-fx_pg_start
-fx_sshd_start
+tl_begin poolopens
+tl_pgbench_init
 export PGPASSWORD=$FX_APP_PASSWORD
-pgbench -i -q -s 1 -h 127.0.0.1 -p "$FX_PG_PORT" -U "$FX_APP_USER" "$FX_APP_DB" \
-	>"$FX_DIR/init.log" 2>&1 || bail_out "pgbench -i failed: $(tail -3 "$FX_DIR/init.log")"
 
 tl_start opens SSH_POOL_SIZE=4 SSH_HEALTH_CHECK_INTERVAL=60000 SSH_IDLE_TIMEOUT=600000 \
 	TUNNEL_LOG_LEVEL=debug

@@ -32,13 +32,9 @@ SECS=${STALL_SECS:-3}
 LIMIT_US=1000000
 PGBENCH=$FX_PGBIN/pgbench
 
-[ -x "$FX_HELPER" ] || bail_out "no helper at $FX_HELPER (make -C helper)"
-fx_init stall
-fx_pg_start
-fx_sshd_start
+tl_begin stall
+tl_pgbench_init
 export PGPASSWORD=$FX_APP_PASSWORD
-"$PGBENCH" -i -q -s 1 -h 127.0.0.1 -p "$FX_PG_PORT" -U "$FX_APP_USER" "$FX_APP_DB" \
-	>"$FX_DIR/init.log" 2>&1 || bail_out "pgbench -i failed: $(tail -3 "$FX_DIR/init.log")"
 
 # run_layout NAME KEY=VALUE...: a helper with these settings, then ROUNDS
 # rounds of 8 and 16 clients; checks every transaction's latency.

@@ -45,6 +45,15 @@ tl_begin()
 	fx_sshd_start "$@"
 }
 
+# tl_pgbench_init: pgbench's tables (scale 1) in the app's database, as its
+# role, straight to the server; a failure is a setup error.
+tl_pgbench_init()
+{
+	PGPASSWORD=$FX_APP_PASSWORD "$FX_PGBIN/pgbench" -i -q -s 1 -h 127.0.0.1 -p "$FX_PG_PORT" \
+		-U "$FX_APP_USER" "$FX_APP_DB" >"$FX_DIR/init.log" 2>&1 ||
+		bail_out "setup error: pgbench -i failed: $(tail -3 "$FX_DIR/init.log")"
+}
+
 # tl_start NAME [KEY=VALUE...]: write an env file, give its tunnel name to
 # its role (as setup would, fx_give_tunnel) and start the helper in the
 # background; TL_PID, TL_LOG, TL_ENV.  The port is fresh each time.
