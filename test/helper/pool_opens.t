@@ -22,7 +22,7 @@ tl_begin poolopens
 tl_pgbench_init
 export PGPASSWORD=$FX_APP_PASSWORD
 
-tl_start opens SSH_POOL_SIZE=4 SSH_HEALTH_CHECK_INTERVAL=60000 SSH_IDLE_TIMEOUT=600000 \
+tl_start opens SSH_POOL_SIZE=4 SSH_IDLE_TIMEOUT=600000 \
 	TUNNEL_LOG_LEVEL=debug
 tl_up
 ok $? "connected"

@@ -30,7 +30,7 @@ loads()
 	tl_stats_field sv_load | tr ',' '\n' | cut -d: -f2 | sort -n | paste -sd' '
 }
 
-tl_start spread SSH_POOL_SIZE=4 SSH_HEALTH_CHECK_INTERVAL=60000 SSH_IDLE_TIMEOUT=600000 \
+tl_start spread SSH_POOL_SIZE=4 SSH_IDLE_TIMEOUT=600000 \
 	TUNNEL_LOG_LEVEL=info
 tl_up
 ok $? "connected"
