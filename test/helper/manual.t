@@ -13,7 +13,9 @@
 #  - the unit exists once (debian/ links to helper/), Type=notify, and names
 #    /usr/bin/chatgenius-tunnel by its full path; its TimeoutStopSec= is
 #    above TUNNEL_SHUTDOWN_TIMEOUT; the socket unit exists once too, and make
-#    install puts it beside the service.
+#    install puts it beside the service;
+#  - the HTTP endpoint's bounds (helper/http_server.h) are the ones the
+#    manual and doc/operations.md give.
 #
 #   prove test/helper/manual.t   (FX_HELPER=... for another build)
 set -u
@@ -105,5 +107,23 @@ like "$(grep '^ListenStream=' "$sock" | tr '\n' ' ')" \
 	"the socket unit passes POSTGRES_PORT's default on loopback and its Unix socket, named as PostgreSQL's"
 # (systemd-analyze verify runs on the installed unit in deploy.t: it wants
 # the program and the manual pages in place.)
+
+# ---------------------------------------------------------------- the HTTP endpoint's bounds
+# helper/http_server.h is the source; the manual and operations.md quote it.
+http_define()
+{
+	sed -n "s/^#define $1[[:space:]]*\([0-9]*\).*/\1/p" helper/http_server.h
+}
+n=$(http_define HTTP_MAX_CONNECTIONS)
+kib=$(($(http_define HTTP_REQUEST_MAX) / 1024))
+secs=$(($(http_define HTTP_IO_MS) / 1000))
+[ -n "$n" ] && [ "$kib" -gt 0 ] && [ "$secs" -gt 0 ] || bail_out "setup error: the bounds in helper/http_server.h are not found"
+bounds="at most $n HTTP clients at once, $kib KiB of request and $secs s each"
+for f in helper/chatgenius-tunnel.env.5 doc/operations.md; do
+	tr '\n' ' ' <"$f" | grep -qiF "$bounds"
+	ok $? "$f quotes helper/http_server.h's bounds: \"$bounds\""
+done
+tr '\n' ' ' <doc/operations.md | grep -qF "all $n places"
+ok $? "doc/operations.md counts the endpoint's places as helper/http_server.h does ($n)"
 
 done_testing
